@@ -1,0 +1,165 @@
+"""The command-line contract of SPEC sections 2 and 3: options, output, errors, start-up."""
+
+import json
+import os
+import stat
+
+import pytest
+
+
+def test_regions_json_lists_the_34_divisions(cli):
+    regions = cli.json("regions")
+    assert len(regions) == 34
+    codes = [r["code"] for r in regions]
+    assert len(set(codes)) == 34
+    assert {"code": "110000", "name": "北京市"}.items() <= regions[0].items()
+    assert codes[-1] == "820000"
+    assert all(set(r) >= {"code", "name"} for r in regions)
+
+
+def test_json_option_is_accepted_after_the_command_too(cli):
+    result = cli("regions", "--json")
+    assert result.exit_code == 0
+    assert len(json.loads(result.stdout)) == 34
+
+
+def test_a_pipe_gets_tab_separated_rows_with_one_header(cli):
+    result = cli("regions")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "code\tname\tname_en"
+    assert lines[1] == "110000\t北京市\tBeijing"
+    assert len(lines) == 35
+
+
+def test_unknown_command_is_a_usage_error(cli):
+    result = cli("frobnicate")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("value", ["tomorrow", "2013-13-01", "11/11/2013"])
+def test_malformed_now_is_a_usage_error(cli, value):
+    result = cli("--now", value, "regions")
+    assert result.exit_code == 2
+    assert "ISO 8601" in result.stderr
+    assert result.stdout == ""
+
+
+def test_malformed_now_in_the_environment_is_a_usage_error(cli):
+    result = cli("regions", env={"WXSHOP_NOW": "soon"})
+    assert result.exit_code == 2
+    assert "WXSHOP_NOW" in result.stderr
+
+
+def test_empty_environment_variables_count_as_unset(cli, wx_env):
+    paths = cli.json("db", "path", env={"WXSHOP_DB": "", "WXSHOP_NOW": ""})
+    assert paths["path"] == str(wx_env / "wxshop.db")
+
+
+def test_database_precedence_option_over_environment_over_default(cli, tmp_path, wx_env):
+    assert cli.json("db", "path")["path"] == str(wx_env / "wxshop.db")
+    env_db = str(tmp_path / "env.db")
+    assert cli.json("db", "path", env={"WXSHOP_DB": env_db})["path"] == env_db
+    opt_db = str(tmp_path / "opt.db")
+    assert cli.json("--db", opt_db, "db", "path", env={"WXSHOP_DB": env_db})["path"] == opt_db
+
+
+def test_db_path_hides_a_url_password(cli):
+    shown = cli.json("--db", "postgresql+psycopg://u:secret@host/db", "db", "path")
+    assert "secret" not in shown["url"]
+    assert shown["path"] is None
+
+
+def test_db_path_does_not_create_anything(cli, wx_env):
+    cli.json("db", "path")
+    assert not wx_env.exists()
+
+
+def test_invalid_input_gives_one_line_and_exit_3(cli):
+    result = cli("merchant", "set", "--app-id", "not-an-app-id")
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: app id: not a WeChat app id")
+    assert "Traceback" not in result.stderr
+
+
+def test_json_errors_are_one_json_line_on_stderr(cli):
+    error = cli.fails(3, "merchant", "set", "--mch-id", "12")
+    assert error["code"] == "invalid_mch_id"
+    assert "10 digits" in error["message"]
+
+
+def test_invalid_buyer_name_is_invalid_input(cli):
+    error = cli.fails(3, "--buyer", "bad name!", "merchant", "show")
+    assert error["code"] == "invalid_buyer"
+
+
+def test_unknown_time_zone_is_a_usage_error(cli):
+    result = cli("--now", "2013-11-11T10:00:00", "merchant", "show",
+                 env={"WXSHOP_TZ": "Mars/Olympus"})
+    assert result.exit_code == 2
+    assert "time zone" in result.stderr
+
+
+def test_unreachable_database_exits_9_with_one_line(cli):
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    result = cli("--db", url, "merchant", "show")
+    assert result.exit_code == 9
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "cannot reach the database" in result.stderr
+
+
+def test_database_in_a_missing_directory_is_a_usage_error(cli, tmp_path):
+    result = cli("--db", str(tmp_path / "nope" / "x.db"), "merchant", "show")
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+    assert not (tmp_path / "nope").exists()
+
+
+def test_help_and_regions_start_without_the_database_stack():
+    for args in (["--help"], ["regions"], ["db", "path"]):
+        proc = _importtime(*args)
+        assert proc.returncode == 0, proc.stderr
+        imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+                    if line.startswith("import time:")}
+        assert "sqlalchemy" not in imported, args
+        assert "sqlmodel" not in imported, args
+        assert "typer" in imported  # the check really sees imports
+
+
+def _importtime(*args):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-X", "importtime", "-m", "wxshop_cli", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_version(cli):
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("wxshop ")
+
+
+def test_files_are_private(cli, wx_env):
+    cli.json("db", "upgrade")
+    assert stat.S_IMODE(wx_env.stat().st_mode) == 0o700
+    for name in ("wxshop.db", "secret.key"):
+        assert stat.S_IMODE((wx_env / name).stat().st_mode) == 0o600, name
+    assert (wx_env / "secret.key").stat().st_size == 32
+
+
+def test_an_existing_directory_is_not_chmodded(cli, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)
+    cli.json("db", "upgrade", env={"WXSHOP_HOME": str(shared)})
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755
+    assert stat.S_IMODE((shared / "wxshop.db").stat().st_mode) == 0o600

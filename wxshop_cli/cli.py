@@ -1,0 +1,111 @@
+"""The command-line contract in one place: every command gets `--json` and `--no-input`, and
+every error becomes one line on stderr with its documented exit code.
+
+Command modules build their groups with `group()` and declare commands with `@grp.command()`
+as usual; the wrapper added here is the only place that turns exceptions into exit codes.
+Nothing here imports the database layer (start-up stays fast).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from wxshop_cli import errors
+from wxshop_cli.config import current
+
+_JSON = inspect.Parameter(
+    "wx_json_output",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")],
+)
+_NO_INPUT = inspect.Parameter(
+    "wx_no_input",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[
+        bool, typer.Option("--no-input", help="Never prompt; a missing value is a usage error.")
+    ],
+)
+
+
+def run_guarded(func, *args: Any, **kwargs: Any) -> Any:
+    """Call a command body and translate what it raises into the exit-code contract."""
+    from wxshop_cli.output import report_error
+
+    settings = current()
+    try:
+        return func(*args, **kwargs)
+    except errors.WxError as exc:
+        if settings.debug:
+            import traceback
+
+            traceback.print_exc()
+        report_error(exc)
+        raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        raise typer.Exit(errors.INTERRUPTED) from None
+    except Exception as exc:  # the last net: one line, never a traceback unless asked
+        translated = translate_exception(exc)
+        if settings.debug:
+            import traceback
+
+            traceback.print_exc()
+        report_error(translated)
+        raise typer.Exit(translated.exit_code) from None
+
+
+def translate_exception(exc: Exception) -> errors.WxError:
+    """Database trouble becomes "try again later"; anything else is an internal error."""
+    module = type(exc).__module__ or ""
+    if module.startswith("sqlalchemy"):
+        from wxshop_cli.db.engine import translate_db_error
+
+        return translate_db_error(exc)
+    if isinstance(exc, BrokenPipeError):
+        return errors.WxError("output closed early", slug="broken_pipe")
+    return errors.WxError(f"unexpected {type(exc).__name__}: {exc}", slug="internal_error",
+                          hint="run again with WXSHOP_DEBUG=1 for a traceback")
+
+
+def _with_common_options(func):
+    """Add `--json`/`--no-input` to a command's signature and guard its body."""
+    signature = inspect.signature(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, wx_json_output: bool = False, wx_no_input: bool = False,
+                **kwargs: Any) -> Any:
+        settings = current()
+        settings.json = settings.json or wx_json_output
+        settings.no_input = settings.no_input or wx_no_input
+        return run_guarded(func, *args, **kwargs)
+
+    params = list(signature.parameters.values()) + [_JSON, _NO_INPUT]
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    return wrapper
+
+
+class WxTyper(typer.Typer):
+    """A Typer whose commands all accept --json/--no-input and follow the error contract."""
+
+    def command(self, *args: Any, **kwargs: Any):
+        register = super().command(*args, **kwargs)
+
+        def decorator(func):
+            register(_with_common_options(func))
+            return func
+
+        return decorator
+
+
+def group(name: str, help: str) -> WxTyper:
+    return WxTyper(name=name, help=help, no_args_is_help=True, add_completion=False,
+                   pretty_exceptions_show_locals=False, rich_markup_mode=None)

@@ -1,0 +1,1 @@
+"""One Typer module per command group: parse options, call a service, render."""

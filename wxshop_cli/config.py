@@ -1,0 +1,109 @@
+"""Settings of one invocation: option > environment > default (SPEC section 2).
+
+An empty environment variable counts as unset. The root command builds a fresh `Settings`
+for every invocation and stores it with `activate`; everything else reads `current()`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from wxshop_cli.clock import Clock, zone
+from wxshop_cli.errors import InvalidInput
+
+BUYER_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
+DEFAULT_BUYER = "me"
+
+
+def env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def check_buyer_name(name: str) -> str:
+    if not BUYER_NAME.fullmatch(name):
+        raise InvalidInput(f"invalid buyer name {name!r}", slug="invalid_buyer",
+                           hint="1-32 characters of A-Z a-z 0-9 _ -")
+    return name
+
+
+def default_home() -> Path:
+    explicit = env("WXSHOP_HOME")
+    if explicit:
+        return Path(explicit).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("wxshop", appauthor=False))
+
+
+def is_url(target: str) -> bool:
+    return "://" in target
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@dataclass
+class Settings:
+    db_option: str | None = None
+    buyer_option: str | None = None
+    clock: Clock = field(default_factory=Clock)
+    json: bool = False
+    no_input: bool = False
+
+    @property
+    def home(self) -> Path:
+        return default_home()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(env("WXSHOP_TZ") or "Asia/Shanghai")
+
+    @property
+    def buyer(self) -> str:
+        return check_buyer_name(self.buyer_option or env("WXSHOP_BUYER") or DEFAULT_BUYER)
+
+    @property
+    def db_target(self) -> str:
+        """The database as given: a URL, a path, or the default file in the data directory."""
+        return self.db_option or env("WXSHOP_DB") or str(self.home / "wxshop.db")
+
+    @property
+    def db_url(self) -> str:
+        target = self.db_target
+        if is_url(target):
+            return target
+        return sqlite_url(Path(target).expanduser().absolute())
+
+    @property
+    def secret_key_file(self) -> Path:
+        explicit = env("WXSHOP_SECRET_KEY_FILE")
+        return Path(explicit).expanduser() if explicit else self.home / "secret.key"
+
+    @property
+    def interactive(self) -> bool:
+        """Prompts are allowed only on a terminal and without --no-input."""
+        return not self.no_input and sys.stdin.isatty()
+
+    @property
+    def debug(self) -> bool:
+        return env("WXSHOP_DEBUG") == "1"
+
+
+_current = Settings()
+
+
+def activate(settings: Settings) -> Settings:
+    global _current
+    _current = settings
+    return settings
+
+
+def current() -> Settings:
+    return _current
