@@ -1,0 +1,254 @@
+"""The one place that opens the database: engine setup, sessions, first-run schema and key.
+
+SQLite runs in WAL mode with a busy timeout and `secure_delete`, and every write transaction
+begins `IMMEDIATE` (SQLite ignores `FOR UPDATE`; a deferred transaction that reads and then
+writes can fail instead of waiting). PostgreSQL runs the same code from a
+`postgresql+psycopg://` URL. A cheap check of the stored schema revision keeps Alembic off the
+normal start-up path; migrations run under a lock so that many processes starting at once on
+an empty data directory agree on one schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlmodel import Session
+
+from wxshop_cli import security
+from wxshop_cli.config import Settings, current
+from wxshop_cli.db.migrations import HEAD, REVISIONS
+from wxshop_cli.errors import Conflict, TryAgain, UsageError, WxError
+
+#: Seconds a writer waits for SQLite's lock before the command gives up (exit 9).
+BUSY_TIMEOUT_S = float(os.environ.get("WXSHOP_BUSY_TIMEOUT") or 30)
+_ADVISORY_LOCK_ID = 0x77787368  # "wxsh": serialises migrations on PostgreSQL
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise UsageError(f"not a database URL: {url!r}", slug="invalid_database_url",
+                         hint="a path, sqlite:///PATH or postgresql+psycopg://...") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(parsed, hide_parameters=True,
+                               connect_args={"timeout": BUSY_TIMEOUT_S})
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        return create_engine(parsed, hide_parameters=True, pool_pre_ping=False,
+                             connect_args={"connect_timeout": 10})
+    raise UsageError(f"unsupported database {backend!r}", slug="invalid_database_url",
+                     hint="wxshop runs on SQLite and PostgreSQL")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Hand transaction control to SQLAlchemy's "begin" event below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get("wx_read_only"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def translate_db_error(exc: BaseException) -> WxError:
+    """Map driver errors onto the exit-code contract without echoing SQL parameters."""
+    orig = getattr(exc, "orig", None)
+    detail = str(orig if orig is not None else exc).strip().splitlines()[0] if str(
+        orig if orig is not None else exc).strip() else type(exc).__name__
+    lowered = detail.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return TryAgain("the database is busy", slug="database_busy",
+                        hint="another wxshop holds the lock; try again")
+    if isinstance(exc, OperationalError) and any(
+        word in lowered for word in ("connect", "connection", "server", "timeout", "no such host",
+                                     "does not exist", "authentication", "unable to open")):
+        return TryAgain(f"cannot reach the database: {detail}", slug="database_unreachable",
+                        hint="check --db / WXSHOP_DB and that the server is running")
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in {"40001", "40P01", "55P03"}:  # serialization failure, deadlock, lock timeout
+        return TryAgain("the database is busy", slug="database_busy", hint="try again")
+    return WxError(f"database error: {type(orig or exc).__name__}", slug="database_error",
+                   hint="run again with WXSHOP_DEBUG=1 for details")
+
+
+class Database:
+    """An opened, up-to-date database and the secret key that goes with it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.db_url
+        self.key = b""
+        self.engine: Engine | None = None
+        self.previous_revision: str | None = None
+        self._prepare_files(settings)
+        self.key_file = settings.secret_key_file
+        self.key = security.load_or_create_key(self.key_file)
+        self.engine = make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        self._read_engine = self.engine.execution_options(wx_read_only=True)
+        try:
+            self._bootstrap(settings)
+        except SQLAlchemyError as exc:
+            raise translate_db_error(exc) from exc
+
+    def _prepare_files(self, settings: Settings) -> None:
+        parsed = make_url(self.url) if "://" in self.url else None
+        if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database and (
+            parsed.database != ":memory:"
+        ):
+            path = Path(parsed.database)
+            if path.parent == settings.home:
+                security.ensure_private_dir(settings.home)
+            elif not path.parent.is_dir():
+                raise UsageError(f"directory {path.parent} does not exist",
+                                 slug="invalid_database_path",
+                                 hint="create it, or give another --db path")
+            security.precreate_private_file(path)
+        elif settings.secret_key_file.parent == settings.home:
+            security.ensure_private_dir(settings.home)
+
+    # ----------------------------------------------------------- schema and key
+
+    def stored_state(self) -> tuple[str | None, str | None]:
+        """(schema revision, key check value), or (None, None) on an empty database."""
+        assert self.engine is not None
+        try:
+            with self._read_engine.connect() as conn:
+                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                check = conn.execute(
+                    text("SELECT key_check FROM merchant_settings WHERE id = 1")).scalar()
+                return revision, check
+        except (OperationalError, DBAPIError) as exc:
+            if _is_missing_table(exc):
+                return None, None
+            raise
+
+    def _bootstrap(self, settings: Settings) -> None:
+        revision, check = self.stored_state()
+        self.previous_revision = revision  # what `wxshop db upgrade` reports
+        if revision == HEAD and check is not None:
+            self._check_key(check)
+            return
+        if revision is not None and revision not in REVISIONS:
+            raise _newer_database(revision)
+        self.upgrade(settings)
+
+    def upgrade(self, settings: Settings) -> str:
+        """Bring the schema to HEAD under a lock and create the merchant settings row."""
+        assert self.engine is not None
+        with self.engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite: the migration lock
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_ID})
+            revision = _current_revision(conn)
+            if revision is not None and revision not in REVISIONS:
+                raise _newer_database(revision)
+            if revision != HEAD:
+                from wxshop_cli.db.migrations.runner import upgrade_connection
+
+                upgrade_connection(conn)
+            check = conn.execute(
+                text("SELECT key_check FROM merchant_settings WHERE id = 1")).scalar()
+            if check is None:
+                _insert_default_settings(conn, self.key, settings.clock.now())
+                check = security.key_check_value(self.key)
+        self._check_key(check)
+        return HEAD
+
+    def _check_key(self, check: str) -> None:
+        if check != security.key_check_value(self.key):
+            raise Conflict("the secret key does not match this database",
+                           slug="wrong_secret_key",
+                           hint="use the key file this database was created with "
+                                "(WXSHOP_SECRET_KEY_FILE)")
+
+    # ----------------------------------------------------------- sessions
+
+    @contextmanager
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
+        """One transaction: commits on success, rolls back on error.
+
+        Write transactions take SQLite's write lock at BEGIN, so keep them short and never
+        call the bank inside one."""
+        bind = self._read_engine if read_only else self.engine
+        with Session(bind, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+def _is_missing_table(exc: BaseException) -> bool:
+    message = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in message or "does not exist" in message and "relation" in message
+
+
+def _current_revision(conn) -> str | None:
+    from sqlalchemy import inspect
+
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _newer_database(revision: str) -> Conflict:
+    return Conflict(f"the database schema ({revision}) is newer than this wxshop",
+                    slug="database_newer", hint="upgrade wxshop; the database was not touched")
+
+
+def _insert_default_settings(conn, key: bytes, now: dt.datetime) -> None:
+    import secrets
+
+    from wxshop_cli.db.models import MerchantSettings
+
+    row = MerchantSettings(
+        id=1,
+        app_id="wx" + secrets.token_hex(8),
+        mch_id=str(1_000_000_000 + secrets.randbelow(9_000_000_000)),
+        fee_rate_ppm=6000,
+        key_check=security.key_check_value(key),
+        created_at=now,
+        updated_at=now,
+    )
+    conn.execute(MerchantSettings.__table__.insert().values(**row.model_dump()))
+
+
+_open: Database | None = None
+
+
+def database() -> Database:
+    """The database of the current invocation, opened (and migrated) on first use."""
+    global _open
+    settings = current()
+    if _open is None or (_open.url, _open.key_file) != (settings.db_url,
+                                                        settings.secret_key_file):
+        forget()
+        _open = Database(settings)
+    return _open
+
+
+def forget() -> None:
+    """Drop the cached database (tests switch databases between invocations)."""
+    global _open
+    if _open is not None:
+        _open.dispose()
+    _open = None

@@ -1,0 +1,24 @@
+"""Small SQL helpers that differ by engine (kept here so services stay engine-neutral)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+
+def dialect_insert(session: Session, model: Any):
+    """`INSERT` with the engine's `ON CONFLICT` support (SQLite and PostgreSQL share the API)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model.__table__ if hasattr(model, "__table__") else model)
+
+
+def insert_ignore(session: Session, model: Any, values: dict[str, Any],
+                  conflict: list[str]) -> bool:
+    """Insert a row unless one with the same `conflict` columns exists. True if inserted."""
+    statement = dialect_insert(session, model).values(**values).on_conflict_do_nothing(
+        index_elements=conflict)
+    return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
