@@ -1,0 +1,116 @@
+"""`wxshop fixtures load` (SPEC section 11) and `wxshop demo`."""
+
+import json
+
+import pytest
+
+
+def write(tmp_path, name, document):
+    path = tmp_path / name
+    path.write_text(json.dumps(document) if not isinstance(document, str) else document,
+                    encoding="utf-8")
+    return str(path)
+
+
+def test_a_fixture_applies_in_order_and_prints_name_to_id(cli, tmp_path, backend):
+    path = write(tmp_path, "shop.json", {"steps": [
+        {"name": "shop", "op": "merchant.set",
+         "args": {"app_id": "wx8888888888888888", "mch_id": "1230000109"}},
+        {"name": "rate", "op": "merchant.set", "args": {"fee_rate": "0.38%"}},
+    ]})
+    assert cli.json("fixtures", "load", path) == {"shop": "1230000109", "rate": "1230000109"}
+    assert cli.json("merchant", "show")["fee_rate"] == "0.38%"
+
+
+def test_steps_are_idempotent_by_name(cli, tmp_path, backend):
+    path = write(tmp_path, "shop.json", {"steps": [
+        {"name": "rate", "op": "merchant.set", "args": {"fee_rate": "0.38%"}}]})
+    cli.json("fixtures", "load", path)
+    cli.json("merchant", "set", "--fee-rate", "1%")
+    # Applying again skips the named step, so the later manual change stays.
+    assert cli.json("fixtures", "load", path) == {"rate": cli.json("merchant", "show")["mch_id"]}
+    assert cli.json("merchant", "show")["fee_rate"] == "1.00%"
+
+
+def test_references_to_earlier_results_are_substituted(cli, tmp_path):
+    path = write(tmp_path, "ref.json", {"steps": [
+        {"name": "first", "op": "merchant.set", "args": {"mch_id": "1230000109"}},
+        {"name": "second", "op": "merchant.set", "args": {"mch_id": "${first.mch_id}",
+                                                          "fee_rate": "${first.fee_rate}"}},
+    ]})
+    assert cli.json("fixtures", "load", path)["second"] == "1230000109"
+
+
+def test_a_failing_step_is_named_and_earlier_steps_stay(cli, tmp_path):
+    path = write(tmp_path, "bad.json", {"steps": [
+        {"name": "good", "op": "merchant.set", "args": {"fee_rate": "0.38%"}},
+        {"name": "broken", "op": "merchant.set", "args": {"mch_id": "12"}},
+    ]})
+    error = cli.fails(3, "fixtures", "load", path)
+    assert error["code"] == "fixture_step_failed"
+    assert error["step"] == "broken"
+    assert "'broken'" in error["message"]
+    assert cli.json("merchant", "show")["fee_rate"] == "0.38%"
+
+
+def test_an_unknown_reference_fails_its_step(cli, tmp_path):
+    path = write(tmp_path, "ref.json", {"steps": [
+        {"name": "x", "op": "merchant.set", "args": {"mch_id": "${nope.id}"}}]})
+    error = cli.fails(3, "fixtures", "load", path)
+    assert error["step"] == "x"
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"steps": 3}', "", "\xff"])
+def test_a_file_that_is_not_a_fixture_exits_3_and_creates_nothing(cli, tmp_path, wx_env,
+                                                                   content):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content.encode("latin-1"))
+    result = cli("fixtures", "load", str(path))
+    assert result.exit_code == 3, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ")
+    assert not (wx_env / "wxshop.db").exists()
+
+
+def test_every_mistake_in_the_steps_is_listed(cli, tmp_path, wx_env):
+    path = write(tmp_path, "bad.json", {"steps": [
+        {"name": "a", "op": "no.such.op"}, {"name": "a", "op": "merchant.set", "extra": 1}]})
+    result = cli("fixtures", "load", path)
+    assert result.exit_code == 3
+    lines = result.stderr.strip().splitlines()
+    assert any("steps[0].op: unknown operation 'no.such.op'" in line for line in lines)
+    assert any("steps[1].name: 'a' is used twice" in line for line in lines)
+    assert any("steps[1]: unknown keys extra" in line for line in lines)
+    assert lines[-1].startswith("error: ")
+    assert not (wx_env / "wxshop.db").exists()
+
+
+def test_a_missing_fixture_is_not_found(cli):
+    error = cli.fails(4, "fixtures", "load", "no-such-fixture")
+    assert error["code"] == "fixture_not_found"
+
+
+def test_demo_runs_on_its_own_database(cli, wx_env, tmp_path):
+    mine = tmp_path / "mine.db"
+    result = cli("--json", "demo", env={"WXSHOP_DB": str(mine)})
+    assert result.exit_code == 0, result.stderr
+    story = json.loads(result.stdout)
+    assert story["database"].endswith("/demo.db")
+    assert story["chapters"][0]["title"] == "The shop opens"
+    assert (wx_env / "demo.db").exists()
+    assert not mine.exists()  # never the database of WXSHOP_DB
+    again = cli("--json", "demo")  # recreated each run
+    assert again.exit_code == 0, again.stderr
+
+
+def test_demo_refuses_a_database_that_is_not_empty_unless_forced(cli, tmp_path):
+    target = str(tmp_path / "used.db")
+    assert cli.json("--db", target, "demo")["chapters"]  # an empty database is fine
+    fixture = write(tmp_path, "f.json", {"steps": [
+        {"name": "rate", "op": "merchant.set", "args": {"fee_rate": "1%"}}]})
+    cli.json("--db", target, "fixtures", "load", fixture)
+    error = cli.fails(5, "--db", target, "demo")
+    assert error["code"] == "demo_not_empty"
+    assert cli.json("--db", target, "demo", "--force")["chapters"]
+    # --force wiped it: the fixture's change is gone, defaults are back.
+    assert cli.json("--db", target, "merchant", "show")["fee_rate"] == "0.60%"

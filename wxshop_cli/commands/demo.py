@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wxshop_cli.output import Column, emit
+
+
+def demo(
+    force: Annotated[bool, typer.Option("--force", help="With --db: wipe a database that is "
+                                                        "not empty and run the story on it.")]
+    = False,
+) -> None:
+    """Run the Double 11 story end to end on its own database (demo.db in the data directory,
+    recreated each run; never the one in WXSHOP_DB)."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import demo as story
+    from wxshop_cli.db import engine
+    from wxshop_cli.errors import Conflict
+    from wxshop_cli.output import err_console, out_console, stdout_is_terminal
+
+    settings = current()
+    if settings.db_option is None:
+        path = settings.home / "demo.db"
+        for suffix in ("", "-wal", "-shm"):
+            candidate = path.with_name(path.name + suffix)
+            if candidate.exists():
+                candidate.unlink()
+        settings.db_option = str(path)
+        engine.forget()
+    db = engine.database()
+    if not story.is_empty(db):
+        if not force:
+            raise Conflict("the database given with --db is not empty", slug="demo_not_empty",
+                           hint="use an empty database, or --force to wipe it")
+        story.wipe(db)
+        engine.forget()
+        db = engine.database()
+
+    terminal = stdout_is_terminal() and not settings.json
+
+    def show(number: int, chapter: story.Chapter) -> None:
+        if terminal:
+            from rich.panel import Panel
+            from rich.pretty import Pretty
+
+            body = chapter.renderable if chapter.renderable is not None else Pretty(
+                chapter.summary)
+            out_console().print(Panel(body, title=f"{number}. {chapter.title}",
+                                      title_align="left"))
+        else:
+            err_console().print(f"{number}. {chapter.title}")
+
+    chapters = story.run_story(db, settings.clock.now(), show)
+    result = {"database": db.url, "chapters": [
+        {"step": n, "title": c.title, **c.summary} for n, c in enumerate(chapters, start=1)]}
+    if settings.json:
+        emit(result, [])
+    elif not terminal:
+        emit([{"step": n, "title": c.title} for n, c in enumerate(chapters, start=1)],
+             [Column("step", "step"), Column("title", "title")])

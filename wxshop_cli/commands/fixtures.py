@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wxshop_cli.cli import group
+from wxshop_cli.output import Column, emit
+
+app = group("fixtures", "Apply fixture files (catalogs, buyers, cards, orders) in order.")
+
+
+@app.command("load")
+def load(
+    source: Annotated[str, typer.Argument(metavar="FILE|NAME",
+                                          help="A JSON fixture file, or `double11`.")],
+) -> None:
+    """Apply a fixture; steps already applied are skipped. Prints step name → id."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core.fixtures import apply_steps, load_steps
+
+    steps = load_steps(source)
+    from wxshop_cli.db.engine import database
+
+    results = apply_steps(database(), steps, current().clock.now())
+    if current().json:
+        emit({name: result.get("id") for name, result in results.items()}, [])
+        return
+    emit([{"name": name, "id": result.get("id")} for name, result in results.items()],
+         [Column("name", "name"), Column("id", "id")], title="Fixture")

@@ -1,0 +1,1 @@
+"""Fixture operations, one module per area; each registers with `@op` from core.fixtures."""
