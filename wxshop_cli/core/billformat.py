@@ -191,7 +191,8 @@ def _amount_reason(text: str, decimals: int, negative_ok: bool) -> str:
         return "must not be negative"
     if not text:
         return "empty amount"
-    return f"expected yuan with exactly {decimals} decimals, e.g. {example}"
+    count = "five" if decimals == 5 else "two"
+    return f"expected yuan with exactly {count} decimals, e.g. {example}"
 
 
 def _parse_yuan(text: str) -> int:
@@ -372,6 +373,9 @@ class BillReader:
             raise _invalid("the bill is empty (no header line)")
         if header.startswith("\ufeff"):
             header = header[1:]
+        if not header.strip():
+            raise _invalid("the bill is empty: its first line is blank, not the header",
+                           line=1)
         self._read_header(header)
 
     # -- lines
