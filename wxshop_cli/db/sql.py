@@ -16,9 +16,19 @@ def dialect_insert(session: Session, model: Any):
     return insert(model.__table__ if hasattr(model, "__table__") else model)
 
 
+def affected(session: Session, statement: Any, key_columns: list[str]) -> bool:
+    """Run an INSERT … ON CONFLICT and tell whether it wrote a row.
+
+    Asks for RETURNING instead of trusting `rowcount`, which SQLAlchemy reports as -1 for
+    inserts on PostgreSQL/psycopg."""
+    table = statement.table
+    returning = statement.returning(*(table.c[name] for name in key_columns))
+    return session.execute(returning).first() is not None
+
+
 def insert_ignore(session: Session, model: Any, values: dict[str, Any],
                   conflict: list[str]) -> bool:
     """Insert a row unless one with the same `conflict` columns exists. True if inserted."""
     statement = dialect_insert(session, model).values(**values).on_conflict_do_nothing(
         index_elements=conflict)
-    return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    return affected(session, statement, conflict)
