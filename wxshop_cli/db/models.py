@@ -129,6 +129,11 @@ class CardBinding(SQLModel, table=True):
     first6: str = Field(max_length=6)
     last4: str = Field(max_length=4)
     is_test: bool = Field(default=False)
+    # What the sandbox gateway needs at confirmation, decided at step one (the number is gone
+    # by then): the test card's behaviour slug and the BIN row's limits. Not card data.
+    behaviour: str = Field(default="approve", max_length=20)
+    single_limit_fen: int = money_field()
+    daily_limit_fen: int = money_field()
     holder_masked: str = Field(max_length=70)
     phone_masked: str = Field(max_length=16)
     identity_name_hash: str = Field(max_length=64)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 20:13:59.433944
+Create Date: 2026-11-24 20:23:21.865760
 """
 
 from alembic import op
@@ -196,6 +196,9 @@ def upgrade() -> None:
     sa.Column('first6', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=False),
     sa.Column('last4', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=False),
     sa.Column('is_test', sa.Boolean(), nullable=False),
+    sa.Column('behaviour', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('single_limit_fen', sa.BigInteger(), nullable=False),
+    sa.Column('daily_limit_fen', sa.BigInteger(), nullable=False),
     sa.Column('holder_masked', sqlmodel.sql.sqltypes.AutoString(length=70), nullable=False),
     sa.Column('phone_masked', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('identity_name_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
