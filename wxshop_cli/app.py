@@ -10,10 +10,12 @@ import typer
 from wxshop_cli import __version__
 from wxshop_cli.cli import WxTyper, run_guarded
 from wxshop_cli.clock import Clock, parse_instant
+from wxshop_cli.commands import buy as buy_commands
 from wxshop_cli.commands import db as db_commands
 from wxshop_cli.commands import demo as demo_commands
 from wxshop_cli.commands import fixtures as fixtures_commands
 from wxshop_cli.commands import merchant as merchant_commands
+from wxshop_cli.commands import orders as orders_commands
 from wxshop_cli.commands import regions as regions_commands
 from wxshop_cli.config import Settings, activate, env
 
@@ -68,6 +70,8 @@ app.command("demo")(demo_commands.demo)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(merchant_commands.app, name="merchant")
 app.add_typer(fixtures_commands.app, name="fixtures")
+app.command("buy")(buy_commands.buy)
+app.add_typer(orders_commands.app, name="orders")
 
 
 def main() -> None:

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wxshop_cli.output import Column
+
+ORDER_COLUMNS = [
+    Column("order_no", "order_no"), Column("status", "status"), Column("sku", "sku"),
+    Column("title", "title"), Column("qty", "qty"), Column("amount", "amount_fen", "money"),
+    Column("refunded", "refunded_fen", "money"), Column("card", "card_id"),
+    Column("address", "address_id"), Column("transaction_id", "transaction_id"),
+    Column("created_at", "created_at", "time"), Column("paid_at", "paid_at", "time"),
+    Column("idempotency_key", "idempotency_key"), Column("replayed", "replayed", "bool"),
+]
+
+
+def buy(
+    item: Annotated[str, typer.Argument(help="A promo item id (item_…) or a SKU.")],
+    qty: Annotated[int, typer.Option("--qty", help="Units to buy.")] = 1,
+    region: Annotated[str | None, typer.Option("--region", metavar="CODE",
+                                               help="Use the default address in this region.")]
+    = None,
+    address: Annotated[str | None, typer.Option("--address", metavar="ID",
+                                                help="Ship to this saved address.")] = None,
+    card: Annotated[str | None, typer.Option("--card", metavar="CARD",
+                                             help="Pay with this bound card.")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(
+        "--idempotency-key", metavar="K", help="Retry-safe key; one is generated if absent.")]
+    = None,
+) -> None:
+    """Buy in one step: item → saved address → bound card. The payment password comes from the
+    terminal or WXSHOP_PAY_PASSWORD."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import checkout, orders
+    from wxshop_cli.core.paypassword import read_pay_password, verify_pay_password
+    from wxshop_cli.db.engine import database
+    from wxshop_cli.gateway import get_gateway
+    from wxshop_cli.output import emit, say
+
+    settings = current()
+    request = checkout.BuyRequest(item=item, qty=qty, region=region, address=address,
+                                  card=card)
+    checkout.check_request(request, idempotency_key)
+    password = read_pay_password()
+    db = database()
+    now = settings.clock.now()
+    verify_pay_password(db, settings.buyer, password, now)
+    outcome = checkout.place_order(db, get_gateway(db), settings.buyer, request, now,
+                                   idempotency_key)
+    if outcome.key_generated:
+        say(f"idempotency key: {outcome.idempotency_key} (retry with it to never pay twice)")
+    if outcome.error is not None:
+        if outcome.replayed:
+            outcome.error.extra["replayed"] = True
+        raise outcome.error
+    with db.transaction(read_only=True) as session:
+        shown = orders.describe(session, outcome.order, settings.tz, replayed=outcome.replayed)
+    if outcome.replayed:
+        say("replayed: this key already bought this; nothing was charged again")
+    emit(shown, ORDER_COLUMNS, title="Paid" if not outcome.replayed else "Paid (replayed)")

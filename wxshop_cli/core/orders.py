@@ -1,0 +1,253 @@
+"""Orders after checkout: settling unknown payments, closing, cancelling, listing.
+
+States (SPEC section 8): pending_payment → paying → paid → partially_refunded → refunded;
+pending_payment/paying → closed on refusal, cancel or timeout. Every state change is a guarded
+UPDATE (`WHERE status IN …`), so two processes settling the same order cannot both win, and
+stock and limit are given back at most once (the `stock_returned` flag flips once).
+A `paying` order is never closed without asking the gateway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlmodel import Session
+
+from wxshop_cli import clock
+from wxshop_cli.db.models import Address, Buyer, BuyerItemUsage, Order, Product, Promo, PromoItem
+from wxshop_cli.errors import Conflict, NotFound
+
+PENDING_PAYMENT = "pending_payment"
+PAYING = "paying"
+PAID = "paid"
+PARTIALLY_REFUNDED = "partially_refunded"
+REFUNDED = "refunded"
+CLOSED = "closed"
+UNSETTLED = (PENDING_PAYMENT, PAYING)
+STATUSES = (PENDING_PAYMENT, PAYING, PAID, PARTIALLY_REFUNDED, REFUNDED, CLOSED)
+
+#: Unpaid orders close after this long (a sweep, or lazily when read).
+PAYMENT_WINDOW = dt.timedelta(minutes=15)
+
+
+def public(order: Order, buyer_name: str, tz, *, replayed: bool = False,
+           promo_code: str | None = None) -> dict[str, Any]:
+    """The order as `--json` prints it (SPEC section 3), plus a few helpful extras."""
+    return {
+        "order_no": order.order_no,
+        "status": order.status,
+        "buyer": buyer_name,
+        "item_id": order.item_id,
+        "sku": order.sku,
+        "title": order.title,
+        "promo": promo_code,
+        "qty": order.qty,
+        "unit_price_fen": order.unit_price_fen,
+        "amount_fen": order.amount_fen,
+        "refunded_fen": order.refunded_fen,
+        "card_id": order.card_id,
+        "address_id": order.address_id,
+        "region_code": order.region_code,
+        "transaction_id": order.transaction_id,
+        "created_at": clock.iso(order.created_at, tz),
+        "paid_at": clock.iso(order.paid_at, tz),
+        "closed_at": clock.iso(order.closed_at, tz),
+        "close_reason": order.close_reason,
+        "idempotency_key": order.idempotency_key,
+        "replayed": replayed,
+    }
+
+
+def public_many(session: Session, orders: list[Order], tz) -> list[dict[str, Any]]:
+    buyer_ids = {o.buyer_id for o in orders}
+    promo_ids = {o.promo_id for o in orders if o.promo_id is not None}
+    names = dict(session.execute(select(Buyer.id, Buyer.name).where(
+        Buyer.id.in_(buyer_ids))).all()) if buyer_ids else {}
+    codes = dict(session.execute(select(Promo.id, Promo.code).where(
+        Promo.id.in_(promo_ids))).all()) if promo_ids else {}
+    return [public(o, names.get(o.buyer_id, "?"), tz, promo_code=codes.get(o.promo_id))
+            for o in orders]
+
+
+def describe(session: Session, order: Order, tz, *, replayed: bool = False) -> dict[str, Any]:
+    return {**public_many(session, [order], tz)[0], "replayed": replayed}
+
+
+def get_order(session: Session, order_no: str, buyer_id: int | None = None) -> Order:
+    """An order by number; with `buyer_id`, only that buyer's (others are "not found")."""
+    order = session.get(Order, order_no)
+    if order is None or (buyer_id is not None and order.buyer_id != buyer_id):
+        raise NotFound(f"no order {order_no}", slug="order_not_found",
+                       hint="see `wxshop orders list`")
+    return order
+
+
+# ---------------------------------------------------------------- state changes
+
+
+def give_back(session: Session, order: Order) -> bool:
+    """Return the order's stock and per-buyer units, at most once (guarded by a flag)."""
+    flipped = session.execute(update(Order).where(
+        Order.order_no == order.order_no, Order.stock_returned.is_(False)
+    ).values(stock_returned=True)).rowcount
+    if flipped != 1:
+        return False
+    if order.item_id is not None:
+        session.execute(update(PromoItem).where(PromoItem.id == order.item_id).values(
+            sold=PromoItem.sold - order.qty))
+        session.execute(update(BuyerItemUsage).where(
+            BuyerItemUsage.buyer_id == order.buyer_id, BuyerItemUsage.item_id == order.item_id
+        ).values(used=BuyerItemUsage.used - order.qty))
+    else:
+        session.execute(update(Product).where(Product.sku == order.sku).values(
+            stock=Product.stock + order.qty))
+    return True
+
+
+def close(session: Session, order: Order, reason: str, now: dt.datetime) -> bool:
+    """Close an unpaid order and give its stock and limit back. False if it was not unpaid."""
+    closed = session.execute(update(Order).where(
+        Order.order_no == order.order_no, Order.status.in_(UNSETTLED)
+    ).values(status=CLOSED, closed_at=now, close_reason=reason)).rowcount
+    if closed == 1:
+        give_back(session, order)
+    return closed == 1
+
+
+def mark_paying(session: Session, order_no: str) -> None:
+    session.execute(update(Order).where(
+        Order.order_no == order_no, Order.status == PENDING_PAYMENT).values(status=PAYING))
+
+
+def mark_paid(session: Session, order: Order, transaction_id: str,
+              paid_at: dt.datetime) -> bool:
+    """Record a successful payment. False if the order was already closed (see settle)."""
+    return session.execute(update(Order).where(
+        Order.order_no == order.order_no, Order.status.in_(UNSETTLED)
+    ).values(status=PAID, transaction_id=transaction_id, paid_at=paid_at)).rowcount == 1
+
+
+def apply_charge(db: Any, gateway: Any, order_no: str, result: Any, now: dt.datetime) -> Order:
+    """Transaction two: write the gateway's answer onto the order.
+
+    Paid → `paid`. Refused → `closed`, stock and limit given back. Unknown → `paying`.
+    A success for an order that was closed meanwhile is recorded and refunded at once."""
+    late_refund = False
+    with db.transaction() as session:
+        order = session.get_one(Order, order_no)
+        if result is None:
+            pass
+        elif result.paid:
+            if not mark_paid(session, order, result.transaction_id, result.paid_at):
+                late_refund = order.status == CLOSED and order.transaction_id is None
+                if late_refund:
+                    session.execute(update(Order).where(Order.order_no == order_no).values(
+                        transaction_id=result.transaction_id, paid_at=result.paid_at))
+        elif result.unknown:
+            mark_paying(session, order_no)
+        else:
+            close(session, order, result.failure_code or "refused", now)
+    if late_refund:
+        from wxshop_cli.core.refunds import refund_order
+
+        refund_order(db, gateway, order_no, None, None, "paid after the order closed", now,
+                     allow_closed=True)
+    with db.transaction(read_only=True) as session:
+        return session.get_one(Order, order_no)
+
+
+def settle(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
+    """Bring an unpaid order up to date by asking the gateway first.
+
+    A charge the gateway knows about decides the order; with none, a `pending_payment` order
+    past the payment window closes. A `paying` order always has a charge at the gateway."""
+    if order.status not in UNSETTLED:
+        return order
+    result = gateway.query(order.order_no, now)
+    if result is not None:
+        return apply_charge(db, gateway, order.order_no, result, now)
+    if order.status == PENDING_PAYMENT and now - order.created_at >= PAYMENT_WINDOW:
+        with db.transaction() as session:
+            close(session, session.get_one(Order, order.order_no), "payment_timeout", now)
+    with db.transaction(read_only=True) as session:
+        return session.get_one(Order, order.order_no)
+
+
+def cancel(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
+    """Cancel an unpaid order (after asking the gateway whether it was charged)."""
+    if order.status not in UNSETTLED:
+        raise Conflict(f"order {order.order_no} is {order.status}; only unpaid orders can be "
+                       "cancelled", slug="order_not_cancellable",
+                       hint="refund a paid order with `wxshop orders refund`",
+                       order_no=order.order_no)
+    order = settle(db, gateway, order, now)
+    if order.status == PAYING:
+        from wxshop_cli.errors import TryAgain
+
+        raise TryAgain(f"the payment of {order.order_no} is still being decided by the bank",
+                       slug="payment_unknown", order_no=order.order_no)
+    if order.status != CLOSED:
+        with db.transaction() as session:
+            if not close(session, session.get_one(Order, order.order_no), "cancelled", now):
+                current = session.get_one(Order, order.order_no)
+                raise Conflict(f"order {order.order_no} is {current.status}",
+                               slug="order_not_cancellable", order_no=order.order_no)
+    elif order.close_reason != "cancelled":
+        raise Conflict(f"order {order.order_no} is already closed ({order.close_reason})",
+                       slug="order_not_cancellable", order_no=order.order_no)
+    with db.transaction(read_only=True) as session:
+        return session.get_one(Order, order.order_no)
+
+
+def unsettled_orders(session: Session, now: dt.datetime) -> list[str]:
+    """Orders a sweep must look at: every `paying` one, and `pending_payment` ones past the
+    payment window."""
+    cutoff = now - PAYMENT_WINDOW
+    return list(session.execute(select(Order.order_no).where(or_(
+        Order.status == PAYING,
+        and_(Order.status == PENDING_PAYMENT, Order.created_at <= cutoff),
+    )).order_by(Order.created_at)).scalars())
+
+
+def close_expired(db: Any, gateway: Any, now: dt.datetime) -> dict[str, list[str]]:
+    """The sweep: settle unknown payments and close unpaid orders past 15 minutes."""
+    with db.transaction(read_only=True) as session:
+        numbers = unsettled_orders(session, now)
+    outcome: dict[str, list[str]] = {"closed": [], "paid": [], "still_paying": [],
+                                     "unchanged": []}
+    for order_no in numbers:
+        with db.transaction(read_only=True) as session:
+            order = session.get_one(Order, order_no)
+        after = settle(db, gateway, order, now)
+        if after.status == CLOSED:
+            outcome["closed"].append(order_no)
+        elif after.status == PAID:
+            outcome["paid"].append(order_no)
+        elif after.status == PAYING:
+            outcome["still_paying"].append(order_no)
+        else:
+            outcome["unchanged"].append(order_no)
+    return outcome
+
+
+def list_orders(session: Session, *, buyer_id: int | None, status: str | None,
+                promo_id: int | None, day_bounds: tuple[dt.datetime, dt.datetime] | None,
+                limit: int = 1000) -> list[Order]:
+    query = select(Order)
+    if buyer_id is not None:
+        query = query.where(Order.buyer_id == buyer_id)
+    if status is not None:
+        query = query.where(Order.status == status)
+    if promo_id is not None:
+        query = query.where(Order.promo_id == promo_id)
+    if day_bounds is not None:
+        query = query.where(Order.created_at >= day_bounds[0], Order.created_at < day_bounds[1])
+    query = query.order_by(Order.created_at.desc(), Order.order_no.desc()).limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def address_region(session: Session, address_id: str) -> str | None:
+    address = session.get(Address, address_id)
+    return address.region_code if address else None

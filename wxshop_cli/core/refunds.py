@@ -1,0 +1,126 @@
+"""Refunds (SPEC section 8): full or partial, at most 50 per order, never more than what is
+left, within 365 days of payment, idempotent by refund number.
+
+The amount is claimed on the order by one guarded UPDATE (`refunded_fen + amount <=
+amount_fen`), so concurrent refunds can never exceed the payment; the refund row is created
+`processing` in that same short transaction; the gateway is called outside it; a refusal gives
+the amount back, guarded by the refund's own state so it happens once. Refunds do not give
+stock or limit back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+
+from wxshop_cli import clock, money
+from wxshop_cli.core import orders as order_states
+from wxshop_cli.core.numbers import next_refund_no
+from wxshop_cli.db.models import Order, Refund
+from wxshop_cli.errors import Conflict, InvalidInput, NotFound, WxError
+
+MAX_REFUNDS_PER_ORDER = 50
+REFUND_WINDOW = dt.timedelta(days=365)
+REFUNDABLE = (order_states.PAID, order_states.PARTIALLY_REFUNDED)
+
+
+def public(refund: Refund, tz) -> dict[str, Any]:
+    return {
+        "refund_no": refund.refund_no,
+        "order_no": refund.order_no,
+        "amount_fen": refund.amount_fen,
+        "status": refund.status,
+        "reason": refund.reason,
+        "created_at": clock.iso(refund.created_at, tz),
+        "succeeded_at": clock.iso(refund.succeeded_at, tz),
+    }
+
+
+def check_refund_no(refund_no: str | None) -> None:
+    import re
+
+    if refund_no is not None and not re.fullmatch(r"[0-9A-Za-z_-]{1,32}", refund_no):
+        raise InvalidInput("refund number: 1-32 characters of 0-9 A-Z a-z _ -",
+                           slug="invalid_refund_no")
+
+
+def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
+                 refund_no: str | None, reason: str, now: dt.datetime, *,
+                 buyer_id: int | None = None, allow_closed: bool = False
+                 ) -> tuple[Refund, bool]:
+    """Refund an order; returns (refund, replayed). `amount_fen` None means what is left."""
+    check_refund_no(refund_no)
+    with db.transaction() as session:
+        order = session.get(Order, order_no)
+        if order is None or (buyer_id is not None and order.buyer_id != buyer_id):
+            raise NotFound(f"no order {order_no}", slug="order_not_found")
+        if refund_no is not None:
+            existing = session.get(Refund, refund_no)
+            if existing is not None:
+                if existing.order_no != order_no or (amount_fen is not None
+                                                     and existing.amount_fen != amount_fen):
+                    raise Conflict(f"refund number {refund_no} was used for another refund",
+                                   slug="refund_no_reused", refund_no=refund_no)
+                return existing, True
+        refundable = REFUNDABLE + ((order_states.CLOSED,) if allow_closed else ())
+        if order.status not in refundable or order.paid_at is None:
+            raise Conflict(f"order {order_no} is {order.status}; only paid orders can be "
+                           "refunded", slug="order_not_refundable", order_no=order_no)
+        if now - order.paid_at > REFUND_WINDOW:
+            raise Conflict(f"order {order_no} was paid more than 365 days ago",
+                           slug="refund_window_passed", order_no=order_no)
+        left = order.amount_fen - order.refunded_fen
+        amount = left if amount_fen is None else amount_fen
+        if amount <= 0 or amount > left:
+            raise Conflict(f"refund of {money.display(amount)} is more than the "
+                           f"{money.display(left)} left to refund on {order_no}",
+                           slug="refund_exceeds_paid", order_no=order_no)
+        # The guarded update also locks the order row, serialising refunds of one order.
+        claimed = session.execute(update(Order).where(
+            Order.order_no == order_no, Order.refunded_fen + amount <= Order.amount_fen,
+            Order.status.in_(refundable),
+        ).values(refunded_fen=Order.refunded_fen + amount)).rowcount
+        if claimed != 1:
+            raise Conflict(f"refund would exceed what is left on {order_no}",
+                           slug="refund_exceeds_paid", order_no=order_no)
+        count = session.execute(select(func.count()).select_from(Refund).where(
+            Refund.order_no == order_no)).scalar_one()
+        if count >= MAX_REFUNDS_PER_ORDER:
+            raise Conflict(f"order {order_no} already has {MAX_REFUNDS_PER_ORDER} refunds",
+                           slug="too_many_refunds", order_no=order_no)
+        refund = Refund(refund_no=refund_no or next_refund_no(session, now), order_no=order_no,
+                        amount_fen=amount, status="processing", reason=reason[:200],
+                        created_at=now)
+        session.add(refund)
+    result = gateway.refund(out_trade_no=order_no, out_refund_no=refund.refund_no,
+                            amount_fen=amount, now=now)
+    with db.transaction() as session:
+        if result.status == "SUCCESS":
+            session.execute(update(Refund).where(
+                Refund.refund_no == refund.refund_no, Refund.status == "processing"
+            ).values(status="success", succeeded_at=result.succeeded_at,
+                     gateway_refund_id=result.refund_id))
+            session.execute(update(Order).where(Order.order_no == order_no).values(
+                status=case((Order.refunded_fen >= Order.amount_fen, order_states.REFUNDED),
+                            else_=order_states.PARTIALLY_REFUNDED)))
+        elif result.status == "PROCESSING":
+            pass  # stays processing; reconciliation matches it to PROCESSING bill rows
+        else:
+            gave_back = session.execute(update(Refund).where(
+                Refund.refund_no == refund.refund_no, Refund.status == "processing"
+            ).values(status="closed")).rowcount
+            if gave_back == 1:
+                session.execute(update(Order).where(Order.order_no == order_no).values(
+                    refunded_fen=Order.refunded_fen - amount))
+        refund = session.get_one(Refund, refund.refund_no)
+    if refund.status == "closed":
+        raise WxError(f"the gateway refused refund {refund.refund_no}: {result.failure_code}",
+                      slug="refund_refused", refund_no=refund.refund_no, order_no=order_no)
+    return refund, False
+
+
+def refunds_of(session, order_no: str) -> list[Refund]:
+    return list(session.execute(select(Refund).where(Refund.order_no == order_no).order_by(
+        Refund.created_at, Refund.refund_no)).scalars())
