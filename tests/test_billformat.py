@@ -754,3 +754,42 @@ def test_midnight_boundary_times_round_trip():
     base = datetime(2024, 1, 31, 23, 59, 59)
     for moment in (base, base + timedelta(seconds=1)):
         assert billformat._parse_time(billformat._time_text(moment)) == moment
+
+
+FIELD_TEXT = st.text(alphabet="0123456789.-+ %eE_`１４２WTZ:SUCESFNDRVOK", max_size=32)
+JUDGED = {
+    "应结订单金额": billformat._parse_yuan, "代金券金额": billformat._parse_yuan,
+    "订单金额": billformat._parse_yuan, "退款金额": billformat._parse_yuan,
+    "手续费": billformat._parse_fee, "费率": billformat._parse_rate,
+    "交易时间": billformat._parse_time,
+    "微信订单号": billformat._check_transaction_id,
+    "商户订单号": billformat._check_out_trade_no,
+    "交易状态": billformat._check_trade_state,
+}
+
+
+@settings(max_examples=400, deadline=None)
+@given(column=st.sampled_from(sorted(JUDGED)), text=FIELD_TEXT)
+def test_fast_and_slow_paths_agree_on_every_field(column, text):
+    """The one-regex fast path must accept exactly what the per-field parsers accept."""
+    lines = list(EXAMPLE_LINES)
+    lines[2] = edit_field(lines[2], column, "`" + text)
+    try:
+        if text or column != "费率":
+            JUDGED[column](text)
+        field_ok = True
+    except billformat._BadField:
+        field_ok = False
+    try:
+        read(bill(lines))
+    except InvalidInput as error:
+        if field_ok:
+            # A valid but different value only breaks the totals (or the payment/refund rule).
+            assert error.slug in ("bill_does_not_add_up", "invalid_bill_row"), error.message
+            if error.slug == "invalid_bill_row":
+                assert "refund" in error.message
+        else:
+            assert error.slug == "invalid_bill_row"
+            assert error.message.startswith(f"line 3: bad {column} "), error.message
+    else:
+        assert field_ok

@@ -49,7 +49,7 @@ import sys
 import tempfile
 import weakref
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -166,9 +166,10 @@ class BillSummary:
 class _BadField(Exception):
     """Raised by the per-field parsers; the reader turns it into InvalidInput with the line."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, field: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.field = field
 
 
 _TIME_SHAPE = re.compile(
@@ -252,6 +253,81 @@ def _parse_rate(text: str) -> int:
         return parse_rate_ppm(text)
     except InvalidInput as exc:
         raise _BadField(exc.message) from None
+
+
+class _Memo(dict):
+    """text → parsed value, filled on first sight by ``parse``; a hit is one C dict lookup.
+
+    Amounts, fees, rates and times repeat heavily in a bill (``0.00`` fills several columns of
+    every row), so this is what makes a million-row bill fast. At most ``limit`` entries are
+    kept, so memory stays flat however many rows follow.
+    """
+
+    __slots__ = ("_limit", "_parse")
+
+    def __init__(self, parse: Callable[[str], object], limit: int) -> None:
+        super().__init__()
+        self._parse = parse
+        self._limit = limit
+
+    def __missing__(self, key: str) -> object:
+        value = self._parse(key)
+        if len(self) < self._limit:
+            self[key] = value
+        return value
+
+
+class _FenMemo(dict):
+    """Yuan text whose shape is already checked (``3999.00``, fee ``-6.00``) → fen.
+
+    Amounts repeat heavily (``0.00`` fills several columns of most rows), so a hit is one C
+    dict lookup; at most 65,536 entries are kept, so memory stays flat."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: str) -> int:
+        value = int(key.replace(".", ""))
+        if len(self) < 65536:
+            self[key] = value
+        return value
+
+
+def _check_transaction_id(text: str) -> None:
+    if not (len(text) == 28 and text.startswith("42") and text.isascii() and text.isdigit()):
+        raise _BadField("expected 28 digits starting 42")
+
+
+def _check_out_trade_no(text: str) -> None:
+    if not 0 < len(text) <= 32:
+        raise _BadField("expected 1 to 32 characters")
+
+
+def _check_trade_state(text: str) -> None:
+    if text not in _TRADE_STATES:
+        raise _BadField("expected SUCCESS, REFUND or REVOKED")
+
+
+# Shapes of the fields the line pattern judges (BillReader._line_pattern), each one capture
+# group so that group N is field N. A fee's group drops its three trailing zeros (whole fen),
+# so every money group reads as "<yuan>.<fen>".
+_TIME_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
+_YUAN_RE = r"(?:0|[1-9][0-9]{0,7})\.[0-9]{2}"
+_ANY_TEXT = r"([^,]*)"
+_FIELD_PATTERNS = {
+    "trade_time": f"({_TIME_RE})",
+    "refund_requested_at": f"({_TIME_RE})",
+    "refund_succeeded_at": f"((?:{_TIME_RE})?)",
+    "transaction_id": r"(42[0-9]{26})",
+    "out_trade_no": r"([^,]{1,32})",
+    "trade_state": r"(SUCCESS|REFUND|REVOKED)",
+    "settlement": f"({_YUAN_RE})",
+    "coupon": f"({_YUAN_RE})",
+    "refund": f"({_YUAN_RE})",
+    "coupon_refund": f"({_YUAN_RE})",
+    "order": f"({_YUAN_RE})",
+    "requested_refund": f"({_YUAN_RE})",
+    "fee": f"(-?{_YUAN_RE})000",
+}
 
 
 def _shown(text: str | None) -> str:
@@ -468,6 +544,17 @@ class BillReader:
         self._iterated = True
         return self._rows()
 
+    def _line_pattern(self) -> re.Pattern[str]:
+        """One regex for a whole detail line of this header: it checks the shape of every
+        field (backticks, field count, amounts, fees, times, ids, state) in C. Values it
+        cannot judge by shape (real dates, rates up to 100%) are checked after."""
+        by_position = {pos: field for field, pos in self._pos.items() if pos < self._ncols}
+        parts = []
+        for position in range(self._ncols):
+            pattern = _FIELD_PATTERNS.get(by_position.get(position, ""), _ANY_TEXT)
+            parts.append("`" + pattern)
+        return re.compile(",".join(parts))
+
     def _rows(self) -> Iterator[BillRow]:
         p = self._pos
         i_time, i_app, i_mch, i_sub = p["trade_time"], p["app_id"], p["mch_id"], p["sub_mch_id"]
@@ -482,17 +569,16 @@ class BillReader:
         i_product, i_attach, i_fee, i_rate = p["product"], p["attach"], p["fee"], p["rate"]
         i_order, i_req, i_note = p["order"], p["requested_refund"], p["rate_note"]
         i_req_at, i_ok_at = p["refund_requested_at"], p["refund_succeeded_at"]
-        bill_type = self.bill_type
-        refund_bill = bill_type == "REFUND"
-        success_bill = bill_type == "SUCCESS"
-        ncols = self._ncols
-        ncommas = ncols - 1
+        refund_bill = self.bill_type == "REFUND"
+        success_bill = self.bill_type == "SUCCESS"
+        match = self._line_pattern().fullmatch
         pad = (None, "0.00")
         readline = self._readline
-        parse_time, parse_yuan, parse_fee = _parse_time, _parse_yuan, _parse_fee
-        states = _TRADE_STATES
+        fromiso = _fromisoformat
+        fen = _FenMemo()  # shape already checked by the pattern: "3999.00" → 399900
+        rates = _Memo(_parse_rate, 1 << 8)
+        rates[""] = rates[None] = None  # empty or absent 费率
         no_refund_id = _NO_REFUND_ID
-        rates: dict[str, int] = {}
         row_cls = BillRow
 
         count = settlement = refund_sum = coupon_refund_sum = fee_sum = order_sum = req_sum = 0
@@ -513,95 +599,53 @@ class BillReader:
                 line = line.rstrip("\r\n")
                 if line[:1] != "`":
                     break
-                if line.count(",") != ncommas:
-                    raise _invalid(
-                        f"{line.count(',') + 1} fields, the header has {ncols}",
-                        slug="invalid_bill_row", line=line_no)
-                fields = line[1:].split(",`")
-                if len(fields) != ncols:
-                    bad = next(n for n, f in enumerate(line.split(",")) if f[:1] != "`")
-                    raise _invalid(
-                        f"field {bad + 1} ({self.columns[bad]}) does not start with a backtick",
-                        slug="invalid_bill_row", line=line_no)
-                fields += pad
-                column = "trade_time"
+                m = match(line)
+                if m is None:
+                    raise self._row_error(line, line_no)
+                g = m.groups() + pad
                 try:
-                    trade_time = parse_time(fields[i_time])
-                    column = "transaction_id"
-                    tx = fields[i_tx]
-                    if not (len(tx) == 28 and tx.startswith("42") and tx.isascii()
-                            and tx.isdigit()):
-                        raise _BadField("expected 28 digits starting 42")
-                    column = "out_trade_no"
-                    otn = fields[i_otn]
-                    if not 0 < len(otn) <= 32:
-                        raise _BadField("expected 1 to 32 characters")
-                    column = "trade_state"
-                    state = fields[i_state]
-                    if state not in states:
-                        raise _BadField("expected SUCCESS, REFUND or REVOKED")
-                    column = "settlement"
-                    settle = parse_yuan(fields[i_settle])
-                    column = "coupon"
-                    coupon = parse_yuan(fields[i_coupon])
-                    column = "refund"
-                    refund = parse_yuan(fields[i_refund])
-                    column = "coupon_refund"
-                    crefund = parse_yuan(fields[i_crefund])
-                    column = "fee"
-                    fee = parse_fee(fields[i_fee])
-                    column = "rate"
-                    rate_text = fields[i_rate]
-                    if rate_text:
-                        rate = rates.get(rate_text)
-                        if rate is None:
-                            rate = _parse_rate(rate_text)
-                            if len(rates) < 256:
-                                rates[rate_text] = rate
-                    else:
-                        rate = None
-                    column = "order"
-                    order = parse_yuan(fields[i_order])
-                    column = "requested_refund"
-                    req = parse_yuan(fields[i_req])
-                    rid, rno = fields[i_rid], fields[i_rno]
-                    rtype, rstatus = fields[i_rtype], fields[i_rstatus]
-                    if state == "SUCCESS" or (state == "REVOKED" and not refund_bill
-                                              and (rid is None or rid in no_refund_id)):
-                        if refund_bill:
-                            column = "trade_state"
-                            raise _BadField("a REFUND bill lists refunds only")
-                        kind = "payment"
-                        if rid in no_refund_id:
-                            rid = None
-                        if rno in no_refund_id:
-                            rno = None
-                        rtype = rtype or None
-                        rstatus = rstatus or None
-                    else:
-                        if success_bill:
-                            column = "trade_state"
-                            raise _BadField("a SUCCESS bill lists payments only")
-                        kind = "refund"
-                        if rid in no_refund_id:
-                            column = "refund_id"
-                            raise _BadField("a refund row needs its refund id")
-                        if rno in no_refund_id:
-                            column = "refund_no"
-                            raise _BadField("a refund row needs its refund number")
+                    trade_time = fromiso(g[i_time])
+                    rate = rates[g[i_rate]]
                     if refund_bill:
-                        column = "refund_requested_at"
-                        req_at = parse_time(fields[i_req_at])
-                        column = "refund_succeeded_at"
-                        ok_text = fields[i_ok_at]
-                        ok_at = parse_time(ok_text) if ok_text else None
+                        req_at = fromiso(g[i_req_at])
+                        ok_text = g[i_ok_at]
+                        ok_at = fromiso(ok_text) if ok_text else None
                     else:
                         req_at = ok_at = None
-                except _BadField as exc:
-                    position = self._pos[column]
-                    raise _invalid(
-                        f"bad {self.columns[position]} {_shown(fields[position])}: "
-                        f"{exc.reason}", slug="invalid_bill_row", line=line_no) from None
+                except (ValueError, _BadField):
+                    raise self._row_error(line, line_no) from None
+                state = g[i_state]
+                rid, rno = g[i_rid], g[i_rno]
+                rtype, rstatus = g[i_rtype], g[i_rstatus]
+                if state == "SUCCESS" or (state == "REVOKED" and not refund_bill
+                                          and (rid is None or rid in no_refund_id)):
+                    if refund_bill:
+                        raise self._row_error(line, line_no, "trade_state",
+                                              "a REFUND bill lists refunds only")
+                    kind = "payment"
+                    if rid in no_refund_id:
+                        rid = None
+                    if rno in no_refund_id:
+                        rno = None
+                    rtype = rtype or None
+                    rstatus = rstatus or None
+                else:
+                    if success_bill:
+                        raise self._row_error(line, line_no, "trade_state",
+                                              "a SUCCESS bill lists payments only")
+                    kind = "refund"
+                    if rid in no_refund_id:
+                        raise self._row_error(line, line_no, "refund_id",
+                                              "a refund row needs its refund id")
+                    if rno in no_refund_id:
+                        raise self._row_error(line, line_no, "refund_no",
+                                              "a refund row needs its refund number")
+                settle = fen[g[i_settle]]
+                refund = fen[g[i_refund]]
+                crefund = fen[g[i_crefund]]
+                fee = fen[g[i_fee]]
+                order = fen[g[i_order]]
+                req = fen[g[i_req]]
                 count += 1
                 if kind == "payment":
                     settlement += settle
@@ -611,11 +655,11 @@ class BillReader:
                 order_sum += order
                 req_sum += req
                 yield row_cls(
-                    line_no, kind, trade_time, fields[i_app], fields[i_mch], fields[i_sub], tx,
-                    otn, fields[i_openid], fields[i_ttype], state, fields[i_bank],
-                    fields[i_cur], settle, coupon, rid, rno, refund, rtype, rstatus,
-                    fields[i_product], fields[i_attach], fee, rate, order, req, req_at,
-                    ok_at, crefund, fields[i_dev], fields[i_note])
+                    line_no, kind, trade_time, g[i_app], g[i_mch], g[i_sub], g[i_tx],
+                    g[i_otn], g[i_openid], g[i_ttype], state, g[i_bank], g[i_cur], settle,
+                    fen[g[i_coupon]], rid, rno, refund, rtype, rstatus, g[i_product],
+                    g[i_attach], fee, rate, order, req, req_at, ok_at, crefund, g[i_dev],
+                    g[i_note])
             else:
                 line = None
         finally:
@@ -628,6 +672,45 @@ class BillReader:
                                     None if legacy else req_sum)
         self._read_summary(line)
         self.check_totals()
+
+    # The slow path: only for a line already known to be bad, to say exactly what is wrong.
+    # Columns in the order they are judged; the first bad one is reported.
+    _CHECKS = (("trade_time", _parse_time), ("transaction_id", _check_transaction_id),
+               ("out_trade_no", _check_out_trade_no), ("trade_state", _check_trade_state),
+               ("settlement", _parse_yuan), ("coupon", _parse_yuan), ("refund", _parse_yuan),
+               ("coupon_refund", _parse_yuan), ("fee", _parse_fee), ("rate", _parse_rate),
+               ("order", _parse_yuan), ("requested_refund", _parse_yuan),
+               ("refund_requested_at", _parse_time), ("refund_succeeded_at", _parse_time))
+    _MAY_BE_EMPTY = frozenset({"rate", "refund_succeeded_at"})
+
+    def _row_error(self, line: str, line_no: int, field: str | None = None,
+                   reason: str = "") -> InvalidInput:
+        """The InvalidInput naming what is wrong with a bad detail line."""
+        ncols = self._ncols
+        if line.count(",") != ncols - 1:
+            return _invalid(f"{line.count(',') + 1} fields, the header has {ncols}",
+                            slug="invalid_bill_row", line=line_no)
+        fields: list[str | None] = list(line[1:].split(",`"))
+        if len(fields) != ncols:
+            bad = next(n for n, f in enumerate(line.split(",")) if f[:1] != "`")
+            return _invalid(f"field {bad + 1} ({self.columns[bad]}) does not start with a "
+                            "backtick", slug="invalid_bill_row", line=line_no)
+        fields += [None, "0.00"]
+        if field is None:
+            for name, check in self._CHECKS:
+                text = fields[self._pos[name]]
+                if text is None or (text == "" and name in self._MAY_BE_EMPTY):
+                    continue
+                try:
+                    check(text)
+                except _BadField as exc:
+                    field, reason = name, exc.reason
+                    break
+            else:
+                return _invalid("malformed detail line", slug="invalid_bill_row", line=line_no)
+        position = self._pos[field]
+        return _invalid(f"bad {self.columns[position]} {_shown(fields[position])}: {reason}",
+                        slug="invalid_bill_row", line=line_no)
 
     # -- summary
 
