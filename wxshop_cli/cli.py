@@ -78,7 +78,7 @@ def translate_exception(exc: Exception) -> errors.WxError:
 
 def _with_common_options(func):
     """Add `--json`/`--no-input` to a command's signature and guard its body."""
-    signature = inspect.signature(func)
+    signature = inspect.signature(func, eval_str=True)  # modules use postponed annotations
 
     @functools.wraps(func)
     def wrapper(*args: Any, wx_json_output: bool = False, wx_no_input: bool = False,
