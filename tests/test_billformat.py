@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -190,6 +192,25 @@ def test_two_streams_of_one_source_are_independent():
         assert next(rows_one).line_no == 2
         assert [row.line_no for row in rows_two] == [2, 3, 4]
         assert [row.line_no for row in rows_one] == [3, 4]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_given_as_a_path_is_spooled(tmp_path):
+    fifo = tmp_path / "bill.fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(gzip.compress(EXAMPLE_BYTES))
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    with open_bill(fifo) as source:
+        writer.join()
+        assert source.sha256 == hashlib.sha256(EXAMPLE_BYTES).hexdigest()
+        for _ in range(2):
+            with source.open() as stream:
+                assert len(list(BillReader(stream))) == 3
 
 
 def test_missing_file_is_unreadable(tmp_path):
@@ -620,6 +641,12 @@ def test_writer_refuses_rows_its_type_cannot_hold():
             replace(refund, refund_requested_at=None))
     with pytest.raises(ValueError):
         BillWriter(io.StringIO(), "DAILY")
+    with pytest.raises(ValueError):
+        BillWriter(io.StringIO()).write(replace(payment, settlement_fen=-1))
+    with pytest.raises(ValueError):
+        BillWriter(io.StringIO()).write(replace(payment, order_fen=MAX_FEN + 1))
+    with pytest.raises(ValueError):
+        BillWriter(io.StringIO()).write(replace(refund, fee_fen=-MAX_FEN - 1))
     with pytest.raises(ValueError):
         BillWriter(io.StringIO()).write(replace(payment, kind="other"))
     writer = BillWriter(io.StringIO())

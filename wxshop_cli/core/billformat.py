@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from wxshop_cli.errors import InvalidInput, UsageError
-from wxshop_cli.money import format_rate, parse_rate_ppm
+from wxshop_cli.money import MAX_FEN, format_rate, parse_rate_ppm, yuan
 
 __all__ = [
     "ALL_COLUMNS",
@@ -166,10 +166,9 @@ class BillSummary:
 class _BadField(Exception):
     """Raised by the per-field parsers; the reader turns it into InvalidInput with the line."""
 
-    def __init__(self, reason: str, field: str | None = None) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.field = field
 
 
 _TIME_SHAPE = re.compile(
@@ -196,21 +195,22 @@ def _amount_reason(text: str, decimals: int, negative_ok: bool) -> str:
     return f"expected yuan with exactly {count} decimals, e.g. {example}"
 
 
-def _parse_yuan(text: str) -> int:
+def _parse_yuan(text: str, max_chars: int = _MAX_YUAN_CHARS) -> int:
     """`3999.00` → 399900: ASCII digits, no sign, no leading zeros, exactly two decimals."""
-    if 3 < len(text) <= _MAX_YUAN_CHARS and text[-3] == "." and text.isascii():
+    if 3 < len(text) <= max_chars and text[-3] == "." and text.isascii():
         digits = text[:-3] + text[-2:]
         if digits.isdigit() and (text[0] != "0" or len(text) == 4):
             return int(digits)
-    if len(text) > _MAX_YUAN_CHARS and text[-3:-2] == ".":
-        raise _BadField("more than 99999999.99")
+    if len(text) > max_chars and text[-3:-2] == "." and text[:-3].isdigit():
+        raise _BadField("more than 99999999.99" if max_chars == _MAX_YUAN_CHARS
+                        else "implausibly large")
     raise _BadField(_amount_reason(text, 2, False))
 
 
-def _parse_fee(text: str) -> int:
+def _parse_fee(text: str, max_chars: int = _MAX_FEE_CHARS) -> int:
     """`23.99000` → 2399, `-6.00000` → -600; five decimals that must be whole fen."""
     body = text[1:] if text[:1] == "-" else text
-    if 6 < len(body) <= _MAX_FEE_CHARS and body[-6] == "." and body.isascii():
+    if 6 < len(body) <= max_chars and body[-6] == "." and body.isascii():
         digits = body[:-6] + body[-5:]
         if digits.isdigit() and (body[0] != "0" or len(body) == 7):
             if not digits.endswith("000"):
@@ -221,23 +221,12 @@ def _parse_fee(text: str) -> int:
 
 
 def _parse_total_yuan(text: str) -> int:
-    if 3 < len(text) <= _MAX_TOTAL_CHARS and text[-3] == "." and text.isascii():
-        digits = text[:-3] + text[-2:]
-        if digits.isdigit() and (text[0] != "0" or len(text) == 4):
-            return int(digits)
-    raise _BadField(_amount_reason(text, 2, False))
+    """A summary total: like an amount, but may exceed one transaction's maximum."""
+    return _parse_yuan(text, _MAX_TOTAL_CHARS)
 
 
 def _parse_total_fee(text: str) -> int:
-    body = text[1:] if text[:1] == "-" else text
-    if 6 < len(body) <= _MAX_TOTAL_CHARS and body[-6] == "." and body.isascii():
-        digits = body[:-6] + body[-5:]
-        if digits.isdigit() and (body[0] != "0" or len(body) == 7):
-            if not digits.endswith("000"):
-                raise _BadField("a fee must be whole fen (the last three decimals 000)")
-            fen = int(digits[:-3])
-            return -fen if body is not text else fen
-    raise _BadField(_amount_reason(text, 5, True))
+    return _parse_fee(text, _MAX_TOTAL_CHARS)
 
 
 def _parse_count(text: str) -> int:
@@ -256,12 +245,8 @@ def _parse_rate(text: str) -> int:
 
 
 class _Memo(dict):
-    """text → parsed value, filled on first sight by ``parse``; a hit is one C dict lookup.
-
-    Amounts, fees, rates and times repeat heavily in a bill (``0.00`` fills several columns of
-    every row), so this is what makes a million-row bill fast. At most ``limit`` entries are
-    kept, so memory stays flat however many rows follow.
-    """
+    """text → ``parse(text)``, filled on first sight; a hit is one C dict lookup. At most
+    ``limit`` entries are kept, so memory stays flat however many rows follow."""
 
     __slots__ = ("_limit", "_parse")
 
@@ -831,14 +816,12 @@ class BillReader:
 # --------------------------------------------------------------------------- writer
 
 
-def _yuan_text(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    whole, part = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{part:02d}"
+_yuan_text = yuan  # "3999.00", "-6.00"
 
 
 def _fee_text(fen: int) -> str:
-    return _yuan_text(fen) + "000"
+    """Fees print five decimals: `23.99000`, `-6.00000`."""
+    return yuan(fen) + "000"
 
 
 _CLEAN = str.maketrans({",": " ", "`": " ", "\r": " ", "\n": " "})
@@ -923,12 +906,17 @@ class BillWriter:
         if row.trade_state not in _TRADE_STATES:
             raise ValueError(f"trade state must be SUCCESS, REFUND or REVOKED, "
                              f"not {row.trade_state!r}")
+        for name in ("settlement_fen", "coupon_fen", "order_fen", "refund_fen",
+                     "coupon_refund_fen", "requested_refund_fen"):
+            if not 0 <= getattr(row, name) <= MAX_FEN:
+                raise ValueError(f"{name} must be 0..{MAX_FEN} fen, not {getattr(row, name)}")
+        if not -MAX_FEN <= row.fee_fen <= MAX_FEN:
+            raise ValueError(f"fee_fen must be within ±{MAX_FEN} fen, not {row.fee_fen}")
         clean = _CLEAN
 
         def text(value: str | None) -> str:
             return value.translate(clean) if value else ""
 
-        yuan = _yuan_text
         refund_id = text(row.refund_id) or ("0" if kind == "payment" else "")
         refund_no = text(row.refund_no) or ("0" if kind == "payment" else "")
         head = [
