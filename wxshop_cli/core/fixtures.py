@@ -49,6 +49,7 @@ class FixtureContext:
     db: Any  # wxshop_cli.db.engine.Database
     now: dt.datetime
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    step: str = ""  # the name of the step being applied (ops may key idempotency on it)
 
 
 def resolve_source(source: str) -> Path:
@@ -151,6 +152,7 @@ def apply_steps(db: Any, steps: list[dict[str, Any]],
             continue
         try:
             args = substitute(step.get("args", {}), ctx.results, name)
+            ctx.step = name
             result = OPS[step["op"]](ctx, args)
         except WxError as exc:
             raise InvalidInput(f"step {name!r} ({step['op']}) failed: {exc.message}",
