@@ -10,10 +10,13 @@ import typer
 from wxshop_cli import __version__
 from wxshop_cli.cli import WxTyper, run_guarded
 from wxshop_cli.clock import Clock, parse_instant
+from wxshop_cli.commands import address as address_commands
 from wxshop_cli.commands import buy as buy_commands
+from wxshop_cli.commands import cards as cards_commands
 from wxshop_cli.commands import db as db_commands
 from wxshop_cli.commands import demo as demo_commands
 from wxshop_cli.commands import fixtures as fixtures_commands
+from wxshop_cli.commands import inbox as inbox_commands
 from wxshop_cli.commands import merchant as merchant_commands
 from wxshop_cli.commands import orders as orders_commands
 from wxshop_cli.commands import regions as regions_commands
@@ -70,6 +73,10 @@ app.command("demo")(demo_commands.demo)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(merchant_commands.app, name="merchant")
 app.add_typer(fixtures_commands.app, name="fixtures")
+app.add_typer(cards_commands.bind_app, name="bind-card")
+app.add_typer(cards_commands.cards_app, name="cards")
+app.add_typer(address_commands.app, name="address")
+app.command("inbox")(inbox_commands.inbox)
 app.command("buy")(buy_commands.buy)
 app.add_typer(orders_commands.app, name="orders")
 

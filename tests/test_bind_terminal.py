@@ -1,0 +1,152 @@
+"""`wxshop bind-card` on a real terminal (a pseudo-terminal driven by pexpect): one
+interactive command with hidden card number and security code, the SMS code and the payment
+password typed twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from tests.binding_helpers import (
+    CMB_CREDIT,
+    CMB_DEBIT,
+    HOLDER_A,
+    ID_A,
+    NOW,
+    PASSWORD,
+    PHONE,
+    TEST_DEBIT,
+)
+from tests.conftest import REPO, run_wxshop
+
+pexpect = pytest.importorskip("pexpect")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(NO_COLOR="1", TERM="dumb", COLUMNS="120")
+    return env
+
+
+def spawn(*args: str):
+    child = pexpect.spawn(sys.executable, ["-m", "wxshop_cli", "--now", NOW, *args],
+                          env=_env(), encoding="utf-8", timeout=30, dimensions=(40, 120))
+    return child
+
+
+def inbox_code(buyer: str = "me") -> str:
+    result = run_wxshop("--json", "--buyer", buyer, "inbox", "--all")
+    assert result.returncode == 0, result.stderr
+    return next(m for m in json.loads(result.stdout) if m["kind"] == "sms")["code"]
+
+
+def finish(child) -> str:
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.before
+
+
+def test_the_interactive_flow_binds_a_card_and_sets_the_password():
+    child = spawn("bind-card")
+    transcript = []
+    child.expect("Card number")
+    child.sendline("6225 8800 0012 3457")  # a typo first: refused, asked again
+    child.expect("Luhn")
+    transcript.append(child.before)
+    child.expect("Card number")
+    child.sendline(CMB_DEBIT)
+    child.expect("招商银行 储蓄卡")
+    transcript.append(child.before)
+    child.expect("Holder name")
+    child.sendline(HOLDER_A)
+    child.expect("Resident ID number")
+    child.sendline(ID_A)
+    child.expect("Mobile number")
+    child.sendline(PHONE)
+    child.expect("138\\*\\*\\*\\*8000")
+    child.expect("SMS code")
+    code = inbox_code()
+    child.sendline("000000" if code != "000000" else "111111")
+    child.expect("4 tries left")
+    child.expect("SMS code")
+    child.sendline(code)
+    child.expect("Set a 6-digit payment password")
+    child.sendline("123456")
+    child.expect("too easy")
+    child.expect("Set a 6-digit payment password")
+    child.sendline(PASSWORD)
+    child.expect("again")
+    child.sendline("147259")
+    child.expect("differ")
+    child.expect("Set a 6-digit payment password")
+    child.sendline(PASSWORD)
+    child.expect("again")
+    child.sendline(PASSWORD)
+    child.expect("Bound 招商银行 储蓄卡 \\(3456\\)")
+    rest = finish(child)
+    assert child.exitstatus == 0, rest
+    # Hidden input: neither the number nor the password was echoed.
+    whole = "".join(transcript) + rest
+    assert CMB_DEBIT not in whole and "6225 8800 0012 3457" not in whole
+    assert PASSWORD not in whole
+    cards = json.loads(run_wxshop("--json", "cards", "list").stdout)
+    assert [c["display"] for c in cards] == ["招商银行 储蓄卡 (3456)"]
+    # The password works for payments.
+    from wxshop_cli import config
+    from wxshop_cli.core.paypassword import verify_pay_password
+    from wxshop_cli.db import engine
+
+    config.activate(config.Settings())
+    verify_pay_password(engine.database(), "me", PASSWORD, config.current().clock.now())
+    engine.forget()
+
+
+def test_a_credit_card_asks_expiry_and_a_hidden_security_code_and_a_second_card_no_password():
+    first = run_wxshop("--json", "--now", NOW, "bind-card", "--number", TEST_DEBIT, "--holder",
+                       HOLDER_A, "--id-number", ID_A, "--phone", PHONE)
+    assert first.returncode == 0, first.stderr
+    binding = json.loads(first.stdout)["binding_id"]
+    done = run_wxshop("--json", "--now", NOW, "bind-card", "confirm", binding, "--code",
+                      inbox_code(), env={"WXSHOP_PAY_PASSWORD": PASSWORD})
+    assert done.returncode == 0, done.stderr
+
+    child = spawn("bind-card", "--holder", HOLDER_A, "--id-number", ID_A, "--phone", PHONE,
+                  "--default")
+    child.expect("Card number")
+    child.sendline(CMB_CREDIT)
+    child.expect("招商银行 信用卡")
+    child.expect("Expiry")
+    child.sendline("10/13")
+    child.expect("expired")
+    child.expect("Expiry")
+    child.sendline("12/15")
+    child.expect("Security code")
+    child.sendline("739")
+    child.expect("SMS code")
+    child.sendline(inbox_code())
+    child.expect("Bound 招商银行 信用卡 \\(3451\\) \\(default card\\)")
+    rest = finish(child)
+    assert child.exitstatus == 0, rest
+    assert "739" not in rest and "password" not in rest.lower()
+
+
+def test_a_literal_real_number_is_refused_on_a_terminal_too():
+    child = spawn("bind-card", "--number", CMB_DEBIT)
+    rest = finish(child)
+    assert child.exitstatus == 3
+    assert "not taken on the command line" in rest
+
+
+def test_ctrl_c_interrupts_with_130_and_stores_nothing(wx_env):
+    child = spawn("bind-card")
+    child.expect("Card number")
+    child.sendline(TEST_DEBIT)
+    child.expect("Holder name")
+    child.sendintr()
+    finish(child)
+    assert child.exitstatus == 130
+    assert not (wx_env / "wxshop.db").exists()

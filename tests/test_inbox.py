@@ -1,0 +1,98 @@
+"""`wxshop inbox [--all]`: the buyer's simulated phone and promotion pushes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.binding_helpers import CMB_DEBIT, NOW, TEST_DEBIT, query, start
+
+T0 = dt.datetime(2013, 11, 11, 2, 0, tzinfo=dt.UTC)
+
+
+def test_an_unknown_buyer_has_an_empty_inbox_and_is_not_created(cli, backend):
+    assert cli.json("--buyer", "ghost", "inbox") == []
+    assert cli.json("--buyer", "ghost", "inbox", "--all") == []
+    assert query("SELECT count(*) FROM buyer")[0][0] == 0
+
+
+def test_reading_marks_messages_read_newest_first(cli, backend):
+    first = start(cli, TEST_DEBIT)
+    second = start(cli, CMB_DEBIT)
+    unread = cli.json("inbox")
+    assert len(unread) == 2
+    assert all(set(m) >= {"id", "kind", "text", "created_at", "read", "code"} for m in unread)
+    assert [m["kind"] for m in unread] == ["sms", "sms"]
+    assert all(m["read"] is False and m["id"].startswith("msg_") for m in unread)
+    assert unread[0]["created_at"] == "2013-11-11T10:00:00+08:00"
+    # Newest first, even under a frozen clock.
+    assert "3456" in unread[0]["text"] and "0000" in unread[1]["text"]
+    assert first["binding_id"] != second["binding_id"]
+    assert cli.json("inbox") == []
+    everything = cli.json("inbox", "--all")
+    assert [m["id"] for m in everything] == [m["id"] for m in unread]
+    assert all(m["read"] is True for m in everything)
+
+
+def test_other_buyers_do_not_see_my_messages(cli):
+    start(cli, TEST_DEBIT)
+    assert cli.json("--buyer", "eve", "inbox", "--all") == []
+    assert len(cli.json("inbox")) == 1
+
+
+def test_a_pipe_gets_tab_separated_messages(cli):
+    start(cli, TEST_DEBIT)
+    result = cli("inbox")
+    header, row = result.stdout.splitlines()
+    assert header == "id\tcreated_at\tkind\tcode\ttext\tread"
+    fields = row.split("\t")
+    assert fields[1:3] == ["2013-11-11 10:00:00", "sms"] and len(fields[3]) == 6
+    assert fields[-1] == "false"
+
+
+def test_push_message_unread_count_and_promo_once(cli, backend):
+    from wxshop_cli import config
+    from wxshop_cli.core import inbox
+    from wxshop_cli.core.buyers import get_or_create_buyer
+    from wxshop_cli.db import engine
+
+    cli.json("db", "upgrade")
+    config.activate(config.Settings())
+    db = engine.database()
+    with db.transaction() as session:
+        buyer = get_or_create_buyer(session, "me", T0)
+        assert inbox.unread_count(session, buyer.id) == 0
+        inbox.push_message(session, buyer.id, "promo", "双11精选商品 开抢了", T0)
+        inbox.push_message(session, buyer.id, "sms", "验证码 123456", T0, code="123456")
+        assert inbox.unread_count(session, buyer.id) == 2
+        buyer_id = buyer.id
+    engine.forget()
+    shown = cli.json("inbox")
+    assert [(m["kind"], m.get("code")) for m in shown] == [("sms", "123456"), ("promo", None)]
+    assert "code" not in shown[1]
+    db = engine.database()
+    with db.transaction(read_only=True) as session:
+        assert inbox.unread_count(session, buyer_id) == 0
+    engine.forget()
+
+
+def test_push_promo_once_pushes_a_promotion_once(cli, backend):
+    from wxshop_cli import config
+    from wxshop_cli.core import inbox
+    from wxshop_cli.core.buyers import get_or_create_buyer
+    from wxshop_cli.db import engine
+    from wxshop_cli.db.models import Promo
+
+    cli.json("db", "upgrade")
+    config.activate(config.Settings())
+    db = engine.database()
+    with db.transaction() as session:
+        buyer = get_or_create_buyer(session, "me", T0)
+        promo = Promo(code="double11", title="双11", starts_at=T0, ends_at=T0, created_at=T0,
+                      updated_at=T0)
+        session.add(promo)
+        session.flush()
+        assert inbox.push_promo_once(session, buyer.id, promo.id, "双11 开抢", T0) is True
+        assert inbox.push_promo_once(session, buyer.id, promo.id, "双11 开抢", T0) is False
+        assert inbox.unread_count(session, buyer.id) == 1
+    engine.forget()
+    assert [m["kind"] for m in cli.json("--now", NOW, "inbox")] == ["promo"]

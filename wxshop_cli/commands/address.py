@@ -1,0 +1,84 @@
+"""`wxshop address add | list | default ID | remove ID`: the acting buyer's shipping addresses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wxshop_cli.cli import group
+from wxshop_cli.output import Column, emit
+
+app = group("address", "The acting buyer's shipping addresses (the default one is offered "
+                       "at checkout).")
+
+COLUMNS = [
+    Column("id", "id"), Column("region", "region"), Column("city", "city"),
+    Column("street", "street"), Column("contact", "contact"), Column("phone", "phone_masked"),
+    Column("default", "is_default", "bool"),
+]
+
+
+@app.command("add")
+def add(
+    region: Annotated[str, typer.Option("--region", metavar="CODE",
+                                        help="GB/T 2260 code (see `wxshop regions`).")],
+    city: Annotated[str, typer.Option("--city", help="City, as text.")],
+    street: Annotated[str, typer.Option("--street", help="District, street and number.")],
+    contact: Annotated[str, typer.Option("--contact", help="Who receives the parcel.")],
+    phone: Annotated[str, typer.Option("--phone", help="The contact's Chinese mobile.")],
+    default: Annotated[bool, typer.Option("--default", help="Make it the default address "
+                                                            "(the first one always is).")]
+    = False,
+) -> None:
+    """Save an address; the first one becomes the default."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import addresses
+
+    data = addresses.check_address_input(region, city, street, contact, phone)
+    from wxshop_cli.db.engine import database
+
+    settings = current()
+    result = addresses.add_address(database(), settings.buyer, data, settings.clock.now(),
+                                   make_default=default, tz=settings.tz)
+    emit(result, COLUMNS, title="Address saved")
+
+
+@app.command("list")
+def list_() -> None:
+    """The acting buyer's addresses, the default first."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import addresses
+    from wxshop_cli.db.engine import database
+
+    settings = current()
+    emit(addresses.list_addresses(database(), settings.buyer, tz=settings.tz), COLUMNS,
+         title="My addresses", empty="no saved address (wxshop address add)")
+
+
+@app.command("default")
+def default(address: Annotated[str, typer.Argument(metavar="ID", help="The address id.")]
+            ) -> None:
+    """Make an address the default."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import addresses
+    from wxshop_cli.db.engine import database
+
+    settings = current()
+    result = addresses.set_default_address(database(), settings.buyer, address, tz=settings.tz)
+    emit(result, [*COLUMNS, Column("changed", "changed", "bool")], title="Default address")
+
+
+@app.command("remove")
+def remove(address: Annotated[str, typer.Argument(metavar="ID", help="The address id.")]
+           ) -> None:
+    """Remove an address (kept for order history); a removed default is replaced by the
+    oldest remaining address."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import addresses
+    from wxshop_cli.db.engine import database
+
+    settings = current()
+    result = addresses.remove_address(database(), settings.buyer, address,
+                                      settings.clock.now(), tz=settings.tz)
+    emit(result, [*COLUMNS, Column("new_default", "new_default")], title="Address removed")

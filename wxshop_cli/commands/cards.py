@@ -1,0 +1,340 @@
+"""`wxshop bind-card [confirm]` and `wxshop cards list | show | unbind | default`.
+
+On a terminal `bind-card` is one interactive command (hidden card number and security code,
+the SMS code, the payment password typed twice). Without one it is two steps: `bind-card
+--number - …` prints the pending binding, `bind-card confirm BINDING --code CODE` prints the
+card. A card number is never taken as a literal argument except the sandbox's test cards.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from wxshop_cli.cli import WxTyper, _with_common_options, group
+from wxshop_cli.errors import InvalidInput, UsageError
+from wxshop_cli.output import Column, emit
+
+T = TypeVar("T")
+
+CARD_COLUMNS = [
+    Column("id", "id"), Column("card", "display"), Column("number", "masked_number"),
+    Column("type", "card_type"), Column("bank_code", "bank_code"),
+    Column("default", "is_default", "bool"), Column("status", "status"),
+]
+BINDING_COLUMNS = [
+    Column("binding_id", "binding_id"), Column("status", "status"), Column("card", "display"),
+    Column("phone", "phone_masked"), Column("expires_at", "expires_at", "time"),
+]
+
+bind_app = WxTyper(name="bind-card", help="Bind a bank card (SMS code; the first card sets the "
+                   "payment password).", no_args_is_help=False, add_completion=False,
+                   pretty_exceptions_show_locals=False, rich_markup_mode=None)
+cards_app = group("cards", "The acting buyer's bound bank cards.")
+
+_LITERAL_HINT = ("give it on stdin with --number -, or run `wxshop bind-card` on a terminal to "
+                 "type it hidden")
+
+
+# ---------------------------------------------------------------- bind-card (step one)
+
+
+def bind_card(
+    ctx: typer.Context,
+    number: Annotated[str | None, typer.Option(
+        "--number", metavar="N|-",
+        help="`-` reads the number from stdin (one value per line: the number, then a credit "
+             "card's security code). Only the sandbox's test cards may be literal.")] = None,
+    holder: Annotated[str | None, typer.Option("--holder", help="Card holder's name.")] = None,
+    id_number: Annotated[str | None, typer.Option(
+        "--id-number", help="Holder's Chinese resident ID number.")] = None,
+    phone: Annotated[str | None, typer.Option(
+        "--phone", help="Mobile number reserved at the bank.")] = None,
+    expiry: Annotated[str | None, typer.Option(
+        "--expiry", metavar="MM/YY", help="Credit cards: expiry (checked, never kept).")] = None,
+    cvn: Annotated[str | None, typer.Option(
+        "--cvn", metavar="-", help="Credit cards: `-` reads the 3-digit security code from "
+                                   "stdin (checked, never kept).")] = None,
+    default: Annotated[bool, typer.Option(
+        "--default", help="Make the new card the default (the first card always is).")]
+    = False,
+) -> None:
+    """Bind a bank card. On a terminal: one interactive command. Without one: prints the
+    pending binding; finish it with `wxshop bind-card confirm BINDING --code CODE`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from wxshop_cli.config import current
+
+    settings = current()
+    if settings.interactive and number != "-" and cvn != "-":
+        _interactive(number, holder, id_number, phone, expiry, cvn, default)
+        return
+    _two_step(number, holder, id_number, phone, expiry, cvn, default)
+
+
+bind_app.callback(invoke_without_command=True)(_with_common_options(bind_card))
+
+
+def _stdin_values() -> deque[str]:
+    return deque(line.strip() for line in sys.stdin.read().splitlines())
+
+
+def _literal_number(number: str) -> str:
+    from wxshop_cli.core.cardnumber import is_test_card
+
+    if not is_test_card(number):
+        raise InvalidInput("card numbers are not taken on the command line",
+                           slug="card_number_on_command_line", hint=_LITERAL_HINT)
+    return number
+
+
+def _missing(what: str, hint: str) -> UsageError:
+    return UsageError(f"missing {what}", slug="missing_value", hint=hint)
+
+
+def _two_step(number: str | None, holder: str | None, id_number: str | None,
+              phone: str | None, expiry: str | None, cvn: str | None, default: bool) -> None:
+    from wxshop_cli.config import current
+    from wxshop_cli.core import cards
+    from wxshop_cli.output import say
+
+    settings = current()
+    now = settings.clock.now()
+    today = now.astimezone(settings.tz).date()
+    stdin = _stdin_values() if "-" in (number, cvn) else deque()
+    # Form first, in the order of the flow; nothing is opened before every value passed.
+    if number is None:
+        raise _missing("card number", "pass --number - and give the number on stdin")
+    if number == "-":
+        if not stdin or not stdin[0]:
+            raise _missing("card number", "--number - reads it from the first line of stdin")
+        raw = stdin.popleft()
+    else:
+        raw = _literal_number(number)
+    card = cards.check_number(raw)
+    for value, option in ((holder, "--holder"), (id_number, "--id-number"),
+                          (phone, "--phone")):
+        if value is None:
+            raise _missing(option.lstrip("-").replace("-", " "), f"pass {option}")
+    assert holder is not None and id_number is not None and phone is not None
+    name, id_no, mobile = cards.check_holder_fields(holder, id_number, phone, today)
+    security_code: str | None = None
+    if card.is_credit:
+        if expiry is None:
+            raise _missing("card expiry", "credit cards need --expiry MM/YY")
+        if cvn == "-" or (cvn is None and number == "-"):
+            security_code = stdin.popleft() if stdin else None
+            if not security_code:
+                raise _missing("security code",
+                               "give it on the line after the card number on stdin")
+        elif cvn is not None:
+            if not card.is_test:
+                raise InvalidInput("security codes are not taken on the command line",
+                                   slug="security_code_on_command_line",
+                                   hint="use --cvn - and give it on stdin")
+            security_code = cvn
+        else:
+            raise _missing("security code", "credit cards need --cvn - with the code on stdin")
+    cards.check_credit_fields(card, expiry, security_code, today)
+    data = cards.CardInput(number=card, holder=name, id_number=id_no, mobile=mobile)
+
+    from wxshop_cli.db.engine import database
+
+    started = cards.start_binding(database(), settings.buyer, data, now,
+                                  make_default=default, tz=settings.tz)
+    say(f"The sandbox bank sent an SMS code to {started.public['phone_masked']} "
+        "(see `wxshop inbox`); finish with "
+        f"`wxshop bind-card confirm {started.binding_id} --code CODE`.")
+    emit(started.public, BINDING_COLUMNS, title="Pending binding")
+
+
+# ---------------------------------------------------------------- bind-card confirm
+
+
+@bind_app.command("confirm")
+def confirm(
+    binding: Annotated[str, typer.Argument(metavar="BINDING", help="The binding id (bind_…).")],
+    code: Annotated[str | None, typer.Option(
+        "--code", help="The 6-digit SMS code from `wxshop inbox`.")] = None,
+) -> None:
+    """Finish a binding with its SMS code; the buyer's first card also sets the payment
+    password (typed twice on a terminal, else WXSHOP_PAY_PASSWORD)."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import cards, paypassword
+    from wxshop_cli.core.identity import check_pay_password
+    from wxshop_cli.output import prompt_text, say
+
+    settings = current()
+    now = settings.clock.now()
+    if code is None:
+        code = _ask(lambda: prompt_text("SMS code", what="SMS code", option="--code"))
+    cards.check_sms_code_form(code)
+    from_env = paypassword.env_password()
+    if from_env is not None:
+        check_pay_password(from_env)
+
+    from wxshop_cli.db.engine import database
+
+    db = database()
+    password = from_env
+    if cards.binding_needs_password(db, settings.buyer, binding, now) and password is None:
+        if not settings.interactive:
+            raise UsageError("missing payment password", slug="missing_value",
+                             hint=f"the first card sets it: set {paypassword.ENV_PASSWORD}")
+        cards.check_sms_code(db, settings.buyer, binding, code, now)  # before typing it
+        password = paypassword.read_new_pay_password()
+    card = cards.confirm_binding(db, settings.buyer, binding, code, now, password=password,
+                                 tz=settings.tz)
+    say(f"Bound {card['display']}" + (" (default card)" if card["is_default"] else ""))
+    emit(card, CARD_COLUMNS, title="Card bound")
+
+
+# ---------------------------------------------------------------- the interactive flow
+
+
+def _ask(read: Callable[[], str]) -> str:
+    try:
+        return read()
+    except EOFError:
+        raise UsageError("input ended", slug="missing_value") from None
+
+
+def _ask_valid(label: str, check: Callable[[str], T], *, secret: bool = False,
+               given: str | None = None, tries: int = 3) -> T:
+    """Prompt until the value passes its check (3 tries); a value given as an option is
+    checked once, without a prompt."""
+    from wxshop_cli.output import prompt_text, say
+
+    if given is not None:
+        return check(given)
+    error: InvalidInput | None = None
+    for _ in range(tries):
+        value = _ask(lambda: prompt_text(label, what=label.lower(), option="", secret=secret))
+        try:
+            return check(value)
+        except InvalidInput as exc:
+            say(f"[red]{exc.line()}[/red]")
+            error = exc
+    assert error is not None
+    raise error
+
+
+def _interactive(number: str | None, holder: str | None, id_number: str | None,
+                 phone: str | None, expiry: str | None, cvn: str | None,
+                 default: bool) -> None:
+    from wxshop_cli.config import current
+    from wxshop_cli.core import cards, identity, paypassword
+    from wxshop_cli.output import prompt_text, say
+
+    settings = current()
+    now = settings.clock.now()
+    today = now.astimezone(settings.tz).date()
+    say("[bold]Bind a bank card[/bold] [dim](sandbox bank)[/dim]")
+    card = _ask_valid("Card number (hidden)", cards.check_number, secret=True,
+                      given=_literal_number(number) if number is not None else None)
+    from wxshop_cli.core.cardnumber import BRAND_NAMES
+
+    say(f"{card.row.bank} {card.row.type_label} · {BRAND_NAMES[card.brand]} · "
+        f"{card.first6[:4]} **** **** {card.last4}")
+    name = _ask_valid("Holder name", identity.check_holder_name, given=holder)
+    id_no = _ask_valid("Resident ID number", lambda v: identity.check_id_number(v, today),
+                       given=id_number)
+    mobile = _ask_valid("Mobile number reserved at the bank", identity.check_mobile,
+                        given=phone)
+    if card.is_credit:
+        _ask_valid("Expiry (MM/YY)", lambda v: identity.check_expiry(v, today), given=expiry)
+        if cvn is not None and not card.is_test:
+            raise InvalidInput("security codes are not taken on the command line",
+                               slug="security_code_on_command_line",
+                               hint="leave --cvn out to type it hidden")
+        _ask_valid("Security code (3 digits, hidden)", identity.check_security_code,
+                   secret=True, given=cvn)
+    data = cards.CardInput(number=card, holder=name, id_number=id_no, mobile=mobile)
+
+    from wxshop_cli.db.engine import database
+
+    db = database()
+    started = cards.start_binding(db, settings.buyer, data, now, make_default=default,
+                                  tz=settings.tz)
+    say(f"The sandbox bank sent a 6-digit code to {started.public['phone_masked']} "
+        "(it is in `wxshop inbox`; valid 5 minutes).")
+    while True:
+        code = _ask(lambda: prompt_text("SMS code", what="SMS code", option="--code"))
+        try:
+            cards.check_sms_code(db, settings.buyer, started.binding_id, code, now)
+            break
+        except InvalidInput as exc:
+            if exc.slug == "invalid_sms_code" or exc.extra.get("tries_left", 0) > 0:
+                say(f"[red]{exc.line()}[/red]")
+                continue
+            raise
+    password = None
+    if cards.binding_needs_password(db, settings.buyer, started.binding_id, now):
+        say("This is your first card: set the payment password you will pay with.")
+        password = paypassword.read_new_pay_password()
+    result = cards.confirm_binding(db, settings.buyer, started.binding_id, code, now,
+                                   password=password, tz=settings.tz)
+    say(f"[green]Bound {result['display']}[/green]"
+        + (" (default card)" if result["is_default"] else ""))
+    emit(result, CARD_COLUMNS, title="Card bound")
+
+
+# ---------------------------------------------------------------- cards
+
+
+@cards_app.command("list")
+def list_(
+    all_: Annotated[bool, typer.Option("--all", help="Include unbound cards.")] = False,
+) -> None:
+    """The acting buyer's bound cards, the default first."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import cards
+    from wxshop_cli.db.engine import database
+
+    settings = current()
+    rows = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz)
+    emit(rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)")
+
+
+@cards_app.command("show")
+def show(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")]) -> None:
+    """One card, masked."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import cards
+    from wxshop_cli.db.engine import database
+
+    settings = current()
+    result = cards.show_card(database(), settings.buyer, card, tz=settings.tz)
+    emit(result, [*CARD_COLUMNS, Column("holder", "holder_masked"),
+                  Column("phone", "phone_masked"), Column("bound_at", "bound_at", "time"),
+                  Column("unbound_at", "unbound_at", "time")], title=result["display"])
+
+
+@cards_app.command("unbind")
+def unbind(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")]) -> None:
+    """Unbind a card: kept for order history, it can no longer pay."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import cards
+    from wxshop_cli.db.engine import database
+
+    settings = current()
+    result = cards.unbind_card(database(), settings.buyer, card, settings.clock.now(),
+                               tz=settings.tz)
+    emit(result, [*CARD_COLUMNS, Column("new_default", "new_default")], title="Unbound")
+
+
+@cards_app.command("default")
+def default(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")]) -> None:
+    """Make a bound card the default card."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import cards
+    from wxshop_cli.db.engine import database
+
+    settings = current()
+    result = cards.set_default_card(database(), settings.buyer, card, tz=settings.tz)
+    emit(result, [*CARD_COLUMNS, Column("changed", "changed", "bool")], title="Default card")
+

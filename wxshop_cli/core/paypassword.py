@@ -1,0 +1,241 @@
+"""The 6-digit payment password (SPEC section 5): hashing, verification, the lock.
+
+Stored form: `scrypt$N$r$p$SALT$HASH` (base64 salt and hash). scrypt runs over
+HMAC-SHA256(secret key, password), so a stolen database without the key file cannot be
+brute-forced offline even though the password has only a million values. The cost N comes from
+`WXSHOP_SCRYPT_N` (tests set a cheap one) and is stored with each hash, so changing the
+setting never breaks a stored password; there is no code path that skips hashing.
+
+Five wrong tries lock payments for 3 hours. The counter and the lock live in the buyer row and
+are written in their own short transaction, so a failed purchase still counts.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+from typing import Any
+
+from wxshop_cli.errors import Conflict, InvalidInput, PaymentRefused, UsageError
+
+ENV_PASSWORD = "WXSHOP_PAY_PASSWORD"
+ENV_SCRYPT_N = "WXSHOP_SCRYPT_N"
+DEFAULT_SCRYPT_N = 2**15
+SCRYPT_R = 8
+SCRYPT_P = 1
+SALT_BYTES = 16
+HASH_BYTES = 32
+
+MAX_TRIES = 5
+LOCK_DURATION = dt.timedelta(hours=3)
+
+_PURPOSE = b"wxshop pay password v1\x00"
+
+
+# ---------------------------------------------------------------- hashing
+
+
+def scrypt_n() -> int:
+    """The cost for new hashes: `WXSHOP_SCRYPT_N` (a power of two, at least 2) or 2**15."""
+    raw = os.environ.get(ENV_SCRYPT_N) or ""
+    if not raw:
+        return DEFAULT_SCRYPT_N
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 2 or value & (value - 1) or value > 2**22:
+        raise UsageError(f"{ENV_SCRYPT_N} must be a power of two from 2 to 4194304",
+                         slug="invalid_scrypt_cost")
+    return value
+
+
+def _scrypt(key: bytes, password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    pre = hmac.new(key, _PURPOSE + password.encode("utf-8"), hashlib.sha256).digest()
+    if not (2 <= n <= 2**22 and 1 <= r <= 32 and 1 <= p <= 16):
+        raise ValueError("scrypt parameters out of range")
+    return hashlib.scrypt(pre, salt=salt, n=n, r=r, p=p, dklen=HASH_BYTES,
+                          maxmem=256 * r * n * p + 2**20)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_password(key: bytes, password: str, *, n: int | None = None) -> str:
+    """A new salted hash in the stored form `scrypt$N$r$p$SALT$HASH`."""
+    cost = n or scrypt_n()
+    salt = secrets.token_bytes(SALT_BYTES)
+    digest = _scrypt(key, password, salt, cost, SCRYPT_R, SCRYPT_P)
+    return f"scrypt${cost}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def password_matches(key: bytes, password: str, stored: str) -> bool:
+    """Compare in constant time with the parameters stored in the hash."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = _scrypt(key, password, base64.b64decode(salt), int(n), int(r), int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# ---------------------------------------------------------------- reading it
+
+
+def _check_form(password: str) -> str:
+    """A typed password is 6 ASCII digits; nothing else can ever be right."""
+    if len(password) != 6 or not (password.isascii() and password.isdigit()):
+        raise InvalidInput("payment password must be exactly 6 digits",
+                           slug="invalid_password")
+    return password
+
+
+def env_password() -> str | None:
+    value = os.environ.get(ENV_PASSWORD)
+    return value if value else None
+
+
+def read_pay_password() -> str:
+    """The payment password for a purchase: `WXSHOP_PAY_PASSWORD`, else a hidden prompt on a
+    terminal, else a usage error (exit 2). Its form is checked (exit 3)."""
+    from wxshop_cli.output import require_terminal
+
+    value = env_password()
+    if value is None:
+        require_terminal("payment password", ENV_PASSWORD)
+        value = _prompt_hidden("Payment password (6 digits)")
+    return _check_form(value)
+
+
+def read_new_pay_password() -> str:
+    """A new payment password: `WXSHOP_PAY_PASSWORD` (checked), else typed twice on a
+    terminal (asked again on a mismatch or a weak password), else a usage error (exit 2)."""
+    from wxshop_cli.core.identity import check_pay_password
+    from wxshop_cli.output import require_terminal, say
+
+    value = env_password()
+    if value is not None:
+        check_pay_password(value)
+        return value
+    require_terminal("new payment password", ENV_PASSWORD)
+    last_error: InvalidInput | None = None
+    for _ in range(3):
+        first = _prompt_hidden("Set a 6-digit payment password")
+        try:
+            check_pay_password(first)
+        except InvalidInput as exc:
+            say(f"[red]{exc.line()}[/red]")
+            last_error = exc
+            continue
+        second = _prompt_hidden("Type it again")
+        if hmac.compare_digest(first, second):
+            return first
+        last_error = InvalidInput("the two passwords differ", slug="password_mismatch",
+                                  hint="type the same 6 digits twice")
+        say(f"[red]{last_error.line()}[/red]")
+    assert last_error is not None
+    raise last_error
+
+
+def _prompt_hidden(label: str) -> str:
+    from wxshop_cli.output import prompt_text
+
+    try:
+        return prompt_text(label, what="payment password", option=ENV_PASSWORD, secret=True)
+    except EOFError:
+        raise UsageError("no payment password given", slug="missing_value",
+                         hint=f"type it, or set {ENV_PASSWORD}") from None
+
+
+# ---------------------------------------------------------------- the database side
+
+
+def set_new_password(buyer: Any, password_hash: str) -> None:
+    """Give a buyer its first payment password (a hash from `hash_password`)."""
+    buyer.pay_password_hash = password_hash
+    buyer.pay_failures = 0
+    buyer.pay_locked_until = None
+
+
+def has_pay_password(db: Any, buyer_name: str) -> bool:
+    from wxshop_cli.core.buyers import find_buyer
+
+    with db.transaction(read_only=True) as session:
+        buyer = find_buyer(session, buyer_name)
+        return buyer is not None and buyer.pay_password_hash is not None
+
+
+def _locked_error(until: dt.datetime) -> PaymentRefused:
+    from wxshop_cli.clock import human
+    from wxshop_cli.config import current
+
+    return PaymentRefused(
+        f"payments are locked until {human(until, current().tz)} after {MAX_TRIES} wrong "
+        "payment passwords", slug="password_locked",
+        hint="wait for the lock to end", locked_until=until.isoformat())
+
+
+def verify_pay_password(db: Any, buyer_name: str, password: str | None,
+                        now: dt.datetime) -> None:
+    """Check the buyer's payment password before a purchase.
+
+    Raises UsageError (2) when `password` is None, InvalidInput (3, `invalid_password`) when it
+    is not 6 digits, Conflict (5, `pay_password_not_set`) when the buyer has none yet,
+    PaymentRefused (6) `password_locked` while locked and `wrong_password` (with the tries
+    left) otherwise. A wrong try is committed in its own transaction; the fifth locks payments
+    for 3 hours. A right one resets the counter."""
+    from wxshop_cli.clock import as_utc
+    from wxshop_cli.core.buyers import find_buyer
+    from wxshop_cli.db.models import Buyer
+
+    if password is None:
+        raise UsageError("missing payment password", slug="missing_value",
+                         hint=f"set {ENV_PASSWORD} or run on a terminal")
+    _check_form(password)
+    with db.transaction(read_only=True) as session:
+        buyer = find_buyer(session, buyer_name)
+        if buyer is None or buyer.pay_password_hash is None:
+            raise Conflict(f"buyer {buyer_name!r} has no payment password yet",
+                           slug="pay_password_not_set",
+                           hint="bind a card first: the first card sets it (wxshop bind-card)")
+        buyer_id, stored = buyer.id, buyer.pay_password_hash
+        locked_until = buyer.pay_locked_until
+        failures = buyer.pay_failures
+    if locked_until is not None and now < as_utc(locked_until):
+        raise _locked_error(as_utc(locked_until))
+    # scrypt runs outside any transaction: it is slow on purpose.
+    if password_matches(db.key, password, stored):
+        if failures or locked_until is not None:
+            with db.transaction() as session:
+                row = session.get_one(Buyer, buyer_id)
+                row.pay_failures = 0
+                row.pay_locked_until = None
+                session.add(row)
+        return
+    with db.transaction() as session:
+        row = session.get_one(Buyer, buyer_id, with_for_update=True)
+        if row.pay_locked_until is not None and now < as_utc(row.pay_locked_until):
+            until = as_utc(row.pay_locked_until)
+            locked = True
+        else:
+            # An ended lock starts a fresh count.
+            count = (0 if row.pay_locked_until is not None else row.pay_failures) + 1
+            locked = count >= MAX_TRIES
+            until = now + LOCK_DURATION
+            row.pay_failures = 0 if locked else count
+            row.pay_locked_until = until if locked else None
+            session.add(row)
+    if locked:
+        raise _locked_error(until)
+    left = MAX_TRIES - count
+    raise PaymentRefused(
+        f"wrong payment password: {left} {'try' if left == 1 else 'tries'} left before "
+        "payments lock for 3 hours", slug="wrong_password", tries_left=left)
