@@ -292,4 +292,6 @@ def test_unbound_cards_cannot_pay(cli, store):
     with store["db"].transaction() as session:
         session.execute(update(Card).values(status="unbound"))
     err = error(buy(cli, "YX-2001"), 4)
-    assert err["code"] == "card_not_found"
+    assert err["code"] == "no_card"
+    err = error(buy(cli, "YX-2001", "--card", store["me"]["card"]), 5)
+    assert err["code"] == "card_unbound"

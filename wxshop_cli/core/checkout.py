@@ -25,12 +25,12 @@ from sqlmodel import Session
 
 from wxshop_cli.core import orders as order_states
 from wxshop_cli.core.buyers import get_or_create_buyer, openid_of
+from wxshop_cli.core.cards import payment_card
 from wxshop_cli.core.numbers import next_order_no
 from wxshop_cli.db.models import (
     Address,
     Buyer,
     BuyerItemUsage,
-    Card,
     IdempotencyKey,
     Order,
     Product,
@@ -155,37 +155,17 @@ def resolve_item(session: Session, ref: str, now: dt.datetime) -> tuple[PromoIte
 
 def resolve_address(session: Session, buyer: Buyer, address_id: str | None,
                     region: str | None) -> Address:
+    """`--address`, else the buyer's default address in `--region`, else the default."""
+    from wxshop_cli.core.addresses import default_address, get_address
+
     if address_id is not None:
-        address = session.get(Address, address_id)
-        if address is None or address.buyer_id != buyer.id or address.removed_at is not None:
-            raise NotFound(f"no address {address_id}", slug="address_not_found",
-                           hint="see `wxshop address list`")
-        return address
-    query = select(Address).where(Address.buyer_id == buyer.id, Address.removed_at.is_(None))
-    if region is not None:
-        # The default address in that region, else the newest one there.
-        query = query.where(Address.region_code == region)
-    address = session.execute(query.order_by(Address.is_default.desc(),
-                                             Address.created_at.desc())).scalars().first()
-    if address is None or (region is None and not address.is_default):
+        return get_address(session, buyer.id, address_id)
+    address = default_address(session, buyer.id, region)
+    if address is None:
         where = f" in region {region}" if region else ""
         raise NotFound(f"no saved address{where}", slug="address_not_found",
                        hint="add one with `wxshop address add`")
     return address
-
-
-def resolve_card(session: Session, buyer: Buyer, card_id: str | None) -> Card:
-    query = select(Card).where(Card.buyer_id == buyer.id, Card.status == "bound")
-    query = query.where(Card.id == card_id) if card_id is not None else query.where(
-        Card.is_default.is_(True))
-    card = session.execute(query).scalars().first()
-    if card is None:
-        if card_id is not None:
-            raise NotFound(f"no bound card {card_id}", slug="card_not_found",
-                           hint="see `wxshop cards list`")
-        raise NotFound("no default card", slug="card_not_found",
-                       hint="bind one with `wxshop bind-card`")
-    return card
 
 
 def serves_region(session: Session, promo: Promo, region_code: str) -> bool:
@@ -338,7 +318,7 @@ def _reserve(session: Session, buyer: Buyer, request: BuyRequest, key: str,
     if promo is not None and not serves_region(session, promo, address.region_code):
         raise Conflict(f"promotion {promo.code} does not serve region {address.region_code}",
                        slug="region_not_served", hint="choose an address in a served region")
-    card = resolve_card(session, buyer, request.card)
+    card = payment_card(session, buyer.id, request.card)
     unit = item.price_fen if item is not None else product.list_price_fen
     amount = unit * request.qty
     if amount > MAX_FEN:
