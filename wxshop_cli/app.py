@@ -19,6 +19,8 @@ from wxshop_cli.commands import fixtures as fixtures_commands
 from wxshop_cli.commands import inbox as inbox_commands
 from wxshop_cli.commands import merchant as merchant_commands
 from wxshop_cli.commands import orders as orders_commands
+from wxshop_cli.commands import product as product_commands
+from wxshop_cli.commands import promo as promo_commands
 from wxshop_cli.commands import regions as regions_commands
 from wxshop_cli.config import Settings, activate, env
 
@@ -73,6 +75,8 @@ app.command("demo")(demo_commands.demo)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(merchant_commands.app, name="merchant")
 app.add_typer(fixtures_commands.app, name="fixtures")
+app.add_typer(product_commands.app, name="product")
+app.add_typer(promo_commands.app, name="promo")
 app.add_typer(cards_commands.bind_app, name="bind-card")
 app.add_typer(cards_commands.cards_app, name="cards")
 app.add_typer(address_commands.app, name="address")

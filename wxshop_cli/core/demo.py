@@ -103,7 +103,74 @@ def save_address(ctx: DemoContext) -> Chapter:
         "phone_masked": address["phone_masked"], "is_default": address["is_default"]}, table)
 
 
-STORY: list[Callable[[DemoContext], Chapter]] = [shop, bind_card, save_address]
+#: The story happens on the morning of Double 11 2013 unless --now/WXSHOP_NOW says otherwise.
+DOUBLE11_MORNING = "2013-11-11T10:00:00+08:00"
+
+
+def publish_double11(ctx: DemoContext) -> Chapter:
+    """The merchant publishes 双11精选商品 from the shipped double11 fixture (its buyers,
+    cards and addresses first, then the promotion file's keys) with a push to every buyer
+    with a bound card whose default address is in a target region."""
+    from rich.table import Table
+
+    from wxshop_cli.clock import Clock, human, parse_instant
+    from wxshop_cli.config import current
+    from wxshop_cli.core.fixtures import apply_steps, load_steps
+    from wxshop_cli.core.regions import region_name
+
+    settings = current()
+    if settings.clock.frozen is None:  # one clock for every later chapter and service
+        settings.clock = Clock(parse_instant(DOUBLE11_MORNING, settings.tz))
+        ctx.now = settings.clock.now()
+    published = apply_steps(ctx.db, load_steps("double11"), ctx.now)["double11"]
+    with ctx.db.transaction(read_only=True) as session:
+        from wxshop_cli.core import promos
+
+        promo = promos.show_promo(session, published["id"], ctx.now, settings.tz)
+    ctx.facts.update(promo_code=promo["code"], items=published["items"])
+    regions = ", ".join(region_name(code) for code in promo["regions"]) or "nationwide"
+    table = Table.grid(padding=(0, 2))
+    table.add_row("promotion", f"{promo['title']} ({promo['code']}): {promo['status']}")
+    window = [human(parse_instant(promo[key], settings.tz), settings.tz)[:16]
+              for key in ("starts_at", "ends_at")]
+    table.add_row("window", f"{window[0]} → {window[1]} ({settings.tz.key})")
+    table.add_row("regions", regions)
+    table.add_row("items", f"{len(promo['items'])} (phones, appliances, snacks)")
+    table.add_row("pushed", f"{published['notified']} buyers' inboxes (bound card, default "
+                            "address in a target region)")
+    return Chapter("双11精选商品 is published with a push", {
+        "code": promo["code"], "status": promo["status"], "regions": promo["regions"],
+        "items": len(promo["items"]), "notified": published["notified"]}, table)
+
+
+def promo_strips(ctx: DemoContext) -> Chapter:
+    """What the buyer sees: the red dot on "My bank cards" and the live items as strips."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from wxshop_cli.commands.promo import strips
+    from wxshop_cli.config import current
+    from wxshop_cli.core import promos
+    from wxshop_cli.core.buyers import find_buyer
+    from wxshop_cli.core.inbox import unread_count
+
+    buyer_name = ctx.facts.get("buyer", "me")
+    region = ctx.facts.get("region")
+    with ctx.db.transaction(read_only=True) as session:
+        shown = promos.list_promos(session, ctx.now, current().tz, region=region)
+        buyer = find_buyer(session, buyer_name)
+        unread = unread_count(session, buyer.id) if buyer is not None and buyer.id else 0
+    dot = Text.assemble(("● " if unread else "○ ", "bold red"), "我的银行卡 My bank cards  ",
+                        (f"{unread} unread" if unread else "nothing new", "bold"),
+                        f"  (buyer {buyer_name})")
+    count = sum(len(promo["items"]) for promo in shown)
+    return Chapter("The red dot and the promo strips", {
+        "buyer": buyer_name, "unread": unread, "region": region, "strips": count},
+        Group(dot, Text(""), strips(shown)))
+
+
+STORY: list[Callable[[DemoContext], Chapter]] = [shop, bind_card, save_address, publish_double11,
+                                                  promo_strips]
 
 
 def is_empty(db: Any) -> bool:

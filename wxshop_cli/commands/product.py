@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from wxshop_cli.cli import group
+from wxshop_cli.output import Column, emit
+
+app = group("product", "The catalog: SKU, title, image, description, list price and stock.")
+
+COLUMNS = [
+    Column("sku", "sku"),
+    Column("title", "title"),
+    Column("list_price", "list_price_fen", "money"),
+    Column("stock", "stock"),
+    Column("image_url", "image_url"),
+    Column("description", "description"),
+]
+
+
+@app.command("add")
+def add(
+    sku: Annotated[str, typer.Option("--sku", help="Unique: 1-64 of A-Z a-z 0-9 . _ -")],
+    title: Annotated[str, typer.Option("--title", help="One line.")],
+    price: Annotated[str, typer.Option("--price", metavar="YUAN", help="List price in yuan.")],
+    stock: Annotated[int, typer.Option("--stock", help="Units sold at list price.")],
+    image_url: Annotated[str, typer.Option("--image-url", help="One http(s) URL.")] = "",
+    description: Annotated[str, typer.Option("--description", help="One line.")] = "",
+) -> None:
+    """Add a product; a SKU that exists is refused (exit 5)."""
+    from wxshop_cli import money
+    from wxshop_cli.config import current
+    from wxshop_cli.core import catalog
+
+    # The form of every value is checked before the database is opened.
+    values = {
+        "sku": catalog.check_sku(sku, field="--sku"),
+        "title": catalog.check_title(title, field="--title"),
+        "list_price_fen": money.parse_yuan(price, field="--price"),
+        "stock": catalog.check_stock(stock, field="--stock"),
+        "image_url": catalog.check_image_url(image_url, field="--image-url"),
+        "description": catalog.check_description(description, field="--description"),
+    }
+    from wxshop_cli.db.engine import database
+
+    with database().transaction() as session:
+        product = catalog.add_product(session, **values, now=current().clock.now())
+        result = catalog.public(product)
+    emit(result, COLUMNS, title="Product added")
+
+
+@app.command("list")
+def list_() -> None:
+    """Every product, by SKU."""
+    from wxshop_cli.core import catalog
+    from wxshop_cli.db.engine import database
+
+    with database().transaction(read_only=True) as session:
+        rows = [catalog.public(product) for product in catalog.list_products(session)]
+    emit(rows, COLUMNS, title="Products", empty="no products yet")
+
+
+@app.command("show")
+def show(sku: Annotated[str, typer.Argument(metavar="SKU")]) -> None:
+    """One product (exit 4 if there is no such SKU)."""
+    from wxshop_cli.core import catalog
+    from wxshop_cli.db.engine import database
+
+    with database().transaction(read_only=True) as session:
+        result = catalog.public(catalog.require_product(session, sku))
+    emit(result, COLUMNS, title=f"Product {sku}")
