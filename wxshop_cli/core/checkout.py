@@ -20,10 +20,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlmodel import Session
 
 from wxshop_cli.core import orders as order_states
+from wxshop_cli.core import promos
 from wxshop_cli.core.buyers import get_or_create_buyer, openid_of
 from wxshop_cli.core.cards import payment_card
 from wxshop_cli.core.numbers import next_order_no
@@ -121,18 +122,13 @@ def new_idempotency_key() -> str:
 # ---------------------------------------------------------------- resolution (inside txn one)
 
 
-def _is_live(promo: Promo, now: dt.datetime) -> bool:
-    return promo.state == "published" and promo.starts_at <= now < promo.ends_at
-
-
 def resolve_item(session: Session, ref: str, now: dt.datetime) -> tuple[PromoItem | None,
                                                                          Product, Promo | None]:
     """ITEM is a promo item id, or a SKU: in exactly one live promotion → that promo item;
     in none → the product at list price; in several → refused, naming the item ids."""
-    item = session.get(PromoItem, ref) if ref.startswith("item_") else None
-    if item is not None:
-        promo = session.get_one(Promo, item.promo_id)
-        if not _is_live(promo, now):
+    if ref.startswith("item_"):
+        item, promo = promos.require_item(session, ref)
+        if not promos.is_open_for_sale(promo, now):
             raise Conflict(f"promotion {promo.code} is not live", slug="promo_not_live",
                            hint="see `wxshop promo list`")
         return item, session.get_one(Product, item.sku), promo
@@ -140,14 +136,11 @@ def resolve_item(session: Session, ref: str, now: dt.datetime) -> tuple[PromoIte
     if product is None:
         raise NotFound(f"no item or SKU {ref!r}", slug="item_not_found",
                        hint="see `wxshop promo list` or `wxshop product list`")
-    live = [(i, p) for i, p in session.execute(
-        select(PromoItem, Promo).join(Promo, Promo.id == PromoItem.promo_id).where(
-            PromoItem.sku == ref, Promo.state == "published", Promo.starts_at <= now,
-            Promo.ends_at > now)).all()]
+    live = promos.find_live_items_for_sku(session, ref, now)
     if len(live) > 1:
-        ids = ", ".join(sorted(i.id for i, _ in live))
-        raise InvalidInput(f"SKU {ref} is in several live promotions; buy one of: {ids}",
-                           slug="ambiguous_item", item_ids=sorted(i.id for i, _ in live))
+        ids = sorted(item.id for item, _ in live)
+        raise InvalidInput(f"SKU {ref} is in several live promotions; buy one of: "
+                           f"{', '.join(ids)}", slug="ambiguous_item", item_ids=ids)
     if live:
         return live[0][0], product, live[0][1]
     return None, product, None
@@ -166,14 +159,6 @@ def resolve_address(session: Session, buyer: Buyer, address_id: str | None,
         raise NotFound(f"no saved address{where}", slug="address_not_found",
                        hint="add one with `wxshop address add`")
     return address
-
-
-def serves_region(session: Session, promo: Promo, region_code: str) -> bool:
-    from wxshop_cli.db.models import PromoRegion
-
-    regions = set(session.execute(select(PromoRegion.region_code).where(
-        PromoRegion.promo_id == promo.id)).scalars())
-    return not regions or region_code in regions
 
 
 # ---------------------------------------------------------------- claims (inside txn one)
@@ -315,7 +300,8 @@ def _reserve(session: Session, buyer: Buyer, request: BuyRequest, key: str,
     if request.region is not None and address.region_code != request.region:
         raise InvalidInput(f"address {address.id} is not in region {request.region}",
                            slug="address_region_mismatch")
-    if promo is not None and not serves_region(session, promo, address.region_code):
+    if promo is not None and not promos.serves_region(session, promo,
+                                                            address.region_code):
         raise Conflict(f"promotion {promo.code} does not serve region {address.region_code}",
                        slug="region_not_served", hint="choose an address in a served region")
     card = payment_card(session, buyer.id, request.card)
