@@ -97,6 +97,14 @@ def test_demo_runs_on_its_own_database(cli, wx_env, tmp_path):
     story = json.loads(result.stdout)
     assert story["database"].endswith("/demo.db")
     assert story["chapters"][0]["title"] == "The shop opens"
+    chapters = {c["title"]: c for c in story["chapters"]}
+    assert chapters["双11精选商品 is published with a push"]["notified"] >= 1
+    assert chapters["The red dot and the promo strips"]["unread"] == 1
+    bought = chapters["Buy in one step"]
+    assert bought["status"] == "paid" and bought["transaction_id"].startswith("42")
+    assert chapters["The last unit: sold out"]["loser_exit_code"] == 7
+    declined = chapters["A declined card"]
+    assert declined["exit_code"] == 6 and declined["status"] == "closed"
     assert (wx_env / "demo.db").exists()
     assert not mine.exists()  # never the database of WXSHOP_DB
     again = cli("--json", "demo")  # recreated each run

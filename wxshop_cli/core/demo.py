@@ -113,15 +113,12 @@ def publish_double11(ctx: DemoContext) -> Chapter:
     with a bound card whose default address is in a target region."""
     from rich.table import Table
 
-    from wxshop_cli.clock import Clock, human, parse_instant
+    from wxshop_cli.clock import human, parse_instant
     from wxshop_cli.config import current
     from wxshop_cli.core.fixtures import apply_steps, load_steps
     from wxshop_cli.core.regions import region_name
 
     settings = current()
-    if settings.clock.frozen is None:  # one clock for every later chapter and service
-        settings.clock = Clock(parse_instant(DOUBLE11_MORNING, settings.tz))
-        ctx.now = settings.clock.now()
     published = apply_steps(ctx.db, load_steps("double11"), ctx.now)["double11"]
     with ctx.db.transaction(read_only=True) as session:
         from wxshop_cli.core import promos
@@ -169,8 +166,124 @@ def promo_strips(ctx: DemoContext) -> Chapter:
         Group(dot, Text(""), strips(shown)))
 
 
+def _buy(ctx: DemoContext, buyer: str, password: str, item: str, key: str) -> Any:
+    """One purchase exactly as `wxshop buy` makes it: password first, then checkout."""
+    from wxshop_cli.core import checkout
+    from wxshop_cli.core.paypassword import verify_pay_password
+    from wxshop_cli.gateway import get_gateway
+
+    verify_pay_password(ctx.db, buyer, password, ctx.now)
+    return checkout.place_order(ctx.db, get_gateway(ctx.db), buyer,
+                                checkout.BuyRequest(item=item), ctx.now, key)
+
+
+def _strip_of(ctx: DemoContext, sku: str) -> dict[str, Any]:
+    from wxshop_cli.config import current
+    from wxshop_cli.core import promos
+
+    with ctx.db.transaction(read_only=True) as session:
+        promo = promos.show_promo(session, ctx.facts["promo_code"], ctx.now, current().tz)
+    return next(item for item in promo["items"] if item["sku"] == sku)
+
+
+def buy_in_one_step(ctx: DemoContext) -> Chapter:
+    """Region → item → saved address → bound card: one command, no detail page, no cashier."""
+    from rich.table import Table
+
+    from wxshop_cli.config import current
+    from wxshop_cli.core.addresses import address_public, get_address
+    from wxshop_cli.core.cards import card_display, payment_card
+    from wxshop_cli.money import display
+
+    before = _strip_of(ctx, "YX-1001")
+    outcome = _buy(ctx, DEMO_BUYER, ctx.facts["pay_password"], "YX-1001", "demo-iphone")
+    if outcome.error is not None:
+        raise outcome.error
+    order = outcome.order
+    with ctx.db.transaction(read_only=True) as session:
+        address = address_public(get_address(session, order.buyer_id, order.address_id),
+                                 current().tz)
+        card = card_display(payment_card(session, order.buyer_id, order.card_id))
+    after = _strip_of(ctx, "YX-1001")
+    table = Table.grid(padding=(0, 2))
+    table.add_row("wxshop buy", "YX-1001  (region 上海市 → item → saved address → bound card)")
+    table.add_row("item", f"{order.title}  [bold]{display(order.amount_fen)}[/bold]  "
+                          f"[strike dim]{display(before['list_price_fen'])}[/strike dim]")
+    table.add_row("ship to", f"{address['region']} {address['city']} {address['street']}  "
+                             f"{address['phone_masked']}  (offered back, not retyped)")
+    table.add_row("paid with", card)
+    table.add_row("order", f"{order.order_no}  {order.status}  transaction "
+                           f"{order.transaction_id}")
+    table.add_row("stock left", f"{before['stock_left']} → {after['stock_left']}")
+    ctx.facts.update(order_no=order.order_no)
+    return Chapter("Buy in one step", {
+        "order_no": order.order_no, "status": order.status, "sku": order.sku,
+        "amount_fen": order.amount_fen, "transaction_id": order.transaction_id,
+        "stock_left": after["stock_left"]}, table)
+
+
+def sold_out(ctx: DemoContext) -> Chapter:
+    """小米盒子 has one unit: lilei (from the double11 fixture) gets it, `me` is too late."""
+    from rich.table import Table
+
+    from wxshop_cli.money import display
+
+    winner = _buy(ctx, "lilei", "201311", "YX-2005", "demo-box-lilei")
+    loser = _buy(ctx, DEMO_BUYER, ctx.facts["pay_password"], "YX-2005", "demo-box-me")
+    if winner.error is not None or loser.error is None:
+        raise winner.error or RuntimeError("the last unit sold twice")
+    table = Table.grid(padding=(0, 2))
+    table.add_row("lilei", f"paid {display(winner.order.amount_fen)}  {winner.order.order_no}")
+    table.add_row(DEMO_BUYER, f"[red]{loser.error.message}[/red]  "
+                              f"(exit {loser.error.exit_code}, nothing charged)")
+    table.add_row("stock left", str(_strip_of(ctx, "YX-2005")["stock_left"]))
+    return Chapter("The last unit: sold out", {
+        "sku": "YX-2005", "winner": "lilei", "winner_order": winner.order.order_no,
+        "loser": DEMO_BUYER, "loser_exit_code": loser.error.exit_code,
+        "loser_error": loser.error.slug}, table)
+
+
+def declined_card(ctx: DemoContext) -> Chapter:
+    """A buyer whose bank declines: the order closes and its stock goes back to the shelf."""
+    from rich.table import Table
+
+    from wxshop_cli.config import current
+    from wxshop_cli.core import addresses, cards
+    from wxshop_cli.core.inbox import find_message
+
+    buyer, password = "wangfang", "860715"
+    tz = current().tz
+    data = cards.check_card_input("6222020000000004002", "王芳", "440304199003077738",
+                                  "13700137000", None, None, ctx.now.astimezone(tz).date())
+    started = cards.start_binding(ctx.db, buyer, data, ctx.now, tz=tz)
+    with ctx.db.transaction(read_only=True) as session:
+        from wxshop_cli.core.buyers import require_buyer
+
+        code = find_message(session, require_buyer(session, buyer).id,
+                            started.message_id).code
+    card = cards.confirm_binding(ctx.db, buyer, started.binding_id, code, ctx.now,
+                                 password=password, tz=tz)
+    addresses.add_address(ctx.db, buyer, addresses.check_address_input(
+        "440000", "深圳市", "南山区科技园 1 号", "王芳", "13700137000"), ctx.now, tz=tz)
+    before = _strip_of(ctx, "YX-3001")["stock_left"]
+    outcome = _buy(ctx, buyer, password, "YX-3001", "demo-declined")
+    if outcome.error is None:
+        raise RuntimeError("the declining test card was charged")
+    after = _strip_of(ctx, "YX-3001")["stock_left"]
+    table = Table.grid(padding=(0, 2))
+    table.add_row("buyer", f"{buyer}, paying with {card['display']} (a declining test card)")
+    table.add_row("bank", f"[red]{outcome.error.message}[/red] (exit {outcome.error.exit_code})")
+    table.add_row("order", f"{outcome.order.order_no}  {outcome.order.status}")
+    table.add_row("stock", f"{before} → {after} (given back)")
+    return Chapter("A declined card", {
+        "buyer": buyer, "order_no": outcome.order.order_no, "status": outcome.order.status,
+        "exit_code": outcome.error.exit_code, "error": outcome.error.slug,
+        "stock_left": after}, table)
+
+
 STORY: list[Callable[[DemoContext], Chapter]] = [shop, bind_card, save_address, publish_double11,
-                                                  promo_strips]
+                                                  promo_strips, buy_in_one_step, sold_out,
+                                                  declined_card]
 
 
 def is_empty(db: Any) -> bool:
@@ -198,6 +311,13 @@ def wipe(db: Any) -> None:
 
 def run_story(db: Any, now: dt.datetime,
               show: Callable[[int, Chapter], None] | None = None) -> list[Chapter]:
+    from wxshop_cli.clock import Clock, parse_instant
+    from wxshop_cli.config import current
+
+    settings = current()
+    if settings.clock.frozen is None:  # one story time for every chapter and service
+        settings.clock = Clock(parse_instant(DOUBLE11_MORNING, settings.tz))
+        now = settings.clock.now()
     ctx = DemoContext(db=db, now=now)
     chapters = []
     for number, chapter_fn in enumerate(STORY, start=1):
