@@ -29,9 +29,6 @@ WINDOW_END = WINDOW_START + dt.timedelta(days=1)
 DURING = "2013-11-11T10:00:00+08:00"
 DURING_AT = dt.datetime(2013, 11, 11, 2, 0, tzinfo=dt.UTC)
 
-BEHAVIOURS = {"approve": "6222020000000000000", "decline": "6222020000000004002",
-              "insufficient_funds": "6222020000000009951", "frozen": "6222020000000000695",
-              "timeout": "6222020000000001198"}
 
 
 def open_db():
