@@ -11,6 +11,7 @@ from wxshop_cli import __version__
 from wxshop_cli.cli import WxTyper, run_guarded
 from wxshop_cli.clock import Clock, parse_instant
 from wxshop_cli.commands import address as address_commands
+from wxshop_cli.commands import bill as bill_commands
 from wxshop_cli.commands import buy as buy_commands
 from wxshop_cli.commands import cards as cards_commands
 from wxshop_cli.commands import db as db_commands
@@ -21,7 +22,9 @@ from wxshop_cli.commands import merchant as merchant_commands
 from wxshop_cli.commands import orders as orders_commands
 from wxshop_cli.commands import product as product_commands
 from wxshop_cli.commands import promo as promo_commands
+from wxshop_cli.commands import reconcile as reconcile_commands
 from wxshop_cli.commands import regions as regions_commands
+from wxshop_cli.commands import report as report_commands
 from wxshop_cli.config import Settings, activate, env
 
 app = WxTyper(
@@ -83,6 +86,10 @@ app.add_typer(address_commands.app, name="address")
 app.command("inbox")(inbox_commands.inbox)
 app.command("buy")(buy_commands.buy)
 app.add_typer(orders_commands.app, name="orders")
+app.add_typer(bill_commands.app, name="bill")
+app.command("reconcile")(reconcile_commands.reconcile)
+app.add_typer(reconcile_commands.app, name="reconciliations")
+app.add_typer(report_commands.app, name="report")
 
 
 def main() -> None:

@@ -374,8 +374,20 @@ class ReconcileRun(SQLModel, table=True):
     content_sha256: str = Field(max_length=64)
     bill_date: dt.date = Field(sa_column=Column(Date, nullable=False))
     bill_type: str = Field(max_length=8)
+    source: str = Field(default="", max_length=500)  # the file as given (or <stdin>)
     rows: int
     matched: int
+    # Totals of what was compared (payments: 订单金额 of successful payment rows / the book's
+    # payments of that day; refunds: SUCCESS and PROCESSING refunds); *_total_fen is the net.
+    bill_payments: int = Field(default=0)
+    bill_payment_fen: int = money_field(0)
+    bill_refunds: int = Field(default=0)
+    bill_refund_fen: int = money_field(0)
+    bill_fee_fen: int = money_field(0)
+    book_payments: int = Field(default=0)
+    book_payment_fen: int = money_field(0)
+    book_refunds: int = Field(default=0)
+    book_refund_fen: int = money_field(0)
     bill_total_fen: int = money_field(0)
     book_total_fen: int = money_field(0)
     created_at: dt.datetime = utc_field()
@@ -393,7 +405,8 @@ class Discrepancy(SQLModel, table=True):
     bill_amount_fen: int | None = money_field(nullable=True)
     book_amount_fen: int | None = money_field(nullable=True)
     status: str = Field(max_length=10)  # open | resolved | deferred
-    note: str = Field(default="", max_length=500)
+    detail: str = Field(default="", max_length=500)  # what reconciliation found
+    note: str = Field(default="", max_length=500)  # the operator's note when resolving
     line_no: int | None = Field(default=None)
     created_at: dt.datetime = utc_field()
     resolved_at: dt.datetime | None = utc_field(nullable=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 20:23:21.865760
+Create Date: 2026-11-24 20:36:28.200718
 """
 
 from alembic import op
@@ -133,8 +133,18 @@ def upgrade() -> None:
     sa.Column('content_sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('bill_date', sa.Date(), nullable=False),
     sa.Column('bill_type', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('rows', sa.Integer(), nullable=False),
     sa.Column('matched', sa.Integer(), nullable=False),
+    sa.Column('bill_payments', sa.Integer(), nullable=False),
+    sa.Column('bill_payment_fen', sa.BigInteger(), nullable=False),
+    sa.Column('bill_refunds', sa.Integer(), nullable=False),
+    sa.Column('bill_refund_fen', sa.BigInteger(), nullable=False),
+    sa.Column('bill_fee_fen', sa.BigInteger(), nullable=False),
+    sa.Column('book_payments', sa.Integer(), nullable=False),
+    sa.Column('book_payment_fen', sa.BigInteger(), nullable=False),
+    sa.Column('book_refunds', sa.Integer(), nullable=False),
+    sa.Column('book_refund_fen', sa.BigInteger(), nullable=False),
     sa.Column('bill_total_fen', sa.BigInteger(), nullable=False),
     sa.Column('book_total_fen', sa.BigInteger(), nullable=False),
     sa.Column('created_at', wxshop_cli.db.types.UTCDateTime(timezone=True), nullable=False),
@@ -226,6 +236,7 @@ def upgrade() -> None:
     sa.Column('bill_amount_fen', sa.BigInteger(), nullable=True),
     sa.Column('book_amount_fen', sa.BigInteger(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('line_no', sa.Integer(), nullable=True),
     sa.Column('created_at', wxshop_cli.db.types.UTCDateTime(timezone=True), nullable=False),

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from wxshop_cli.cli import group
+from wxshop_cli.output import Column
+
+app = group("bill", "WeChat Pay trade bills of the sandbox payment platform.")
+
+EXPORT_COLUMNS = [
+    Column("path", "path"), Column("bill_date", "bill_date"), Column("bill_type", "bill_type"),
+    Column("rows", "rows"), Column("payments", "payments"), Column("refunds", "refunds"),
+    Column("settlement", "settlement_fen", "money"), Column("refunded", "refund_fen", "money"),
+    Column("fees", "fee_fen", "money"), Column("gzip", "gzip", "bool"),
+    Column("sha256", "sha256"),
+]
+
+
+class BillType(StrEnum):
+    ALL = "ALL"
+    SUCCESS = "SUCCESS"
+    REFUND = "REFUND"
+
+
+@app.command("export")
+def export(
+    date: Annotated[dt.datetime, typer.Option(
+        "--date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+        help="The bill day, in Beijing time (bills always are).")],
+    bill_type: Annotated[BillType, typer.Option("--type", case_sensitive=False,
+                                                help="ALL, SUCCESS (payments) or REFUND.")]
+    = BillType.ALL,
+    output: Annotated[str, typer.Option("-o", "--output", metavar="FILE",
+                                        help="Write here (default or '-': stdout).")] = "-",
+    compress: Annotated[bool, typer.Option("--gzip", help="gzip-compress the bill.")] = False,
+) -> None:
+    """Write the gateway's ledger for one Beijing day as a WeChat Pay trade bill (BILLS.md):
+    CRLF, backticked values, five-decimal fees, a summary that adds up."""
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from wxshop_cli.config import current
+    from wxshop_cli.errors import UsageError
+    from wxshop_cli.output import emit, stdout_is_terminal
+
+    settings = current()
+    to_stdout = output == "-"
+    if to_stdout and settings.json:
+        raise UsageError("--json cannot share stdout with the bill", slug="json_with_stdout",
+                         hint="write the bill with -o FILE to get a JSON report")
+    if to_stdout and compress and stdout_is_terminal():
+        raise UsageError("refusing to write gzip data to a terminal", slug="gzip_to_terminal",
+                         hint="redirect stdout or use -o FILE")
+    target = None
+    if not to_stdout:
+        target = Path(output)
+        if target.is_dir():
+            raise UsageError(f"cannot write bill {target}: it is a directory",
+                             slug="bill_unwritable")
+        if not target.parent.is_dir():
+            raise UsageError(f"cannot write bill {target}: directory {target.parent} does "
+                             "not exist", slug="bill_unwritable")
+
+    from wxshop_cli.core.bills import write_bill
+    from wxshop_cli.db.engine import database
+
+    db = database()
+    day = date.date()
+    kind = bill_type.value
+    if target is None:
+        sys.stdout.flush()
+        write_bill(db, day, kind, sys.stdout.buffer, compress=compress)
+        return
+    # Write beside the target and rename, so a reader never sees half a bill.
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                             dir=target.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write bill {target}: {exc.strerror or exc}",
+                         slug="bill_unwritable") from None
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            result = write_bill(db, day, kind, out, compress=compress)
+        os.chmod(temp, 0o644 & ~_umask())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    shown = result.public()
+    data = {"path": str(target), **shown, "gzip": compress}
+    flat = {**data, **shown["totals"]}
+    if settings.json:
+        emit(data, EXPORT_COLUMNS)
+    else:
+        emit(flat, EXPORT_COLUMNS, title=f"Bill {day.isoformat()} ({kind})")
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
