@@ -647,7 +647,7 @@ def test_matching_does_not_hold_the_sqlite_write_lock(cli, day, bill, tmp_path):
     writes = []
 
     def progress(phase, done, total):
-        if phase == "match" and not writes:
+        if phase in ("stage", "match") and phase not in writes:
             other = sqlite3.connect(path, timeout=0.5, isolation_level=None)
             other.execute("BEGIN IMMEDIATE")
             other.execute("UPDATE merchant_settings SET fee_rate_ppm = fee_rate_ppm")
@@ -657,4 +657,27 @@ def test_matching_does_not_hold_the_sqlite_write_lock(cli, day, bill, tmp_path):
 
     with billformat.open_bill(bill) as source:
         outcome = service.reconcile(db, source, now=shop.DURING_AT, progress=progress)
-    assert writes == ["match"] and not outcome.replayed
+    assert writes == ["stage", "match"] and not outcome.replayed
+
+
+# ------------------------------------------------------------------ the demo's chapters
+
+
+def test_the_demo_chapters_run_on_a_day_with_orders(cli, day):
+    from wxshop_cli.core import demo
+
+    ctx = demo.DemoContext(db=day["db"], now=shop.DURING_AT)
+    clean = demo.reconcile_bill(ctx)
+    assert (clean.summary["rows"], clean.summary["open"]) == (3, 0)
+    found = demo.planted_difference(ctx)
+    assert found.summary["kinds"] == ["amount_mismatch"] and found.summary["open"] == 1
+
+
+def test_the_demo_chapters_run_without_orders(cli, backend):
+    from wxshop_cli.core import demo
+
+    ctx = demo.DemoContext(db=shop.open_db(), now=shop.DURING_AT)
+    clean = demo.reconcile_bill(ctx)
+    assert (clean.summary["rows"], clean.summary["open"]) == (0, 0)
+    found = demo.planted_difference(ctx)
+    assert found.summary["kinds"] == ["missing_in_book"] and found.summary["open"] == 1

@@ -22,7 +22,6 @@ DISCREPANCY_COLUMNS = [
     Column("bill", "bill_amount_fen", "money"), Column("book", "book_amount_fen", "money"),
     Column("detail", "detail"), Column("note", "note"),
 ]
-TERMINAL_COLUMNS = [c for c in DISCREPANCY_COLUMNS if c.key != "transaction_id"]
 RUN_COLUMNS = [
     Column("run_id", "run_id"), Column("bill_date", "bill_date"),
     Column("bill_type", "bill_type"), Column("rows", "rows"), Column("matched", "matched"),
@@ -180,7 +179,9 @@ def _write_json(summary: dict[str, Any], items: Any) -> None:
 
 
 def _render(summary: dict[str, Any], items: Any) -> None:
+    from rich import box
     from rich.console import Group
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -190,48 +191,76 @@ def _render(summary: dict[str, Any], items: Any) -> None:
     bill, book = summary["totals"]["bill"], summary["totals"]["book"]
     totals = Table(box=None, padding=(0, 2), header_style="bold")
     totals.add_column("")
-    totals.add_column("payments", justify="right")
-    totals.add_column("refunds", justify="right")
-    totals.add_column("net", justify="right")
-    totals.add_column("fees", justify="right")
-    for name, side in (("bill", bill), ("book", book)):
-        totals.add_row(name, f"{side['payments']} · {display(side['payment_fen'])}",
-                       f"{side['refunds']} · {display(side['refund_fen'])}",
-                       display(side["net_fen"]),
-                       display(side["fee_fen"]) if "fee_fen" in side else "")
-    clean = summary["open"] == 0
-    verdict = ("[green]✓ nothing open[/green]" if clean
+    totals.add_column("bill", justify="right")
+    totals.add_column("book", justify="right")
+    totals.add_row("payments", f"{bill['payments']:,}", f"{book['payments']:,}")
+    totals.add_row("", display(bill["payment_fen"]), display(book["payment_fen"]))
+    totals.add_row("refunds", f"{bill['refunds']:,}", f"{book['refunds']:,}")
+    totals.add_row("", display(bill["refund_fen"]), display(book["refund_fen"]))
+    totals.add_row("net", display(bill["net_fen"]), display(book["net_fen"]), style="bold")
+    totals.add_row("fees", display(bill["fee_fen"]), "")
+    verdict = ("[green]✓ nothing open[/green]" if summary["open"] == 0
                else f"[red]✗ {summary['open']} open[/red]")
-    extra = []
+    lines = [f"{summary['bill_type']} bill of {summary['bill_date']}: "
+             f"{summary['matched']:,} of {summary['rows']:,} rows matched",
+             verdict]
     if summary["deferred"]:
-        extra.append(f"{summary['deferred']} deferred (the next day's bill decides)")
+        lines.append(f"[yellow]{summary['deferred']} deferred[/yellow] (the next day's bill "
+                     "decides)")
     if summary["resolved"]:
-        extra.append(f"{summary['resolved']} resolved")
-    stored = "  [dim](stored run: same bill; --rerun to match again)[/dim]" if summary.get(
-        "replayed") else ""
-    head = (f"{summary['bill_type']} bill of {summary['bill_date']}: "
-            f"{summary['matched']} of {summary['rows']} rows matched  {verdict}"
-            + (f"  · {', '.join(extra)}" if extra else "") + stored)
+        lines.append(f"{summary['resolved']} resolved")
+    if summary.get("replayed"):
+        lines.append("[dim]the stored run of this bill (--rerun matches again)[/dim]")
+    head = "\n".join(lines)
     console = out_console()
     console.print(Panel(Group(head, "", totals), title=f"Reconciliation {summary['run_id']}",
                         title_align="left", expand=False))
-    table = Table(header_style="bold", title="Discrepancies", title_justify="left")
-    for column in TERMINAL_COLUMNS:
-        table.add_column(column.header, justify="right" if column.kind == "money" else "left",
-                         overflow="fold")
+    # Wide terminals get one column per field and the detail; narrow ones (80 columns) stack
+    # the id over kind and status, and leave the detail to --json.
+    wide = console.width >= 120
+    table = Table(header_style="bold", title="Discrepancies", title_justify="left",
+                  box=box.SIMPLE_HEAD, padding=(0, 1))
+    if wide:
+        for header in ("id", "kind", "status"):
+            table.add_column(header, no_wrap=True)
+        table.add_column("line", justify="right", no_wrap=True)
+    else:
+        table.add_column("id / kind", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+    table.add_column("order / refund", no_wrap=True)
+    table.add_column("bill", justify="right", no_wrap=True)
+    table.add_column("book", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("detail / note", ratio=1, overflow="fold")
     shown = more = 0
     styles = {"open": "red", "deferred": "yellow", "resolved": "dim"}
     for item in items:
         if shown >= TERMINAL_ROWS:
             more += 1
             continue
-        table.add_row(*(c.text(item, terminal=True) for c in TERMINAL_COLUMNS),
-                      style=styles.get(item["status"]))
+        # Bill text is data, never Rich markup.
+        number = escape("\n".join(n for n in (item["out_trade_no"], item["refund_no"]) if n))
+        line = str(item["line_no"] or "")
+        head = ([item["id"], item["kind"], item["status"], line] if wide
+                else [f"{item['id']}\n{item['kind']}",
+                      item["status"] + (f"\nline {line}" if line else "")])
+        cells = [*head, number, _money(item["bill_amount_fen"]),
+                 _money(item["book_amount_fen"])]
+        if wide:
+            cells.append(escape(item["detail"]) + (f"\n[italic]{escape(item['note'])}[/italic]"
+                                                   if item["note"] else ""))
+        table.add_row(*cells, style=styles.get(item["status"]))
         shown += 1
     if shown:
         console.print(table)
     if more:
         console.print(f"[dim]… and {more} more (see --json or a pipe)[/dim]")
+
+
+def _money(fen: int | None) -> str:
+    from wxshop_cli.money import display
+
+    return "" if fen is None else display(fen)
 
 
 class _Bars:
