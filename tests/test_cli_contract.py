@@ -163,3 +163,66 @@ def test_an_existing_directory_is_not_chmodded(cli, tmp_path):
     cli.json("db", "upgrade", env={"WXSHOP_HOME": str(shared)})
     assert stat.S_IMODE(shared.stat().st_mode) == 0o755
     assert stat.S_IMODE((shared / "wxshop.db").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-10:00"])
+def test_times_past_the_calendar_are_usage_errors_not_tracebacks(cli, value):
+    result = cli("--now", value, "regions")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_empty_buyer_or_database_options_are_mistakes_not_defaults(cli):
+    assert cli.fails(3, "--buyer", "", "merchant", "show")["code"] == "invalid_buyer"
+    result = cli("--db", "", "merchant", "show")
+    assert result.exit_code == 2 and "--db is empty" in result.stderr
+
+
+def test_set_up_mistakes_are_usage_errors_that_change_nothing(cli, tmp_path, wx_env):
+    directory = tmp_path / "adir"
+    directory.mkdir()
+    not_a_db = tmp_path / "notes.txt"
+    not_a_db.write_text("hello\n")
+    assert cli.fails(2, "--db", str(directory), "merchant", "show")["code"] == \
+        "invalid_database_path"
+    assert cli.fails(2, "--db", str(not_a_db), "merchant", "show")["code"] == \
+        "invalid_database_path"
+    assert not_a_db.read_text() == "hello\n"
+    assert cli.fails(2, "merchant", "show", env={"WXSHOP_HOME": str(not_a_db)})["code"] == \
+        "invalid_home"
+    assert cli.fails(2, "merchant", "show", env={"WXSHOP_SECRET_KEY_FILE": str(directory)}
+                     )["code"] == "invalid_secret_key_file"
+    assert cli.fails(2, "merchant", "show", env={"WXSHOP_BUSY_TIMEOUT": "soon"})["code"] == \
+        "invalid_busy_timeout"
+    assert not wx_env.exists()
+
+
+def test_a_missing_key_file_for_an_existing_database_is_refused_without_making_one(cli,
+                                                                                   tmp_path):
+    cli.json("db", "upgrade")
+    stray = tmp_path / "new.key"
+    error = cli.fails(5, "merchant", "show", env={"WXSHOP_SECRET_KEY_FILE": str(stray)})
+    assert error["code"] == "wrong_secret_key"
+    assert not stray.exists()
+
+
+def test_error_messages_never_echo_huge_arguments(cli):
+    result = cli("--json", "orders", "show", "D" * 100_000)
+    assert result.exit_code == 4
+    assert len(result.stderr) < 2000
+
+
+def test_an_interruption_is_reported_in_the_json_contract(cli):
+    import typer
+
+    from wxshop_cli.cli import run_guarded
+    from wxshop_cli.config import Settings, activate
+
+    activate(Settings(json=True))
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(typer.Exit) as info:
+        run_guarded(interrupted)
+    assert info.value.exit_code == 130

@@ -38,9 +38,14 @@ app = WxTyper(
 )
 
 
-def _version(value: bool) -> None:
+def _version(ctx: typer.Context, value: bool) -> None:
     if value:
-        typer.echo(f"wxshop {__version__}")
+        if ctx.params.get("json_output"):  # `wxshop --json --version`
+            import json
+
+            typer.echo(json.dumps({"version": __version__}))
+        else:
+            typer.echo(f"wxshop {__version__}")
         raise typer.Exit()
 
 
@@ -52,12 +57,13 @@ def root(
                                               help="Acting buyer (env WXSHOP_BUYER).")] = None,
     now: Annotated[str | None, typer.Option("--now", metavar="ISO-8601",
                                             help="Freeze the clock (env WXSHOP_NOW).")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", is_eager=True,
+                                              help="JSON on stdout.")] = False,
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version.")] = False,
 ) -> None:
-    settings = Settings(db_option=db or None, buyer_option=buyer or None,
+    settings = Settings(db_option=db, buyer_option=buyer,
                         json=json_output, no_input=no_input)
     activate(settings)
     # Check the acting buyer and display zone up front: bad configuration fails every command

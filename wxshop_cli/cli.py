@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -51,7 +50,8 @@ def run_guarded(func, *args: Any, **kwargs: Any) -> Any:
     except (typer.Exit, typer.Abort):
         raise
     except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
+        report_error(errors.Interrupted("interrupted", hint="nothing after the interruption "
+                                                            "was done; rerun to continue"))
         raise typer.Exit(errors.INTERRUPTED) from None
     except Exception as exc:  # the last net: one line, never a traceback unless asked
         translated = translate_exception(exc)

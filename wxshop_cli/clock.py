@@ -43,7 +43,14 @@ def parse_instant(text: str, tz: ZoneInfo) -> dt.datetime:
     value = dt.datetime.fromisoformat(raw)
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        raise ValueError(f"time out of range: {text!r}") from None
+    # Keep a day of margin at both ends so that any display zone can show it.
+    if not 2 <= value.year <= 9998:
+        raise ValueError(f"time out of range: {text!r}")
+    return value
 
 
 class Clock:

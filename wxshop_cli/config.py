@@ -35,7 +35,13 @@ def check_buyer_name(name: str) -> str:
 def default_home() -> Path:
     explicit = env("WXSHOP_HOME")
     if explicit:
-        return Path(explicit).expanduser()
+        home = Path(explicit).expanduser()
+        if home.exists() and not home.is_dir():
+            from wxshop_cli.errors import UsageError
+
+            raise UsageError(f"WXSHOP_HOME is not a directory: {home}", slug="invalid_home",
+                             hint="point WXSHOP_HOME at a directory; it is created if missing")
+        return home
     import platformdirs
 
     return Path(platformdirs.user_data_dir("wxshop", appauthor=False))
@@ -67,12 +73,22 @@ class Settings:
 
     @property
     def buyer(self) -> str:
-        return check_buyer_name(self.buyer_option or env("WXSHOP_BUYER") or DEFAULT_BUYER)
+        # An empty --buyer is a mistake, not "unset" (only empty variables count as unset).
+        if self.buyer_option is not None:
+            return check_buyer_name(self.buyer_option)
+        return check_buyer_name(env("WXSHOP_BUYER") or DEFAULT_BUYER)
 
     @property
     def db_target(self) -> str:
         """The database as given: a URL, a path, or the default file in the data directory."""
-        return self.db_option or env("WXSHOP_DB") or str(self.home / "wxshop.db")
+        if self.db_option is not None:
+            if not self.db_option.strip():
+                from wxshop_cli.errors import UsageError
+
+                raise UsageError("--db is empty", slug="invalid_database_path",
+                                 hint="give a path or a URL, or leave --db out")
+            return self.db_option
+        return env("WXSHOP_DB") or str(self.home / "wxshop.db")
 
     @property
     def db_url(self) -> str:

@@ -108,3 +108,8 @@ class TryAgain(WxError):
 
     exit_code = TRY_AGAIN
     default_slug = "try_again"
+
+
+class Interrupted(WxError):
+    exit_code = INTERRUPTED
+    default_slug = "interrupted"

@@ -129,11 +129,20 @@ def render_table(rows: list[dict[str, Any]], columns: Sequence[Column], *,
         return
     table = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
+        # Ids, numbers, money and times are never cut short; free text folds instead.
+        exact = column.kind in ("money", "time", "bool") or _is_identifier(column.key)
         table.add_column(column.header, justify="right" if column.kind == "money" else "left",
-                         style=column.style)
+                         style=column.style, no_wrap=exact,
+                         overflow="ellipsis" if exact else "fold",
+                         min_width=None)
     for row in rows:
         table.add_row(*(c.text(row, terminal=True) for c in columns))
     console.print(table)
+
+
+def _is_identifier(key: str) -> bool:
+    return key in ("id", "code", "sku", "qty", "stock", "status") or key.endswith(
+        ("_id", "_no", "_key", "_fen"))
 
 
 def render_panel(row: dict[str, Any], columns: Sequence[Column], *,
@@ -169,12 +178,21 @@ def warn(message: str) -> None:
     err_console().print(f"[yellow]warning:[/yellow] {message}")
 
 
+MAX_ERROR_CHARS = 400
+
+
+def _clip(text: str) -> str:
+    """An error never echoes a huge argument back in full."""
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"
+
+
 def report_error(error: WxError) -> None:
+    error.message = _clip(error.message)
     if current().json:
-        sys.stderr.write(json.dumps(error.to_json(), ensure_ascii=False) + "\n")
+        sys.stderr.write(json.dumps(error.to_json(), ensure_ascii=False, default=str) + "\n")
         return
     for detail in error.details:
-        sys.stderr.write(_clean(detail) + "\n")
+        sys.stderr.write(_clip(_clean(detail)) + "\n")
     sys.stderr.write(_clean(error.line()) + "\n")
     sys.stderr.flush()
 

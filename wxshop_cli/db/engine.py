@@ -26,8 +26,22 @@ from wxshop_cli.config import Settings, current
 from wxshop_cli.db.migrations import HEAD, REVISIONS
 from wxshop_cli.errors import Conflict, TryAgain, UsageError, WxError
 
-#: Seconds a writer waits for SQLite's lock before the command gives up (exit 9).
-BUSY_TIMEOUT_S = float(os.environ.get("WXSHOP_BUSY_TIMEOUT") or 30)
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+
+
+def busy_timeout_s() -> float:
+    """Seconds a writer waits for SQLite's lock before the command gives up (exit 9)."""
+    raw = os.environ.get("WXSHOP_BUSY_TIMEOUT") or ""
+    if not raw:
+        return DEFAULT_BUSY_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise UsageError(f"WXSHOP_BUSY_TIMEOUT must be seconds from 0 to 3600, not {raw!r}",
+                         slug="invalid_busy_timeout", hint="e.g. WXSHOP_BUSY_TIMEOUT=30")
+    return value
 _ADVISORY_LOCK_ID = 0x77787368  # "wxsh": serialises migrations on PostgreSQL
 
 
@@ -39,9 +53,9 @@ def make_engine(url: str) -> Engine:
                          hint="a path, sqlite:///PATH or postgresql+psycopg://...") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        engine = create_engine(parsed, hide_parameters=True,
-                               connect_args={"timeout": BUSY_TIMEOUT_S})
-        _configure_sqlite(engine)
+        timeout = busy_timeout_s()
+        engine = create_engine(parsed, hide_parameters=True, connect_args={"timeout": timeout})
+        _configure_sqlite(engine, timeout)
         return engine
     if backend == "postgresql":
         return create_engine(parsed, hide_parameters=True, pool_pre_ping=False,
@@ -50,14 +64,14 @@ def make_engine(url: str) -> Engine:
                      hint="wxshop runs on SQLite and PostgreSQL")
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Hand transaction control to SQLAlchemy's "begin" event below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -79,9 +93,19 @@ def translate_db_error(exc: BaseException) -> WxError:
     if "locked" in lowered or "busy" in lowered:
         return TryAgain("the database is busy", slug="database_busy",
                         hint="another wxshop holds the lock; try again")
+    # Set-up mistakes: retrying will not help, so they are usage errors, not "try again".
+    if "file is not a database" in lowered or "not a database" in lowered:
+        return UsageError("the --db file is not an SQLite database", slug="invalid_database_path",
+                          hint="point --db / WXSHOP_DB at a wxshop database or a new path")
+    if "authentication failed" in lowered or (
+        "database" in lowered and "does not exist" in lowered) or "role" in lowered and (
+            "does not exist" in lowered):
+        return UsageError(f"the database refused the connection: {detail}",
+                          slug="invalid_database_url",
+                          hint="check the user, password and database name in the URL")
     if isinstance(exc, OperationalError) and any(
         word in lowered for word in ("connect", "connection", "server", "timeout", "no such host",
-                                     "does not exist", "authentication", "unable to open")):
+                                     "translate host", "unable to open", "resolve")):
         return TryAgain(f"cannot reach the database: {detail}", slug="database_unreachable",
                         hint="check --db / WXSHOP_DB and that the server is running")
     sqlstate = getattr(orig, "sqlstate", None)
@@ -99,12 +123,17 @@ class Database:
         self.key = b""
         self.engine: Engine | None = None
         self.previous_revision: str | None = None
-        self._prepare_files(settings)
         self.key_file = settings.secret_key_file
-        self.key = security.load_or_create_key(self.key_file)
-        self.engine = make_engine(self.url)
+        # Check every setting before touching a file: a mistake changes nothing.
+        self.engine = make_engine(self.url)  # lazy: connects on first use
         self.dialect = self.engine.dialect.name
         self._read_engine = self.engine.execution_options(wx_read_only=True)
+        if self.key_file.is_dir():
+            raise UsageError(f"the secret key file {self.key_file} is a directory",
+                             slug="invalid_secret_key_file",
+                             hint="WXSHOP_SECRET_KEY_FILE names a file")
+        self._prepare_files(settings)
+        self.key = self._load_key()
         try:
             self._bootstrap(settings)
         except SQLAlchemyError as exc:
@@ -116,6 +145,10 @@ class Database:
             parsed.database != ":memory:"
         ):
             path = Path(parsed.database)
+            if path.is_dir():
+                raise UsageError(f"the database path {path} is a directory",
+                                 slug="invalid_database_path",
+                                 hint="give a file path, e.g. --db ./shop.db")
             if path.parent == settings.home:
                 security.ensure_private_dir(settings.home)
             elif not path.parent.is_dir():
@@ -125,6 +158,21 @@ class Database:
             security.precreate_private_file(path)
         elif settings.secret_key_file.parent == settings.home:
             security.ensure_private_dir(settings.home)
+
+    def _load_key(self) -> bytes:
+        """The secret key; a new key file is created only for a database that has none yet
+        (a database made with another key is refused without leaving a stray key file)."""
+        if not self.key_file.exists():
+            try:
+                _, check = self.stored_state()
+            except SQLAlchemyError as exc:
+                raise translate_db_error(exc) from exc
+            if check is not None:
+                raise Conflict(f"no secret key file at {self.key_file}, and this database was "
+                               "created with a key", slug="wrong_secret_key",
+                               hint="use the key file this database was created with, via "
+                                    "WXSHOP_SECRET_KEY_FILE")
+        return security.load_or_create_key(self.key_file)
 
     # ----------------------------------------------------------- schema and key
 
@@ -177,8 +225,8 @@ class Database:
         if check != security.key_check_value(self.key):
             raise Conflict("the secret key does not match this database",
                            slug="wrong_secret_key",
-                           hint="use the key file this database was created with "
-                                "(WXSHOP_SECRET_KEY_FILE)")
+                           hint="use the key file this database was created with, via "
+                                "WXSHOP_SECRET_KEY_FILE")
 
     # ----------------------------------------------------------- sessions
 
