@@ -68,7 +68,9 @@ def test_merchant_set_changes_and_reports(cli, backend):
 
 def test_bad_merchant_settings_change_nothing(cli, backend):
     before = cli.json("merchant", "show")
-    cli.fails(3, "merchant", "set", "--mch-id", "1230000109", "--fee-rate", "lots")
+    cli.fails(3, "merchant", "set", "--mch-id", "1230000109", "--fee-rate", "101%")
+    assert cli("merchant", "set", "--mch-id", "1230000109", "--fee-rate", "lots"
+               ).exit_code == 2  # not a number at all: a usage error
     assert cli.json("merchant", "show") == before
 
 

@@ -68,7 +68,8 @@ def test_a_refund_number_refunds_once(cli, store):
     assert err["code"] == "refund_no_reused"
 
 
-@pytest.mark.parametrize(("amount", "code"), [("12.345", 3), ("-1", 3), ("0", 3), ("abc", 3)])
+@pytest.mark.parametrize(("amount", "code"), [("12.345", 3), ("-1", 3), ("0", 3), ("1e3", 3),
+                                            (" 5", 3), ("abc", 2)])
 def test_bad_refund_amounts_are_invalid_input(cli, store, amount, code):
     order = paid_order(cli, store)
     error(refund(cli, order["order_no"], "--amount", amount), code)

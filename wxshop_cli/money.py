@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
-from wxshop_cli.errors import InvalidInput
+from wxshop_cli.errors import InvalidInput, UsageError
 
 #: Any single amount is at most ¥99,999,999.99 (SPEC section 2).
 MAX_FEN = 9_999_999_999
@@ -16,12 +16,27 @@ _YUAN = re.compile(r"(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]{1,2}))?", re.ASCII)
 _TOO_PRECISE = re.compile(r"[0-9]+\.[0-9]{3,}", re.ASCII)
 
 
+def _check_type(text: str, field: str, what: str) -> None:
+    """On a command-line option (`field` starts with `--`), a value that is not a number at
+    all is a usage error (exit 2); a number that breaks a rule stays invalid input (exit 3).
+    "A number" is whatever Decimal can read (so 1e3, NaN, １２ are numbers that break rules)."""
+    if not field.startswith("--"):
+        return
+    try:
+        Decimal(text.strip().rstrip("%"))
+    except (ArithmeticError, ValueError):
+        raise UsageError(f"{field}: not a number: {text!r}", slug="usage",
+                         hint=f"{what}, e.g. 3999.00") from None
+
+
 def parse_yuan(text: str, *, field: str = "amount", allow_zero: bool = False) -> int:
-    """Parse `3999`, `3999.5` or `3999.50` into fen. Raises InvalidInput otherwise."""
+    """Parse `3999`, `3999.5` or `3999.50` into fen. Raises InvalidInput otherwise (and
+    UsageError for a non-number given to an option, see `_check_type`)."""
     if not isinstance(text, str):
         raise InvalidInput(f"{field}: expected a yuan amount as text, got {type(text).__name__}",
-                           slug="invalid_amount")
-    raw = text.strip()
+                           slug="invalid_amount", hint="yuan as text, e.g. \"3999.00\"")
+    _check_type(text, field, "yuan with at most two decimals")
+    raw = text
     match = _YUAN.fullmatch(raw)
     if match is None:
         if _TOO_PRECISE.fullmatch(raw):
@@ -41,13 +56,17 @@ def parse_yuan(text: str, *, field: str = "amount", allow_zero: bool = False) ->
 def check_fen(fen: int, *, field: str = "amount", allow_zero: bool = False) -> int:
     """Check an amount already in fen (JSON fields ending `_fen`)."""
     if isinstance(fen, bool) or not isinstance(fen, int):
-        raise InvalidInput(f"{field}: expected a whole number of fen", slug="invalid_amount")
+        raise InvalidInput(f"{field}: expected a whole number of fen", slug="invalid_amount",
+                           hint="fields ending _fen hold integers: 399900 is 3999.00")
     if fen < 0:
-        raise InvalidInput(f"{field}: must not be negative", slug="invalid_amount")
+        raise InvalidInput(f"{field}: must not be negative", slug="invalid_amount",
+                           hint="amounts are 0.01 to 99999999.99")
     if fen == 0 and not allow_zero:
-        raise InvalidInput(f"{field}: must be at least 0.01", slug="invalid_amount")
+        raise InvalidInput(f"{field}: must be at least 0.01", slug="invalid_amount",
+                           hint="amounts are 0.01 to 99999999.99")
     if fen > MAX_FEN:
-        raise InvalidInput(f"{field}: more than 99,999,999.99", slug="invalid_amount")
+        raise InvalidInput(f"{field}: more than 99,999,999.99", slug="invalid_amount",
+                           hint="any single amount is at most 99999999.99")
     return fen
 
 
@@ -85,13 +104,15 @@ _PERCENT = re.compile(r"(?P<num>[0-9]+(?:\.[0-9]{1,4})?)%?", re.ASCII)
 
 def parse_rate_ppm(text: str, *, field: str = "fee rate") -> int:
     """`0.60%`, `0.6` or `0.38%` → parts per million (6000, 6000, 3800). 0–100%, ≤4 decimals."""
+    _check_type(text, field, "a percentage")
     match = _PERCENT.fullmatch(text.strip())
     if match is None:
         raise InvalidInput(f"{field}: not a percentage: {text!r}", slug="invalid_rate",
                            hint="e.g. 0.60 or 0.60%")
     ppm = int(Decimal(match["num"]) * 10_000)
     if ppm > 1_000_000:
-        raise InvalidInput(f"{field}: more than 100%", slug="invalid_rate")
+        raise InvalidInput(f"{field}: more than 100%", slug="invalid_rate",
+                           hint="a rate from 0 to 100%, e.g. 0.60%")
     return ppm
 
 

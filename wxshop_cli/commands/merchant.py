@@ -36,7 +36,7 @@ def set_(
     from wxshop_cli.core import merchant
     from wxshop_cli.db.engine import database
 
-    changes = merchant.check_changes(app_id, mch_id, fee_rate)
+    changes = merchant.check_changes(app_id, mch_id, fee_rate, rate_field="--fee-rate")
     with database().transaction() as session:
         changed = merchant.update_settings(session, changes, current().clock.now())
         result = merchant.public(merchant.get_settings(session))

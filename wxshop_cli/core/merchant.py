@@ -29,8 +29,8 @@ def public(settings: MerchantSettings) -> dict[str, Any]:
     }
 
 
-def check_changes(app_id: str | None, mch_id: str | None,
-                  fee_rate: str | None) -> dict[str, Any]:
+def check_changes(app_id: str | None, mch_id: str | None, fee_rate: str | None, *,
+                  rate_field: str = "fee rate") -> dict[str, Any]:
     """Validate the requested changes before touching the database."""
     changes: dict[str, Any] = {}
     if app_id is not None:
@@ -41,10 +41,11 @@ def check_changes(app_id: str | None, mch_id: str | None,
     if mch_id is not None:
         if not MCH_ID.fullmatch(mch_id):
             raise InvalidInput(f"merchant number: not 10 digits: {mch_id!r}",
-                               slug="invalid_mch_id")
+                               slug="invalid_mch_id", hint="WeChat Pay merchant numbers "
+                                                           "are 10 digits")
         changes["mch_id"] = mch_id
     if fee_rate is not None:
-        changes["fee_rate_ppm"] = parse_rate_ppm(fee_rate)
+        changes["fee_rate_ppm"] = parse_rate_ppm(fee_rate, field=rate_field)
     return changes
 
 
