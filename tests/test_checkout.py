@@ -295,3 +295,18 @@ def test_unbound_cards_cannot_pay(cli, store):
     assert err["code"] == "no_card"
     err = error(buy(cli, "YX-2001", "--card", store["me"]["card"]), 5)
     assert err["code"] == "card_unbound"
+
+
+def test_a_refusal_with_a_generated_key_is_one_stderr_line_carrying_the_key(cli, store):
+    shop.shopper(store["db"], "unlucky", "decline")
+    result = cli("--buyer", "unlucky", "--now", shop.DURING, "buy", "YX-2001", env=PAY)
+    assert result.exit_code == 6
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "idempotency key idem_" in lines[0]
+
+
+def test_asking_for_more_than_is_left_says_how_many_are_left(cli, store):
+    err = error(buy(cli, "YX-3001", "--qty", "3"), 7)
+    assert err["code"] == "sold_out" and err["left"] == 2
+    assert "only 2" in err["message"]

@@ -49,12 +49,16 @@ def buy(
     verify_pay_password(db, settings.buyer, password, now)
     outcome = checkout.place_order(db, get_gateway(db), settings.buyer, request, now,
                                    idempotency_key)
-    if outcome.key_generated:
-        say(f"idempotency key: {outcome.idempotency_key} (retry with it to never pay twice)")
     if outcome.error is not None:
         if outcome.replayed:
             outcome.error.extra["replayed"] = True
+        if outcome.key_generated:  # one stderr line: the generated key rides in the hint
+            retry = f"idempotency key {outcome.idempotency_key}"
+            outcome.error.hint = f"{outcome.error.hint}; {retry}" if outcome.error.hint \
+                else retry
         raise outcome.error
+    if outcome.key_generated:
+        say(f"idempotency key: {outcome.idempotency_key} (retry with it to never pay twice)")
     with db.transaction(read_only=True) as session:
         shown = orders.describe(session, outcome.order, settings.tz, replayed=outcome.replayed)
     if outcome.replayed:

@@ -159,4 +159,10 @@ def close_expired() -> None:
 
     db = database()
     outcome = orders.close_expired(db, get_gateway(db), current().clock.now())
-    emit(outcome, [Column(name, name, "list") for name in outcome], title="Swept")
+    if current().json:
+        emit(outcome, [])
+        return
+    # Tables and pipes get one row per order looked at.
+    emit([{"order_no": order_no, "outcome": kind} for kind, numbers in outcome.items()
+          for order_no in numbers], [Column("order_no", "order_no"), Column("outcome", "outcome")],
+         title="Swept", empty="no unpaid orders to settle")

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from wxshop_cli.core import orders as order_states
@@ -103,16 +103,19 @@ class Outcome:
 def check_request(request: BuyRequest, idempotency_key: str | None) -> None:
     """Form checks, before any state is read (invalid input is reported before conflicts)."""
     if not _ITEM_FORM.fullmatch(request.item):
-        raise InvalidInput(f"not an item id or SKU: {request.item!r}", slug="invalid_item")
+        raise InvalidInput(f"not an item id or SKU: {request.item!r}", slug="invalid_item",
+                           hint="an item id (item_…) or a SKU from `wxshop promo list`")
     if not 1 <= request.qty <= MAX_QTY:
-        raise InvalidInput(f"quantity must be 1-{MAX_QTY}, got {request.qty}", slug="invalid_qty")
+        raise InvalidInput(f"quantity must be 1-{MAX_QTY}, got {request.qty}", slug="invalid_qty",
+                           hint=f"--qty takes 1 to {MAX_QTY}")
     if request.region is not None:
         from wxshop_cli.core.regions import check_region
 
         check_region(request.region)
     if idempotency_key is not None and not _KEY_FORM.fullmatch(idempotency_key):
         raise InvalidInput("idempotency key: 1-128 characters of A-Z a-z 0-9 _ . : -",
-                           slug="invalid_idempotency_key")
+                           slug="invalid_idempotency_key",
+                           hint="e.g. a job id plus a counter: ci-4711-1")
 
 
 def new_idempotency_key() -> str:
@@ -140,7 +143,8 @@ def resolve_item(session: Session, ref: str, now: dt.datetime) -> tuple[PromoIte
     if len(live) > 1:
         ids = sorted(item.id for item, _ in live)
         raise InvalidInput(f"SKU {ref} is in several live promotions; buy one of: "
-                           f"{', '.join(ids)}", slug="ambiguous_item", item_ids=ids)
+                           f"{', '.join(ids)}", slug="ambiguous_item", item_ids=ids,
+                           hint="pass the item id instead of the SKU")
     if live:
         return live[0][0], product, live[0][1]
     return None, product, None
@@ -268,6 +272,24 @@ def _claim(db: Any, buyer_name: str, request: BuyRequest, key: str, generated: b
         return _Claim(order_no=order_no)
 
 
+def _sold_out(session: Session, item: PromoItem | None, product: Product, qty: int) -> SoldOut:
+    """Say exactly what ran out: the promotion's allocation or the list-price stock, and how
+    many are left when some are."""
+    if item is not None:
+        session.refresh(item)
+        left, where = item.stock_total - item.sold, f"promo item {item.id}"
+    else:
+        session.refresh(product)
+        left, where = product.stock, f"{product.sku} at list price (no live promotion)"
+    if left > 0:
+        return SoldOut(f"only {left} of {product.title} left for {where}, asked for {qty}",
+                       slug="sold_out", item_id=item.id if item else None, sku=product.sku,
+                       left=left, hint=f"buy at most {left}")
+    return SoldOut(f"{product.title} is sold out: {where}", slug="sold_out",
+                   item_id=item.id if item else None, sku=product.sku, left=0,
+                   hint="see `wxshop promo list` for what is still in stock")
+
+
 def _existing_claim(session: Session, existing: IdempotencyKey, fingerprint: str, key: str,
                     now: dt.datetime) -> _Claim:
     if existing.request_hash != fingerprint:
@@ -299,7 +321,8 @@ def _reserve(session: Session, buyer: Buyer, request: BuyRequest, key: str,
     address = resolve_address(session, buyer, request.address, request.region)
     if request.region is not None and address.region_code != request.region:
         raise InvalidInput(f"address {address.id} is not in region {request.region}",
-                           slug="address_region_mismatch")
+                           slug="address_region_mismatch",
+                           hint="drop --region, or pick an address in that region")
     if promo is not None and not promos.serves_region(session, promo,
                                                             address.region_code):
         raise Conflict(f"promotion {promo.code} does not serve region {address.region_code}",
@@ -308,15 +331,18 @@ def _reserve(session: Session, buyer: Buyer, request: BuyRequest, key: str,
     unit = item.price_fen if item is not None else product.list_price_fen
     amount = unit * request.qty
     if amount > MAX_FEN:
-        raise InvalidInput("the order amount is over ¥99,999,999.99", slug="invalid_qty")
-    label = item.id if item is not None else product.sku
+        raise InvalidInput("the order amount is over ¥99,999,999.99", slug="invalid_qty",
+                           hint="buy fewer units per order")
     if not take_stock(session, item, product, request.qty):
-        raise SoldOut(f"{product.title} is sold out ({label})", slug="sold_out",
-                      item_id=item.id if item else None, sku=product.sku)
+        raise _sold_out(session, item, product, request.qty)
     if item is not None and not take_limit(session, buyer, item, request.qty):
+        used = session.execute(select(BuyerItemUsage.used).where(
+            BuyerItemUsage.buyer_id == buyer.id, BuyerItemUsage.item_id == item.id)
+        ).scalar() or 0
         raise SoldOut(f"the per-buyer limit of {item.per_buyer_limit} for {product.title} "
-                      f"would be exceeded", slug="limit_exceeded", item_id=item.id,
-                      sku=product.sku)
+                      f"would be exceeded (already bought {used})", slug="limit_exceeded",
+                      item_id=item.id, sku=product.sku,
+                      hint="this promotion allows each buyer that many units in all")
     order_no = next_order_no(session, now)
     session.add(Order(order_no=order_no, buyer_id=buyer.id,
                       promo_id=promo.id if promo else None, item_id=item.id if item else None,
@@ -374,8 +400,10 @@ def error_for(order: Order) -> WxError | None:
         reason = order.close_reason or "refused"
         if reason in REFUSAL_WORDS:
             return PaymentRefused(f"payment refused: {REFUSAL_WORDS[reason]}",
-                                  slug=f"payment_{reason}", **extra)
+                                  slug=f"payment_{reason}",
+                                  hint="nothing was charged; pay with another card (--card)",
+                                  **extra)
         return Conflict(f"order {order.order_no} is closed ({reason})", slug="order_closed",
-                        **extra)
+                        hint="buy again with a new idempotency key", **extra)
     return TryAgain(f"order {order.order_no} is still {order.status}", slug="payment_unknown",
                     **extra)

@@ -187,16 +187,19 @@ def cancel(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
         from wxshop_cli.errors import TryAgain
 
         raise TryAgain(f"the payment of {order.order_no} is still being decided by the bank",
-                       slug="payment_unknown", order_no=order.order_no)
+                       slug="payment_unknown", order_no=order.order_no,
+                       hint="try again shortly; `wxshop orders show` settles it")
     if order.status != CLOSED:
         with db.transaction() as session:
             if not close(session, session.get_one(Order, order.order_no), "cancelled", now):
                 current = session.get_one(Order, order.order_no)
                 raise Conflict(f"order {order.order_no} is {current.status}",
-                               slug="order_not_cancellable", order_no=order.order_no)
+                               slug="order_not_cancellable", order_no=order.order_no,
+                               hint="only unpaid orders can be cancelled")
     elif order.close_reason != "cancelled":
         raise Conflict(f"order {order.order_no} is already closed ({order.close_reason})",
-                       slug="order_not_cancellable", order_no=order.order_no)
+                       slug="order_not_cancellable", order_no=order.order_no,
+                       hint="nothing to cancel")
     with db.transaction(read_only=True) as session:
         return session.get_one(Order, order.order_no)
 

@@ -43,7 +43,7 @@ def check_refund_no(refund_no: str | None) -> None:
 
     if refund_no is not None and not re.fullmatch(r"[0-9A-Za-z_-]{1,32}", refund_no):
         raise InvalidInput("refund number: 1-32 characters of 0-9 A-Z a-z _ -",
-                           slug="invalid_refund_no")
+                           slug="invalid_refund_no", hint="or leave --refund-no out")
 
 
 def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
@@ -55,28 +55,33 @@ def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
     with db.transaction() as session:
         order = session.get(Order, order_no)
         if order is None or (buyer_id is not None and order.buyer_id != buyer_id):
-            raise NotFound(f"no order {order_no}", slug="order_not_found")
+            raise NotFound(f"no order {order_no}", slug="order_not_found",
+                           hint="see `wxshop orders list --all`")
         if refund_no is not None:
             existing = session.get(Refund, refund_no)
             if existing is not None:
                 if existing.order_no != order_no or (amount_fen is not None
                                                      and existing.amount_fen != amount_fen):
                     raise Conflict(f"refund number {refund_no} was used for another refund",
-                                   slug="refund_no_reused", refund_no=refund_no)
+                                   slug="refund_no_reused", refund_no=refund_no,
+                                   hint="use a new --refund-no")
                 return existing, True
         refundable = REFUNDABLE + ((order_states.CLOSED,) if allow_closed else ())
         if order.status not in refundable or order.paid_at is None:
             raise Conflict(f"order {order_no} is {order.status}; only paid orders can be "
-                           "refunded", slug="order_not_refundable", order_no=order_no)
+                           "refunded", slug="order_not_refundable", order_no=order_no,
+                           hint="`wxshop orders show` tells its state")
         if now - order.paid_at > REFUND_WINDOW:
             raise Conflict(f"order {order_no} was paid more than 365 days ago",
-                           slug="refund_window_passed", order_no=order_no)
+                           slug="refund_window_passed", order_no=order_no,
+                           hint="refunds are possible within 365 days of payment")
         left = order.amount_fen - order.refunded_fen
         amount = left if amount_fen is None else amount_fen
         if amount <= 0 or amount > left:
             raise Conflict(f"refund of {money.display(amount)} is more than the "
                            f"{money.display(left)} left to refund on {order_no}",
-                           slug="refund_exceeds_paid", order_no=order_no)
+                           slug="refund_exceeds_paid", order_no=order_no,
+                           hint=f"refund at most {money.yuan(left)}")
         # The guarded update also locks the order row, serialising refunds of one order.
         claimed = session.execute(update(Order).where(
             Order.order_no == order_no, Order.refunded_fen + amount <= Order.amount_fen,
@@ -84,12 +89,14 @@ def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
         ).values(refunded_fen=Order.refunded_fen + amount)).rowcount
         if claimed != 1:
             raise Conflict(f"refund would exceed what is left on {order_no}",
-                           slug="refund_exceeds_paid", order_no=order_no)
+                           slug="refund_exceeds_paid", order_no=order_no,
+                           hint="another refund just took part of it; check `orders show`")
         count = session.execute(select(func.count()).select_from(Refund).where(
             Refund.order_no == order_no)).scalar_one()
         if count >= MAX_REFUNDS_PER_ORDER:
             raise Conflict(f"order {order_no} already has {MAX_REFUNDS_PER_ORDER} refunds",
-                           slug="too_many_refunds", order_no=order_no)
+                           slug="too_many_refunds", order_no=order_no,
+                           hint=f"at most {MAX_REFUNDS_PER_ORDER} refunds per order")
         refund = Refund(refund_no=refund_no or next_refund_no(session, now), order_no=order_no,
                         amount_fen=amount, status="processing", reason=reason[:200],
                         created_at=now)

@@ -62,9 +62,25 @@ def _refund_result(row: GatewayRefund) -> RefundResult:
                         succeeded_at=row.succeeded_at)
 
 
+def _charge_delay() -> float:
+    """The crash-test knob, read before any charge so a bad value changes nothing."""
+    raw = os.environ.get("WXSHOP_SANDBOX_CHARGE_DELAY") or "0"
+    try:
+        delay = float(raw)
+    except ValueError:
+        delay = -1.0
+    if not 0 <= delay <= 3600:
+        from wxshop_cli.errors import UsageError
+
+        raise UsageError(f"WXSHOP_SANDBOX_CHARGE_DELAY must be seconds from 0 to 3600, "
+                         f"not {raw!r}", slug="invalid_charge_delay", hint="unset it")
+    return delay
+
+
 class SandboxGateway:
     def __init__(self, db: Any) -> None:
         self.db = db
+        self.charge_delay = _charge_delay()
 
     # ---------------------------------------------------------------- cards
 
@@ -90,9 +106,8 @@ class SandboxGateway:
             found = self._find(out_trade_no)
             assert found is not None
             return found
-        delay = float(os.environ.get("WXSHOP_SANDBOX_CHARGE_DELAY") or 0)
-        if delay:
-            time.sleep(delay)
+        if self.charge_delay:
+            time.sleep(self.charge_delay)
         return result
 
     def _charge_once(self, out_trade_no: str, card_token: str, amount_fen: int, openid: str,
