@@ -49,8 +49,8 @@ def demo(
                 chapter.summary)
             out_console().print(Panel(body, title=f"{number}. {chapter.title}",
                                       title_align="left"))
-        else:
-            err_console().print(f"{number}. {chapter.title}")
+        elif settings.json:
+            err_console().print(f"{number}. {chapter.title}")  # progress; stdout is the JSON
 
     chapters = story.run_story(db, settings.clock.now(), show)
     result = {"database": db.url, "chapters": [
@@ -58,5 +58,7 @@ def demo(
     if settings.json:
         emit(result, [])
     elif not terminal:
-        emit([{"step": n, "title": c.title} for n, c in enumerate(chapters, start=1)],
-             [Column("step", "step"), Column("title", "title")])
+        emit([{"step": n, "title": c.title,
+               "facts": "; ".join(f"{k}={v}" for k, v in c.summary.items())}
+              for n, c in enumerate(chapters, start=1)],
+             [Column("step", "step"), Column("title", "title"), Column("facts", "facts")])

@@ -315,9 +315,15 @@ def run_story(db: Any, now: dt.datetime,
     from wxshop_cli.config import current
 
     settings = current()
-    if settings.clock.frozen is None:  # one story time for every chapter and service
-        settings.clock = Clock(parse_instant(DOUBLE11_MORNING, settings.tz))
-        now = settings.clock.now()
+    # The story happens on Double 11 2013: its promotion window is fixed, so the demo keeps
+    # its own clock (one story time for every chapter and service) whatever --now says.
+    story_time = parse_instant(DOUBLE11_MORNING, settings.tz)
+    if settings.clock.frozen is not None and settings.clock.frozen != story_time:
+        from wxshop_cli.output import warn
+
+        warn(f"the demo happens at {DOUBLE11_MORNING}; --now/WXSHOP_NOW is ignored")
+    settings.clock = Clock(story_time)
+    now = settings.clock.now()
     ctx = DemoContext(db=db, now=now)
     chapters = []
     for number, chapter_fn in enumerate(STORY, start=1):
