@@ -566,7 +566,8 @@ def test_show_and_list(cli, day, bill):
     listed = runs(cli)
     assert [r["run_id"] for r in listed] == [run["run_id"]]
     assert set(listed[0]) >= {"run_id", "bill_date", "bill_type", "rows", "matched", "open",
-                              "deferred"}
+                              "deferred", "discrepancies"}
+    assert listed[0]["discrepancies"] == shown["discrepancies"]
     tsv = cli("reconciliations", "list").stdout.splitlines()
     assert tsv[0].startswith("run_id\tbill_date") and tsv[1].startswith(run["run_id"])
 
@@ -632,6 +633,7 @@ def test_the_example_against_an_empty_book(cli, backend):
 # ------------------------------------------------------------------ locks
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a SQLite lock question
 def test_matching_does_not_hold_the_sqlite_write_lock(cli, day, bill, tmp_path):
     """While pass two stages and matches, another connection can write (buyers keep
     buying)."""
@@ -641,8 +643,6 @@ def test_matching_does_not_hold_the_sqlite_write_lock(cli, day, bill, tmp_path):
     from wxshop_cli.core import reconcile as service
 
     db = day["db"]
-    if db.dialect != "sqlite":
-        pytest.skip("PostgreSQL temporary tables never lock the book")
     path = db.engine.url.database
     writes = []
 

@@ -663,11 +663,23 @@ def run_public(session: Any, run_id: str, tz: Any) -> dict[str, Any]:
 
 
 def list_runs(session: Any, tz: Any, limit: int = 1000) -> list[dict[str, Any]]:
+    """The newest runs, each in the SPEC's run shape (discrepancies included, fetched in one
+    query for all the listed runs)."""
     r = ReconcileRun.__table__.c
     runs = list(session.execute(select(ReconcileRun).order_by(
         r.created_at.desc(), r.id.desc()).limit(limit)).scalars())
-    counts = _counts(session, [run.id for run in runs])
-    return [_run_public(run, counts[run.id], tz) for run in runs]
+    ids = [run.id for run in runs]
+    counts = _counts(session, ids)
+    items: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in ids}
+    if ids:
+        d = Discrepancy.__table__.c
+        query = (select(Discrepancy).where(d.run_id.in_(ids))
+                 .order_by(d.run_id, case((d.line_no.is_(None), 1), else_=0), d.line_no,
+                           d.kind, d.out_trade_no, d.refund_no, d.id))
+        for item in session.execute(query).scalars():
+            items[item.run_id].append(discrepancy_public(item, tz))
+    return [{**_run_public(run, counts[run.id], tz), "discrepancies": items[run.id]}
+            for run in runs]
 
 
 def check_note(note: str) -> str:
