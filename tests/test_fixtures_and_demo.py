@@ -53,11 +53,12 @@ def test_a_failing_step_is_named_and_earlier_steps_stay(cli, tmp_path):
     assert cli.json("merchant", "show")["fee_rate"] == "0.38%"
 
 
-def test_an_unknown_reference_fails_its_step(cli, tmp_path):
+def test_a_reference_to_an_unknown_field_fails_its_step(cli, tmp_path):
     path = write(tmp_path, "ref.json", {"steps": [
-        {"name": "x", "op": "merchant.set", "args": {"mch_id": "${nope.id}"}}]})
+        {"name": "first", "op": "merchant.set", "args": {"fee_rate": "1%"}},
+        {"name": "x", "op": "merchant.set", "args": {"mch_id": "${first.bogus}"}}]})
     error = cli.fails(3, "fixtures", "load", path)
-    assert error["step"] == "x"
+    assert error["step"] == "x" and "${first.bogus}" in error["message"]
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"steps": 3}', "", "\xff"])
@@ -122,3 +123,19 @@ def test_demo_refuses_a_database_that_is_not_empty_unless_forced(cli, tmp_path):
     assert cli.json("--db", target, "demo", "--force")["chapters"]
     # --force wiped it: the fixture's change is gone, defaults are back.
     assert cli.json("--db", target, "merchant", "show")["fee_rate"] == "0.60%"
+
+
+def test_argument_names_and_references_are_checked_before_any_step_runs(cli, tmp_path, wx_env):
+    path = write(tmp_path, "bad.json", {"steps": [
+        {"name": "ok", "op": "merchant.set", "args": {"fee_rate": "1%"}},
+        {"name": "typo", "op": "merchant.set", "args": {"fee_rte": "1%"}},
+        {"name": "ref", "op": "merchant.set", "args": {"mch_id": "${later.id}"}},
+        {"name": "later", "op": "order.place", "args": {"buyer": "me", "item": "x"}},
+    ]})
+    result = cli("fixtures", "load", path)
+    assert result.exit_code == 3
+    text = result.stderr
+    assert "steps[1].args: unknown argument(s) fee_rte" in text
+    assert "steps[2].args.mch_id: ${later.id} refers to no earlier step" in text
+    assert "steps[3].args: missing argument(s) pay_password" in text
+    assert not (wx_env / "wxshop.db").exists()  # not even the first step ran

@@ -26,15 +26,52 @@ from wxshop_cli.errors import InvalidInput, NotFound, WxError
 
 Operation = Callable[["FixtureContext", dict[str, Any]], dict[str, Any]]
 OPS: dict[str, Operation] = {}
+#: op name → (required, optional) argument names, for ops that declare them: the loader
+#: checks them for the whole file before any step runs.
+OP_ARGS: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
 _REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.-]+)\.([A-Za-z0-9_]+)\}")
 
 
-def op(name: str) -> Callable[[Operation], Operation]:
+def op(name: str, *, required: tuple[str, ...] | None = None,
+       optional: tuple[str, ...] = ()) -> Callable[[Operation], Operation]:
     def register(func: Operation) -> Operation:
         OPS[name] = func
+        if required is not None:
+            OP_ARGS[name] = (frozenset(required), frozenset(optional))
         return func
 
     return register
+
+
+def _argument_mistakes(where: str, operation: str, args: dict[str, Any],
+                       earlier: set[str]) -> list[str]:
+    """What can be known about a step's arguments before anything runs: their names, and
+    that every reference names an earlier step."""
+    mistakes = []
+    if operation in OP_ARGS:
+        required, optional = OP_ARGS[operation]
+        unknown = sorted(set(args) - required - optional)
+        missing = sorted(required - set(args))
+        if unknown:
+            mistakes.append(f"{where}.args: unknown argument(s) {', '.join(unknown)} "
+                            f"(known: {', '.join(sorted(required | optional))})")
+        if missing:
+            mistakes.append(f"{where}.args: missing argument(s) {', '.join(missing)}")
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(inner, f"{path}.{key}")
+        elif isinstance(value, list):
+            for index, inner in enumerate(value):
+                walk(inner, f"{path}[{index}]")
+        elif isinstance(value, str):
+            for match in _REFERENCE.finditer(value):
+                if match[1] not in earlier:
+                    mistakes.append(f"{path}: {match[0]} refers to no earlier step")
+
+    walk(args, f"{where}.args")
+    return mistakes
 
 
 def _load_ops() -> None:
@@ -98,8 +135,11 @@ def read_fixture(path: Path) -> list[dict[str, Any]]:
         if operation not in OPS:
             mistakes.append(f"{where}.op: unknown operation {operation!r} "
                             f"(known: {', '.join(sorted(OPS))})")
-        if not isinstance(step.get("args", {}), dict):
+        args = step.get("args", {})
+        if not isinstance(args, dict):
             mistakes.append(f"{where}.args: expected an object")
+        elif operation in OPS:
+            mistakes.extend(_argument_mistakes(where, operation, args, seen - {name}))
         unknown = set(step) - {"name", "op", "args"}
         if unknown:
             mistakes.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")

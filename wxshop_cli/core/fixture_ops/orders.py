@@ -5,11 +5,9 @@ from typing import Any
 from wxshop_cli.core.fixtures import FixtureContext, op
 from wxshop_cli.errors import InvalidInput
 
-ORDER_ARGS = {"buyer", "item", "qty", "region", "address", "card", "idempotency_key",
-              "pay_password"}
 
-
-@op("order.place")
+@op("order.place", required=("buyer", "item", "pay_password"),
+    optional=("qty", "region", "address", "card", "idempotency_key"))
 def place(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
     """Buy as a buyer would: args buyer, item, pay_password, and optionally qty, region,
     address, card, idempotency_key (default: the step's own, so re-applying never buys
@@ -18,15 +16,9 @@ def place(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
     from wxshop_cli.core.paypassword import verify_pay_password
     from wxshop_cli.gateway import get_gateway
 
-    unknown = set(args) - ORDER_ARGS
-    if unknown:
-        raise InvalidInput(f"unknown arguments {', '.join(sorted(unknown))}")
-    for required in ("buyer", "item", "pay_password"):
-        if required not in args:
-            raise InvalidInput(f"missing argument {required!r}")
     qty = args.get("qty", 1)
     if isinstance(qty, bool) or not isinstance(qty, int):
-        raise InvalidInput("qty: expected a whole number")
+        raise InvalidInput("qty: expected a whole number", hint="e.g. \"qty\": 2")
     request = checkout.BuyRequest(item=str(args["item"]), qty=qty, region=args.get("region"),
                                   address=args.get("address"), card=args.get("card"))
     key = args.get("idempotency_key") or f"fixture-{ctx.step}"
