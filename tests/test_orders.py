@@ -135,7 +135,7 @@ def test_close_expired_closes_unpaid_orders_after_15_minutes(cli, store):
     assert swept["closed"] == [order_no]
     assert shop.stock_left(store["db"], store["item"]) == 10
     again = cli.json("--now", "2013-11-11T10:20:00+08:00", "orders", "close-expired")
-    assert again["closed"] == []
+    assert again["closed"] == [] and again["keys_purged"] == 0
     assert shop.stock_left(store["db"], store["item"]) == 10  # given back once
 
 
@@ -196,3 +196,11 @@ def test_a_pipe_gets_tab_separated_orders(cli, store):
     lines = result.stdout.splitlines()
     assert lines[0].split("\t")[:3] == ["order_no", "status", "buyer"]
     assert "\t79.20\t" in lines[1]
+
+
+def test_the_sweep_drops_idempotency_keys_after_24_hours(cli, store):
+    paid_order(cli, store)
+    assert cli.json("--now", "2013-11-12T09:59:59+08:00", "orders", "close-expired"
+                    )["keys_purged"] == 0
+    assert cli.json("--now", "2013-11-12T10:00:00+08:00", "orders", "close-expired"
+                    )["keys_purged"] == 1

@@ -151,16 +151,19 @@ def refund(
 
 @app.command("close-expired")
 def close_expired() -> None:
-    """Settle unknown payments with the gateway and close orders unpaid after 15 minutes."""
+    """Settle unknown payments with the gateway, close orders unpaid after 15 minutes, and
+    drop idempotency keys older than 24 hours."""
     from wxshop_cli.config import current
     from wxshop_cli.core import orders
     from wxshop_cli.db.engine import database
     from wxshop_cli.gateway import get_gateway
 
     db = database()
-    outcome = orders.close_expired(db, get_gateway(db), current().clock.now())
+    now = current().clock.now()
+    outcome = orders.close_expired(db, get_gateway(db), now)
+    purged = orders.purge_expired_keys(db, now)
     if current().json:
-        emit(outcome, [])
+        emit({**outcome, "keys_purged": purged}, [])
         return
     # Tables and pipes get one row per order looked at.
     emit([{"order_no": order_no, "outcome": kind} for kind, numbers in outcome.items()

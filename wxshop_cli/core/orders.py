@@ -214,6 +214,17 @@ def unsettled_orders(session: Session, now: dt.datetime) -> list[str]:
     )).order_by(Order.created_at)).scalars())
 
 
+def purge_expired_keys(db: Any, now: dt.datetime) -> int:
+    """Idempotency keys are kept 24 hours; the sweep drops the ones past that."""
+    from sqlalchemy import delete
+
+    from wxshop_cli.db.models import IdempotencyKey
+
+    with db.transaction() as session:
+        return session.execute(delete(IdempotencyKey).where(
+            IdempotencyKey.expires_at <= now, IdempotencyKey.state == "done")).rowcount
+
+
 def close_expired(db: Any, gateway: Any, now: dt.datetime) -> dict[str, list[str]]:
     """The sweep: settle unknown payments and close unpaid orders past 15 minutes."""
     with db.transaction(read_only=True) as session:
