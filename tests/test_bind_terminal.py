@@ -4,6 +4,7 @@ password typed twice."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -150,3 +151,39 @@ def test_ctrl_c_interrupts_with_130_and_stores_nothing(wx_env):
     finish(child)
     assert child.exitstatus == 130
     assert not (wx_env / "wxshop.db").exists()
+
+
+def test_number_dash_on_a_terminal_reads_the_number_and_code_hidden():
+    """`--number -` with stdin a terminal: the two-step flow, but the card number (and a
+    credit card's security code) are read with echo off, never shown on the screen."""
+    child = spawn("--json", "bind-card", "--number", "-", "--holder", HOLDER_A, "--id-number",
+                  ID_A, "--phone", PHONE, "--expiry", "12/15")
+    child.logfile_read = transcript = io.StringIO()  # everything the terminal showed
+    child.expect("Card number \\(hidden\\)")
+    child.sendline(CMB_CREDIT)
+    child.expect("Security code \\(3 digits, hidden\\)")
+    child.sendline("739")
+    finish(child)
+    shown = transcript.getvalue()
+    assert child.exitstatus == 0, shown
+    assert "pending_sms" in shown
+    assert CMB_CREDIT not in shown and "739" not in shown
+    # The control: such a terminal does show what is typed at a plain prompt.
+    child = spawn("bind-card", "--number", TEST_DEBIT)
+    child.logfile_read = transcript = io.StringIO()
+    child.expect("Holder name")
+    child.sendline("王五")
+    child.expect("Resident ID number")
+    child.sendintr()
+    finish(child)
+    assert "王五" in transcript.getvalue()
+
+
+def test_number_dash_on_a_terminal_with_nothing_typed_is_a_usage_error():
+    child = spawn("bind-card", "--number", "-", "--holder", HOLDER_A, "--id-number", ID_A,
+                  "--phone", PHONE)
+    child.expect("Card number \\(hidden\\)")
+    child.sendeof()
+    rest = finish(child)
+    assert child.exitstatus == 2
+    assert "missing card number" in rest

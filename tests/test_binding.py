@@ -97,10 +97,40 @@ def test_credit_cards_read_the_security_code_from_the_next_stdin_line(cli, backe
     assert pending["brand"] == "visa"
 
 
-def test_a_debit_card_ignores_expiry_and_security_code(cli):
+def test_a_debit_card_needs_no_expiry_or_security_code_but_checks_those_given(cli):
     pending = start(cli, CMB_DEBIT, extra=("--expiry", "12/15", "--cvn", "-"),
                     input=f"{CMB_DEBIT}\n123\n")
     assert pending["status"] == "pending_sms"
+    # Given, they are checked exactly as for a credit card (and then forgotten).
+    base = ["--now", NOW, "bind-card", "--number", "-", "--holder", HOLDER_A, "--id-number",
+            ID_A, "--phone", PHONE]
+    for extra, stdin, slug in (
+            (["--expiry", "13/30"], f"{CMB_DEBIT}\n", "invalid_expiry"),
+            (["--expiry", "10/13"], f"{CMB_DEBIT}\n", "invalid_expiry"),
+            (["--cvn", "-"], f"{CMB_DEBIT}\n12\n", "invalid_security_code")):
+        error = cli.fails(3, *base, *extra, input=stdin)
+        assert error["code"] == slug, extra
+        assert error["hint"]
+    assert cli.fails(2, *base, "--cvn", "-", input=f"{CMB_DEBIT}\n")["code"] == (
+        "missing_value")
+
+
+def test_a_literal_security_code_is_refused_for_every_card_but_the_test_cards(cli):
+    """Whatever the card's type: the reviewer's debit card from stdin with `--cvn 123`."""
+    base = ["bind-card", "--number", "-", "--holder", "周九", "--id-number",
+            "110105198501010020", "--phone", "13700005555"]
+    for number in ("6212267777777777778", CMB_DEBIT, CMB_CREDIT):
+        error = cli.fails(3, *base, "--cvn", "123", "--expiry", "12/30",
+                          input=number + "\n")
+        assert error["code"] == "security_code_on_command_line", number
+        assert "--cvn -" in error["hint"]
+    # The sandbox's test cards may carry a literal code, debit or credit.
+    assert start(cli, TEST_DEBIT, stdin=False, extra=("--cvn", "123"))["status"] == (
+        "pending_sms")
+    assert start(cli, TEST_CREDIT, stdin=False,
+                 extra=("--expiry", "11/13", "--cvn", "123"))["status"] == "pending_sms"
+    assert cli.fails(3, *base, "--cvn", "12", input=TEST_DEBIT + "\n")["code"] == (
+        "invalid_security_code")
 
 
 def test_spaces_and_dashes_in_the_number_are_fine(cli):
@@ -133,6 +163,10 @@ BAD_STEP_ONE = [
     ("literal real security code", "-", CMB_CREDIT + "\n", {"--expiry": "12/20",
                                                            "--cvn": "123"}, 3,
      "security_code_on_command_line"),
+    ("literal security code, debit card", "-", CMB_DEBIT + "\n", {"--cvn": "123"}, 3,
+     "security_code_on_command_line"),
+    ("bad expiry, debit card", "-", CMB_DEBIT + "\n", {"--expiry": "13/30"}, 3,
+     "invalid_expiry"),
     ("no number on stdin", "-", "", {}, 2, "missing_value"),
     ("credit without expiry", "-", CMB_CREDIT + "\n123\n", {}, 2, "missing_value"),
     ("credit without security code", "-", CMB_CREDIT + "\n", {"--expiry": "12/20"}, 2,
@@ -201,6 +235,21 @@ def test_the_sms_code_is_valid_for_5_minutes(cli, backend):
     code = last_sms(cli)["code"]
     card = confirm(cli, pending["binding_id"], code, now="2013-11-11T10:04:59+08:00")
     assert card["status"] == "bound"
+
+
+def test_the_sms_code_is_not_valid_before_it_was_sent(cli, backend):
+    """The window is half-open, [sent, sent + 5 min): a confirmation dated before the code
+    was sent is refused, and uses no try."""
+    pending = start(cli, CMB_DEBIT)  # sent at 10:00
+    code = last_sms(cli)["code"]
+    for early in ("2013-11-11T09:00:00+08:00", "2013-11-11T09:59:59+08:00"):
+        error = confirm(cli, pending["binding_id"], code, now=early, exit_code=3)
+        assert error["code"] == "sms_code_not_yet_valid"
+        assert "2013-11-11 10:00:00" in error["message"] and "--now" in error["hint"]
+    assert query("SELECT attempts, status FROM card_binding")[0] == (0, "pending_sms")
+    assert cli.json("cards", "list") == []
+    # From the moment it was sent, it works.
+    assert confirm(cli, pending["binding_id"], code, now=NOW)["status"] == "bound"
 
 
 def test_five_wrong_codes_cancel_the_binding(cli, backend):

@@ -79,6 +79,7 @@ def test_five_wrong_tries_lock_payments_for_three_hours(cli, backend):
     error = _refused(db, "000001", T0)
     assert error.slug == "password_locked"
     assert error.exit_code == 6
+    assert error.hint
     # Locked: even the right password is refused, and nothing more is counted.
     assert _refused(db, PASSWORD, T0 + dt.timedelta(hours=2, minutes=59)).slug == (
         "password_locked")
@@ -146,8 +147,15 @@ def test_the_lock_through_the_buy_command(cli):
     for left in (4, 3, 2, 1):
         error = cli.fails(6, "--now", NOW, "buy", "NO-SUCH-SKU", env=wrong)
         assert (error["code"], error["tries_left"]) == ("wrong_password", left)
-    assert cli.fails(6, "--now", NOW, "buy", "NO-SUCH-SKU", env=wrong)["code"] == (
-        "password_locked")
+    locked = cli.fails(6, "--now", NOW, "buy", "NO-SUCH-SKU", env=wrong)
+    assert locked["code"] == "password_locked"
+    # Shown in WXSHOP_TZ like every other time (Beijing by default), not in UTC.
+    assert locked["locked_until"] == "2013-11-11T13:00:00+08:00"
+    in_utc = cli.fails(6, "--now", NOW, "buy", "NO-SUCH-SKU", env={**wrong, "WXSHOP_TZ": "UTC"})
+    assert in_utc["locked_until"] == "2013-11-11T05:00:00+00:00"
+    in_ny = cli.fails(6, "--now", NOW, "buy", "NO-SUCH-SKU",
+                      env={**wrong, "WXSHOP_TZ": "America/New_York"})
+    assert in_ny["locked_until"] == "2013-11-11T00:00:00-05:00"
     right = {"WXSHOP_PAY_PASSWORD": PASSWORD}
     error = cli.fails(6, "--now", "2013-11-11T12:59:59+08:00", "buy", "NO-SUCH-SKU", env=right)
     assert error["code"] == "password_locked"

@@ -53,7 +53,27 @@ def list_() -> None:
 
     settings = current()
     emit(addresses.list_addresses(database(), settings.buyer, tz=settings.tz), COLUMNS,
-         title="My addresses", empty="no saved address (wxshop address add)")
+         title="My addresses", empty="no saved address (wxshop address add)",
+         human=_address_table)
+
+
+def _address_table(rows: list[dict]) -> None:
+    """The terminal's address list: the id (what `address default`/`buy --address` take) and
+    the masked mobile always whole; the address (region, city, street, contact) folds."""
+    from rich.text import Text
+
+    from wxshop_cli.commands import tables
+
+    def where(row: dict) -> Text:
+        return Text.assemble(f"{row['region']} {row['city']} {row['street']}",
+                             ("\n" + row["contact"], "dim"))
+
+    tables.render(rows, [
+        tables.Col("id", lambda r: r["id"]),
+        tables.Col("address / contact", where, flexible=True),
+        tables.Col("phone", lambda r: r["phone_masked"]),
+        tables.Col("default", lambda r: "✓" if r["is_default"] else ""),
+    ], title="My addresses", empty="no saved address (wxshop address add)")
 
 
 @app.command("default")

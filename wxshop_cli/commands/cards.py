@@ -48,17 +48,20 @@ def bind_card(
     number: Annotated[str | None, typer.Option(
         "--number", metavar="N|-",
         help="`-` reads the number from stdin (one value per line: the number, then a credit "
-             "card's security code). Only the sandbox's test cards may be literal.")] = None,
+             "card's security code; hidden when stdin is a terminal). Only the sandbox's test "
+             "cards may be literal.")] = None,
     holder: Annotated[str | None, typer.Option("--holder", help="Card holder's name.")] = None,
     id_number: Annotated[str | None, typer.Option(
         "--id-number", help="Holder's Chinese resident ID number.")] = None,
     phone: Annotated[str | None, typer.Option(
         "--phone", help="Mobile number reserved at the bank.")] = None,
     expiry: Annotated[str | None, typer.Option(
-        "--expiry", metavar="MM/YY", help="Credit cards: expiry (checked, never kept).")] = None,
+        "--expiry", metavar="MM/YY", help="Credit cards: expiry (checked, never kept; checked "
+                                          "too if given for a debit card).")] = None,
     cvn: Annotated[str | None, typer.Option(
         "--cvn", metavar="-", help="Credit cards: `-` reads the 3-digit security code from "
-                                   "stdin (checked, never kept).")] = None,
+                                   "stdin (checked, never kept). Only the sandbox's test "
+                                   "cards may take it literally.")] = None,
     default: Annotated[bool, typer.Option(
         "--default", help="Make the new card the default (the first card always is).")]
     = False,
@@ -79,8 +82,51 @@ def bind_card(
 bind_app.callback(invoke_without_command=True)(_with_common_options(bind_card))
 
 
-def _stdin_values() -> deque[str]:
-    return deque(line.strip() for line in sys.stdin.read().splitlines())
+class _Stdin:
+    """What the `-` options read: one value a line, the card number first, then the security
+    code. A pipe is read to its end at the first value; a terminal is read one line per
+    value with echo off, so a typed card number or security code never shows on the screen
+    (or in a terminal recording)."""
+
+    def __init__(self) -> None:
+        self.terminal = sys.stdin.isatty()
+        self.lines: deque[str] | None = None
+
+    def next(self, label: str) -> str | None:
+        """The next value, or None when the input has ended."""
+        if self.terminal:
+            return _read_hidden(label)
+        if self.lines is None:
+            self.lines = deque(line.strip() for line in sys.stdin.read().splitlines())
+        return self.lines.popleft() if self.lines else None
+
+
+def _read_hidden(label: str) -> str | None:
+    """One line of the terminal on stdin, not echoed; the label goes to stderr once echo is
+    off (as getpass does: what was typed before the label showed is discarded, never shown)."""
+    try:
+        import termios
+    except ImportError:  # not a POSIX terminal: getpass hides the input its own way
+        import getpass
+
+        try:
+            return getpass.getpass(f"{label}: ", stream=sys.stderr).strip()
+        except EOFError:
+            return None
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
+    try:
+        sys.stderr.write(f"{label}: ")
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+    finally:
+        termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+    return line.strip() if line else None
 
 
 def _literal_number(number: str) -> str:
@@ -90,6 +136,14 @@ def _literal_number(number: str) -> str:
         raise InvalidInput("card numbers are not taken on the command line",
                            slug="card_number_on_command_line", hint=_LITERAL_HINT)
     return number
+
+
+def _refuse_literal_cvn(card, cvn: str | None, *, hint: str) -> None:
+    """A literal --cvn is taken only with a sandbox test card, whatever the card's type: the
+    process list and shell history are readable by others."""
+    if cvn is not None and cvn != "-" and not card.is_test:
+        raise InvalidInput("security codes are not taken on the command line",
+                           slug="security_code_on_command_line", hint=hint)
 
 
 def _missing(what: str, hint: str) -> UsageError:
@@ -105,40 +159,36 @@ def _two_step(number: str | None, holder: str | None, id_number: str | None,
     settings = current()
     now = settings.clock.now()
     today = now.astimezone(settings.tz).date()
-    stdin = _stdin_values() if "-" in (number, cvn) else deque()
+    stdin = _Stdin()
     # Form first, in the order of the flow; nothing is opened before every value passed.
     if number is None:
         raise _missing("card number", "pass --number - and give the number on stdin")
     if number == "-":
-        if not stdin or not stdin[0]:
+        raw = stdin.next("Card number (hidden)")
+        if not raw:
             raise _missing("card number", "--number - reads it from the first line of stdin")
-        raw = stdin.popleft()
     else:
         raw = _literal_number(number)
     card = cards.check_number(raw)
+    _refuse_literal_cvn(card, cvn, hint="use --cvn - and give it on stdin")
     for value, option in ((holder, "--holder"), (id_number, "--id-number"),
                           (phone, "--phone")):
         if value is None:
             raise _missing(option.lstrip("-").replace("-", " "), f"pass {option}")
     assert holder is not None and id_number is not None and phone is not None
     name, id_no, mobile = cards.check_holder_fields(holder, id_number, phone, today)
-    security_code: str | None = None
-    if card.is_credit:
-        if expiry is None:
-            raise _missing("card expiry", "credit cards need --expiry MM/YY")
-        if cvn == "-" or (cvn is None and number == "-"):
-            security_code = stdin.popleft() if stdin else None
-            if not security_code:
-                raise _missing("security code",
-                               "give it on the line after the card number on stdin")
-        elif cvn is not None:
-            if not card.is_test:
-                raise InvalidInput("security codes are not taken on the command line",
-                                   slug="security_code_on_command_line",
-                                   hint="use --cvn - and give it on stdin")
-            security_code = cvn
-        else:
-            raise _missing("security code", "credit cards need --cvn - with the code on stdin")
+    if card.is_credit and expiry is None:
+        raise _missing("card expiry", "credit cards need --expiry MM/YY")
+    security_code: str | None = cvn if cvn != "-" else None  # a literal test card's code
+    # `--cvn -` reads the code for any card; a credit card read from stdin reads it too.
+    if cvn == "-" or (cvn is None and number == "-" and card.is_credit):
+        security_code = stdin.next("Security code (3 digits, hidden)")
+        if not security_code:
+            raise _missing("security code", "give it on stdin, on the line after the card "
+                           "number (alone when the number is a literal test card)")
+    if card.is_credit and security_code is None:
+        raise _missing("security code", "credit cards need --cvn - with the code on stdin")
+    # Checked for any card that was given them (a debit card needs neither), then forgotten.
     cards.check_credit_fields(card, expiry, security_code, today)
     data = cards.CardInput(number=card, holder=name, id_number=id_no, mobile=mobile)
 
@@ -200,7 +250,9 @@ def _ask(read: Callable[[], str]) -> str:
     try:
         return read()
     except EOFError:
-        raise UsageError("input ended", slug="missing_value") from None
+        raise UsageError("input ended", slug="missing_value",
+                         hint="run it again and answer every prompt, or give the values as "
+                              "options") from None
 
 
 def _ask_valid(label: str, check: Callable[[str], T], *, secret: bool = False,
@@ -238,6 +290,7 @@ def _interactive(number: str | None, holder: str | None, id_number: str | None,
                       given=_literal_number(number) if number is not None else None)
     from wxshop_cli.core.cardnumber import BRAND_NAMES
 
+    _refuse_literal_cvn(card, cvn, hint="leave --cvn out to type it hidden")
     say(f"{card.row.bank} {card.row.type_label} · {BRAND_NAMES[card.brand]} · "
         f"{card.first6[:4]} **** **** {card.last4}")
     name = _ask_valid("Holder name", identity.check_holder_name, given=holder)
@@ -247,12 +300,10 @@ def _interactive(number: str | None, holder: str | None, id_number: str | None,
                         given=phone)
     if card.is_credit:
         _ask_valid("Expiry (MM/YY)", lambda v: identity.check_expiry(v, today), given=expiry)
-        if cvn is not None and not card.is_test:
-            raise InvalidInput("security codes are not taken on the command line",
-                               slug="security_code_on_command_line",
-                               hint="leave --cvn out to type it hidden")
         _ask_valid("Security code (3 digits, hidden)", identity.check_security_code,
                    secret=True, given=cvn)
+    else:  # a debit card asks neither; one given as an option is still checked
+        cards.check_credit_fields(card, expiry, cvn, today)
     data = cards.CardInput(number=card, holder=name, id_number=id_no, mobile=mobile)
 
     from wxshop_cli.db.engine import database
@@ -297,7 +348,32 @@ def list_(
 
     settings = current()
     rows = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz)
-    emit(rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)")
+    emit(rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)",
+         human=lambda shown: _card_table(shown, "My bank cards"))
+
+
+def _card_table(rows: list[dict], title: str) -> None:
+    """The terminal's card list: ids and numbers always whole (they are what you type); the
+    card's name folds (its type, 储蓄卡/信用卡, is part of it) with the bank code under it;
+    default and unbound show in one status column."""
+    from rich.text import Text
+
+    from wxshop_cli.commands import tables
+
+    def card(row: dict) -> Text:
+        return Text.assemble(row["display"], ("\n" + row["bank_code"], "dim"))
+
+    def status(row: dict) -> Text:
+        if row["status"] != "bound":
+            return Text(row["status"], style="dim")
+        return Text("default", style="green") if row["is_default"] else Text("bound")
+
+    tables.render(rows, [
+        tables.Col("id", lambda row: row["id"]),
+        tables.Col("card", card, flexible=True),
+        tables.Col("number", lambda row: row["masked_number"]),
+        tables.Col("status", status),
+    ], title=title, empty="no bound card (wxshop bind-card)")
 
 
 @cards_app.command("show")

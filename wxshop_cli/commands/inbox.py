@@ -26,5 +26,36 @@ def inbox(
 
     settings = current()
     messages = read_inbox(database(), settings.buyer, include_read=all_, tz=settings.tz)
-    emit(messages, COLUMNS, title=f"Inbox of {settings.buyer}",
-         empty="no unread messages" if not all_ else "no messages")
+    empty = "no unread messages" if not all_ else "no messages"
+    emit(messages, COLUMNS, title=f"Inbox of {settings.buyer}", empty=empty,
+         human=lambda rows: _inbox_table(rows, f"Inbox of {settings.buyer}", empty))
+
+
+def _inbox_table(rows: list[dict], title: str, empty: str) -> None:
+    """The terminal's inbox: id and time, kind and SMS code always whole; the text folds."""
+    from datetime import datetime
+
+    from rich.text import Text
+
+    from wxshop_cli import clock
+    from wxshop_cli.commands import tables
+    from wxshop_cli.config import current
+
+    tz = current().tz
+
+    def message(row: dict) -> Text:
+        when = clock.human(datetime.fromisoformat(row["created_at"]), tz)
+        return Text.assemble(row["id"], ("\n" + when, "dim"))
+
+    def kind(row: dict) -> Text:
+        text = Text(row["kind"], style="bold" if not row["read"] else "dim")
+        if row.get("code"):
+            text.append("\n" + row["code"], style="bold")
+        return text
+
+    tables.render(rows, [
+        tables.Col("message", message),
+        tables.Col("kind", kind),
+        tables.Col("text", lambda r: r["text"], flexible=True),
+        tables.Col("read", lambda r: "✓" if r["read"] else ""),
+    ], title=title, empty=empty)

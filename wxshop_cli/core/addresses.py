@@ -18,13 +18,13 @@ from sqlmodel import Session, col, select
 from wxshop_cli.clock import iso
 from wxshop_cli.core import identity
 from wxshop_cli.core.regions import check_region, region_name
+from wxshop_cli.core.text import describe, invisible_char
 from wxshop_cli.db.models import Address
 from wxshop_cli.errors import InvalidInput, NotFound
 
 #: Longest value accepted per field, in characters (the column sizes).
 LIMITS = {"city": 64, "street": 200, "contact": 64}
 
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def check_text(value: str, field: str) -> str:
@@ -32,13 +32,17 @@ def check_text(value: str, field: str) -> str:
     text = unicodedata.normalize("NFC", value.strip()) if isinstance(value, str) else ""
     if not text:
         raise InvalidInput(f"{field} is empty", slug="invalid_address",
-                           hint=f"give --{field}")
+                           hint=f"give --{field} TEXT")
     if len(text) > LIMITS[field]:
         raise InvalidInput(f"{field} is longer than {LIMITS[field]} characters",
-                           slug="invalid_address")
-    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in text):
-        raise InvalidInput(f"{field} contains a control or invisible character",
-                           slug="invalid_address")
+                           slug="invalid_address",
+                           hint=f"shorten it to {LIMITS[field]} characters or fewer")
+    bad = invisible_char(text)
+    if bad is not None:
+        raise InvalidInput(f"{field} contains a control or invisible character ({describe(bad)})",
+                           slug="invalid_address",
+                           hint="retype it; text copied from a web page or chat can bring "
+                                "hidden characters")
     return text
 
 

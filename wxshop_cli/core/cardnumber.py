@@ -75,7 +75,8 @@ def normalize(text: str) -> str:
     what is checked must be exactly what the bank would see.
     """
     if not isinstance(text, str):
-        raise InvalidInput("card number must be text", slug="invalid_card_number")
+        raise InvalidInput("card number must be text", slug="invalid_card_number",
+                           hint=_HINT_FORMAT)
     digits = text.strip().translate(_SEPARATORS)
     if not digits:
         raise InvalidInput("card number is empty", slug="invalid_card_number",

@@ -114,18 +114,20 @@ def check_holder_fields(holder: str, id_number: str, phone: str,
 
 def check_credit_fields(number: CardNumber, expiry: str | None, cvn: str | None,
                         today: dt.date) -> None:
-    """A credit card needs its expiry (not past) and 3-digit security code, checked for form
-    and then forgotten. A missing one is a usage error (no prompt here)."""
-    if not number.is_credit:
-        return
-    if expiry is None:
+    """A credit card needs its expiry (not past) and 3-digit security code. A debit card
+    needs neither, but one that is given is checked the same way (a mistyped `--expiry 13/30`
+    is refused, not ignored). Both are checked for form and then forgotten. A missing one
+    is a usage error (no prompt here)."""
+    if expiry is not None:
+        identity.check_expiry(expiry, today)
+    elif number.is_credit:
         raise UsageError("missing card expiry", slug="missing_value",
                          hint="credit cards need --expiry MM/YY")
-    identity.check_expiry(expiry, today)
-    if cvn is None:
+    if cvn is not None:
+        identity.check_security_code(cvn)
+    elif number.is_credit:
         raise UsageError("missing security code", slug="missing_value",
                          hint="credit cards need --cvn - with the 3 digits on stdin")
-    identity.check_security_code(cvn)
 
 
 def check_card_input(number: str, holder: str, id_number: str, phone: str,
@@ -218,8 +220,8 @@ def _check_identity(buyer: Buyer, name_hash: str, id_hash: str) -> None:
     if not (hmac.compare_digest(buyer.identity_id_hash, id_hash)
             and hmac.compare_digest(buyer.identity_name_hash or "", name_hash)):
         raise InvalidInput("identity differs from the buyer's", slug="identity_mismatch",
-                           hint="every card of a buyer carries the holder name and ID number "
-                                "of its first card")
+                           hint="give the holder name and ID number of this buyer's first "
+                                "card, or bind it as another --buyer")
 
 
 def _check_conflicts(session: Session, buyer_id: int, fingerprint: str, is_test: bool,
@@ -243,7 +245,8 @@ def _check_conflicts(session: Session, buyer_id: int, fingerprint: str, is_test:
     if other is not None:
         raise Conflict("this card is bound by a buyer with another identity",
                        slug="card_bound_elsewhere",
-                       hint="a card can be bound only by buyers of its holder's identity")
+                       hint="only buyers with the holder's identity may bind it; the other "
+                            "buyer must unbind it first")
 
 
 # ---------------------------------------------------------------- step one
@@ -335,10 +338,20 @@ def _find_binding(session: Session, buyer_name: str, binding_id: str, *,
 def _check_pending(binding: CardBinding, now: dt.datetime) -> None:
     if binding.status == BOUND:
         raise Conflict("this binding is already confirmed", slug="binding_already_confirmed",
-                       hint=f"the card is {binding.card_id}", card_id=binding.card_id)
+                       hint=f"nothing to do: see `wxshop cards show {binding.card_id}`",
+                       card_id=binding.card_id)
     if binding.status == CANCELLED:
         raise Conflict("this binding was cancelled", slug="binding_cancelled",
                        hint="start again with `wxshop bind-card`")
+    # The code is valid in [sent, sent + 5 min): not before the sandbox bank sent it.
+    if now < as_utc(binding.created_at):
+        from wxshop_cli.clock import human
+        from wxshop_cli.config import current
+
+        raise InvalidInput(
+            f"the SMS code was sent at {human(binding.created_at, current().tz)}, after the "
+            "time of this command", slug="sms_code_not_yet_valid",
+            hint="confirm at or after the time the code was sent (check --now / WXSHOP_NOW)")
     if now >= as_utc(binding.expires_at):
         raise InvalidInput("the SMS code has expired", slug="sms_code_expired",
                            hint="codes are valid 5 minutes; start again with `wxshop bind-card`")
@@ -420,7 +433,8 @@ def confirm_binding(db: Any, buyer_name: str, binding_id: str, code: str, now: d
             return card_public(card, tz or dt.UTC)
     except IntegrityError:
         raise Conflict("this card is already bound", slug="card_already_bound",
-                       hint="another binding of the same card finished first") from None
+                       hint="another binding of the same card finished first; see "
+                            "`wxshop cards list`") from None
 
 
 def paypassword_needed(db: Any, buyer_id: int) -> bool:
@@ -516,7 +530,8 @@ def unbind_card(db: Any, buyer_name: str, card_id: str, now: dt.datetime, *,
     with db.transaction() as session:
         card = _require_card(session, buyer_name, card_id, lock=True)
         if card.status != BOUND:
-            raise Conflict(f"card {card_id} is already unbound", slug="card_unbound")
+            raise Conflict(f"card {card_id} is already unbound", slug="card_unbound",
+                           hint="nothing to do; `wxshop cards list --all` shows unbound cards")
         was_default = card.is_default
         card.status = UNBOUND
         card.unbound_at = now

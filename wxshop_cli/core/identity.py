@@ -12,6 +12,7 @@ import re
 import unicodedata
 from datetime import date
 
+from wxshop_cli.core.text import describe, invisible_char
 from wxshop_cli.errors import InvalidInput
 
 _SEPARATORS = str.maketrans("", "", " -")
@@ -33,13 +34,12 @@ _EXPIRY_FORM = re.compile(r"([0-9]{2})/([0-9]{2})", re.ASCII)
 _SECURITY_CODE_FORM = re.compile(r"[0-9]{3}", re.ASCII)
 _PASSWORD_FORM = re.compile(r"[0-9]{6}", re.ASCII)
 
+#: What to do about a malformed payment password (here and in core/paypassword.py).
+PASSWORD_HINT = "six ASCII digits, typed at the prompt or given in WXSHOP_PAY_PASSWORD"
+
 #: Longest holder name accepted, in characters (after normalisation).
 HOLDER_MAX_CHARS = 64
 
-#: Unicode categories refused in a holder name: controls, format characters (zero-width
-#: spaces, bidirectional overrides that make a displayed name lie), surrogates, private-use
-#: and unassigned code points, line and paragraph separators.
-_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def check_id_number(text: str, today: date) -> str:
@@ -56,10 +56,10 @@ def check_id_number(text: str, today: date) -> str:
     """
     from stdnum.cn import ric
 
-    if not isinstance(text, str):
-        raise InvalidInput("ID number must be text", slug="invalid_id_number")
-    number = text.strip().translate(_SEPARATORS).upper()
     hint = "18 characters: 17 digits and a final digit or X"
+    if not isinstance(text, str):
+        raise InvalidInput("ID number must be text", slug="invalid_id_number", hint=hint)
+    number = text.strip().translate(_SEPARATORS).upper()
     if len(number) != 18 or _ID_FORM.fullmatch(number) is None:
         raise InvalidInput("ID number must have 18 characters: 17 digits, then a digit or X",
                            slug="invalid_id_number", hint=hint)
@@ -132,23 +132,25 @@ def check_holder_name(text: str) -> str:
     override), line-separator, unassigned/private-use characters and spaces other than
     U+0020.
     """
+    hint = "the holder's name as the bank has it, e.g. 张三"
     if not isinstance(text, str):
-        raise InvalidInput("holder name must be text", slug="invalid_holder")
+        raise InvalidInput("holder name must be text", slug="invalid_holder", hint=hint)
     name = unicodedata.normalize("NFC", text.strip())
     name = re.sub(r" {2,}", " ", name)
     if not name:
-        raise InvalidInput("holder name is empty", slug="invalid_holder",
-                           hint="the name printed on the card or bank records")
+        raise InvalidInput("holder name is empty", slug="invalid_holder", hint=hint)
     if len(name) > HOLDER_MAX_CHARS:
         raise InvalidInput(f"holder name is longer than {HOLDER_MAX_CHARS} characters",
-                           slug="invalid_holder")
-    for char in name:
-        category = unicodedata.category(char)
-        # Other spaces (no-break, ideographic) would make look-alike names hash differently.
-        if category in _REFUSED_CATEGORIES or (category == "Zs" and char != " "):
-            raise InvalidInput(
-                "holder name contains a control, invisible or unusual space character",
-                slug="invalid_holder")
+                           slug="invalid_holder",
+                           hint="give the name as printed on the card, without titles")
+    # Other spaces (no-break, ideographic) would make look-alike names hash differently.
+    bad = invisible_char(name, plain_spaces_only=True)
+    if bad is not None:
+        raise InvalidInput(
+            f"holder name contains a control, invisible or unusual space character "
+            f"({describe(bad)})", slug="invalid_holder",
+            hint="retype the name; copying it from a web page or chat can bring hidden "
+                 "characters")
     return name
 
 
@@ -199,7 +201,7 @@ def check_pay_password(text: str) -> None:
     and `weak_password`."""
     if not isinstance(text, str) or _PASSWORD_FORM.fullmatch(text) is None:
         raise InvalidInput("payment password must be exactly 6 digits",
-                           slug="invalid_password")
+                           slug="invalid_password", hint=PASSWORD_HINT)
     if is_weak_password(text):
         raise InvalidInput("payment password is too easy to guess", slug="weak_password",
                            hint="avoid six equal digits and runs of consecutive digits up or down")

@@ -50,7 +50,8 @@ def scrypt_n() -> int:
         value = 0
     if value < 2 or value & (value - 1) or value > 2**22:
         raise UsageError(f"{ENV_SCRYPT_N} must be a power of two from 2 to 4194304",
-                         slug="invalid_scrypt_cost")
+                         slug="invalid_scrypt_cost",
+                         hint=f"e.g. {ENV_SCRYPT_N}=32768, or unset it for the default")
     return value
 
 
@@ -93,8 +94,10 @@ def password_matches(key: bytes, password: str, stored: str) -> bool:
 def _check_form(password: str) -> str:
     """A typed password is 6 ASCII digits; nothing else can ever be right."""
     if len(password) != 6 or not (password.isascii() and password.isdigit()):
+        from wxshop_cli.core.identity import PASSWORD_HINT
+
         raise InvalidInput("payment password must be exactly 6 digits",
-                           slug="invalid_password")
+                           slug="invalid_password", hint=PASSWORD_HINT)
     return password
 
 
@@ -174,13 +177,15 @@ def has_pay_password(db: Any, buyer_name: str) -> bool:
 
 
 def _locked_error(until: dt.datetime) -> PaymentRefused:
-    from wxshop_cli.clock import human
+    from wxshop_cli.clock import human, iso
     from wxshop_cli.config import current
 
+    tz = current().tz
     return PaymentRefused(
-        f"payments are locked until {human(until, current().tz)} after {MAX_TRIES} wrong "
+        f"payments are locked until {human(until, tz)} after {MAX_TRIES} wrong "
         "payment passwords", slug="password_locked",
-        hint="wait for the lock to end", locked_until=until.isoformat())
+        hint="try again after the lock ends; the right password then pays at once",
+        locked_until=iso(until, tz))
 
 
 def verify_pay_password(db: Any, buyer_name: str, password: str | None,
@@ -238,4 +243,5 @@ def verify_pay_password(db: Any, buyer_name: str, password: str | None,
     left = MAX_TRIES - count
     raise PaymentRefused(
         f"wrong payment password: {left} {'try' if left == 1 else 'tries'} left before "
-        "payments lock for 3 hours", slug="wrong_password", tries_left=left)
+        "payments lock for 3 hours", slug="wrong_password", tries_left=left,
+        hint=f"the 6 digits set with the buyer's first card ({ENV_PASSWORD} in scripts)")

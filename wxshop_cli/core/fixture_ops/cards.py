@@ -13,17 +13,21 @@ def _args(args: dict[str, Any], required: set[str], optional: set[str]) -> dict[
     unknown = set(args) - required - optional
     if unknown:
         raise InvalidInput(f"unknown arguments {', '.join(sorted(unknown))}",
-                           slug="invalid_fixture")
+                           slug="invalid_fixture",
+                           hint=f"this op takes {', '.join(sorted(required | optional))}")
     missing = required - set(args)
     if missing:
         raise InvalidInput(f"missing arguments {', '.join(sorted(missing))}",
-                           slug="invalid_fixture")
+                           slug="invalid_fixture",
+                           hint=f"this op needs {', '.join(sorted(required))}")
     for name in (required | optional) & set(args):
         value = args[name]
         if name != "default" and not isinstance(value, str):
-            raise InvalidInput(f"argument {name} must be a string", slug="invalid_fixture")
+            raise InvalidInput(f"argument {name} must be a string", slug="invalid_fixture",
+                               hint=f'write it in quotes, e.g. "{name}": "..."')
     if "default" in args and not isinstance(args["default"], bool):
-        raise InvalidInput("argument default must be true or false", slug="invalid_fixture")
+        raise InvalidInput("argument default must be true or false", slug="invalid_fixture",
+                           hint='write "default": true or leave it out')
     return args
 
 
@@ -56,7 +60,9 @@ def bind_card(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
     if not is_test_card(a["number"]):
         raise InvalidInput("fixtures bind only the sandbox's test cards",
                            slug="card_number_on_command_line",
-                           hint="a fixture file is as readable as a command line")
+                           hint="use a sandbox test card, e.g. 6222020000000000000 (debit) "
+                                "or 6258000000000006 (credit); a fixture file is as readable "
+                                "as a command line")
     today = ctx.now.astimezone(current().tz).date()
     password = a.get("pay_password")
     if password is not None:
