@@ -255,6 +255,32 @@ def test_dry_run_reports_the_same_and_writes_nothing(cli, tmp_path, backend):
     assert dry2["dry_run"] is True and real2["dry_run"] is False
 
 
+def test_a_dry_run_shows_no_ids_for_items_it_would_create(cli, tmp_path, backend):
+    """The rolled-back items' ids would not be the ones a real publish makes: null."""
+    path = write(tmp_path, base())
+    dry = publish(cli, path, "--dry-run")
+    created = [e for e in dry["created"] if e["kind"] == "item"]
+    assert len(created) == 3 and all(e["id"] is None for e in created)
+    real = publish(cli, path)
+    ids = {e["key"]: e["id"] for e in real["created"] if e["kind"] == "item"}
+    shown = cli.json("--now", DURING, "promo", "show", "double11-2013")["items"]
+    assert ids == {item["sku"]: item["id"] for item in shown}
+    # Existing items keep their real ids in a dry run; only a new one is null.
+    doc = base()
+    doc["items"][0]["stock"] = 90
+    doc["items"].append({"sku": "YX-4001", "title": "德芙", "list_price": "45.90",
+                         "price": "35.90", "stock": 5})
+    dry = publish(cli, write(tmp_path, doc, "v2.toml"), "--dry-run")
+    assert [e["id"] for e in dry["changed"] if e["kind"] == "item"] == [ids["YX-1001"]]
+    assert [e for e in dry["created"] if e["kind"] == "item"] == [
+        {"kind": "item", "key": "YX-4001", "id": None}]
+    # The human report of a dry run shows no id either.
+    result = cli("--now", DURING, "promo", "publish", write(tmp_path, doc, "v2.toml"),
+                 "--dry-run")
+    assert result.exit_code == 0 and "item_" not in result.stdout
+    assert "dry run" in result.stderr
+
+
 def test_a_json_file_with_the_same_keys_is_the_same_promotion(cli, tmp_path, backend):
     publish(cli, write(tmp_path, base()))
     again = publish(cli, write(tmp_path, base(), "promo.json"))
@@ -481,6 +507,11 @@ def _duplicate_sku() -> dict[str, Any]:
 
 MALFORMED = {
     "unknown top key": (_top(colour="red"), "colour: unknown key"),
+    "invisible title": (_top(title="双11\u200b精选"),
+                        "title: contains a control or invisible character (U+200B"),
+    "bidi item title": (_item(title="iPhone\u202e5s"),
+                        "items[0].title: contains a control or invisible character (U+202E"),
+    "spaced percent": (_item(percent_off=" 20", price=None), "items[0].percent_off: not a "),
     "unknown item key": (_item(colour="red"), "items[0].colour: unknown key"),
     "bad time": (_top(starts_at="tomorrow"), "starts_at: not an ISO 8601 time"),
     "time of the wrong type": (_top(ends_at=20131112), "ends_at: expected an ISO 8601 time"),
@@ -644,6 +675,56 @@ def test_duplicate_json_keys_are_refused(cli, tmp_path):
 def test_a_json_array_is_not_a_promotion(cli, tmp_path):
     error = cli.fails(3, "promo", "publish", write(tmp_path, "[]", "list.json"))
     assert error["code"] == "invalid_promo_file"
+
+
+def test_a_directory_is_refused_as_a_file(cli, tmp_path, monkeypatch):
+    for target in (str(tmp_path), str(tmp_path) + "/", "."):
+        monkeypatch.chdir(tmp_path)
+        error = cli.fails(2, "promo", "publish", target)
+        assert error["code"] == "invalid_file"
+        assert "is a directory" in error["message"] and error["hint"]
+    # A directory named like a code: the promotion when it exists, else the directory.
+    (tmp_path / "double11-2013").mkdir()
+    error = cli.fails(2, "promo", "publish", "double11-2013")
+    assert (error["code"], "is a directory" in error["message"]) == ("invalid_file", True)
+    publish(cli, write(tmp_path, base()))
+    assert publish(cli, "double11-2013")["any_change"] is False
+
+
+def test_dash_reads_the_promotion_file_from_stdin(cli, tmp_path, backend):
+    """`promo publish -`: TOML, or JSON when it starts with `{`; same checks, same report."""
+    toml = to_toml(base())
+    dry = cli.json("--now", DURING, "promo", "publish", "-", "--dry-run", input=toml)
+    assert dry["dry_run"] is True and dry["any_change"] is True
+    assert cli.json("promo", "list", "--all") == []
+    report = cli.json("--now", DURING, "promo", "publish", "-", input=toml)
+    assert report["status"] == "live" and len(report["created"]) == 7
+    again = cli.json("--now", DURING, "promo", "publish", "-",
+                     input=json.dumps(base(), ensure_ascii=False))
+    assert again["any_change"] is False
+    # Mistakes name stdin and their key paths, as for a file.
+    doc = base()
+    doc["items"][0]["price"] = "3999.001"
+    error = cli.fails(3, "promo", "publish", "-", input=to_toml(doc))
+    assert error["code"] == "invalid_promo_file"
+    assert error["message"].startswith("<stdin>: 1 mistake")
+    assert error["details"] == ["items[0].price: more than two decimals"]
+    error = cli.fails(3, "promo", "publish", "-", input="{not json")
+    assert error["details"][0].startswith("line 1, column 2: not JSON")
+    # Nothing on stdin is a usage error.
+    error = cli.fails(2, "promo", "publish", "-", input="")
+    assert error["code"] == "missing_value" and "stdin" in error["message"]
+
+
+def test_an_unreadable_file_is_a_usage_error(cli, tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    path = Path(write(tmp_path, base()))
+    path.chmod(0)
+    error = cli.fails(2, "promo", "publish", str(path))
+    assert error["code"] == "invalid_file" and "cannot read" in error["message"]
 
 
 def test_a_target_that_is_neither_file_nor_code_is_not_found(cli, tmp_path):

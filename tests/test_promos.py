@@ -78,6 +78,14 @@ def test_a_rule_broken_by_create_is_invalid_input(cli, args, slug):
     assert error["code"] == slug
 
 
+@pytest.mark.parametrize("title", ["双11\u200b精选", "双11\u202e精选", "双11\n精选"])
+def test_a_promotion_title_with_invisible_characters_is_refused(cli, wx_env, title):
+    error = cli.fails(3, "promo", "create", "--code", "x", "--title", title, *WINDOW)
+    assert error["code"] == "invalid_product"
+    assert error["message"].startswith("--title: ") and error["hint"]
+    assert not (wx_env / "wxshop.db").exists()
+
+
 def test_a_bad_code_is_invalid_and_a_duplicate_code_a_conflict(cli, backend):
     assert cli.fails(3, "promo", "create", "--code", "双11", "--title", "X",
                      *WINDOW)["code"] == "invalid_promo_code"
@@ -123,6 +131,10 @@ def test_add_item_prices_fixed_percent_and_amount(cli, backend):
     (["--percent-off", "0"], "invalid_percent", "--percent-off: 0 is out of range"),
     (["--percent-off", "12.345"], "invalid_percent", "--percent-off: more than two decimals"),
     (["--percent-off", "abc"], "invalid_percent", "--percent-off: not a percentage"),
+    (["--percent-off", " 20"], "invalid_percent", "--percent-off: not a percentage"),
+    (["--percent-off", "20 "], "invalid_percent", "--percent-off: not a percentage"),
+    (["--percent-off", "２０"], "invalid_percent", "--percent-off: not a percentage"),
+    (["--price", " 5"], "invalid_amount", "--price: not an amount"),
     (["--price", "3999.999"], "invalid_amount", "--price: more than two decimals"),
 ])
 def test_prices_outside_the_rules_are_invalid(cli, price, slug, words):
@@ -162,6 +174,12 @@ def test_add_item_option_mistakes_are_usage_errors(cli, args):
     (["--sku", "YX-1001", "--price", "1", "--stock", "-1"], 3, "invalid_stock"),
     (["--sku", "YX-1001", "--price", "1", "--stock", "1", "--per-buyer-limit", "0"], 3,
      "invalid_limit"),
+    (["--sku", "YX-1001", "--price", "1", "--stock", " 1"], 3, "invalid_stock"),
+    (["--sku", "YX-1001", "--price", "1", "--stock", "１"], 3, "invalid_stock"),
+    (["--sku", "YX-1001", "--price", "1", "--stock", "1", "--per-buyer-limit", " 2"], 3,
+     "invalid_limit"),
+    (["--sku", "YX-1001", "--price", "1", "--stock", "1", "--per-buyer-limit", "2.5"], 2,
+     "usage"),
 ])
 def test_add_item_refusals(cli, args, code, slug):
     shop(cli)

@@ -24,7 +24,8 @@ def add(
     sku: Annotated[str, typer.Option("--sku", help="Unique: 1-64 of A-Z a-z 0-9 . _ -")],
     title: Annotated[str, typer.Option("--title", help="One line.")],
     price: Annotated[str, typer.Option("--price", metavar="YUAN", help="List price in yuan.")],
-    stock: Annotated[int, typer.Option("--stock", help="Units sold at list price.")],
+    stock: Annotated[str, typer.Option("--stock", metavar="N",
+                                       help="Units sold at list price.")],
     image_url: Annotated[str, typer.Option("--image-url", help="One http(s) URL.")] = "",
     description: Annotated[str, typer.Option("--description", help="One line.")] = "",
 ) -> None:
@@ -33,12 +34,14 @@ def add(
     from wxshop_cli.config import current
     from wxshop_cli.core import catalog
 
-    # The form of every value is checked before the database is opened.
+    # The form of every value is checked before the database is opened; a mistyped count
+    # is a usage error (2), reported first as Typer would.
+    units = catalog.parse_count(stock, option="--stock")
     values = {
         "sku": catalog.check_sku(sku, field="--sku"),
         "title": catalog.check_title(title, field="--title"),
         "list_price_fen": money.parse_yuan(price, field="--price"),
-        "stock": catalog.check_stock(stock, field="--stock"),
+        "stock": catalog.check_stock(units, field="--stock"),
         "image_url": catalog.check_image_url(image_url, field="--image-url"),
         "description": catalog.check_description(description, field="--description"),
     }
@@ -58,7 +61,25 @@ def list_() -> None:
 
     with database().transaction(read_only=True) as session:
         rows = [catalog.public(product) for product in catalog.list_products(session)]
-    emit(rows, COLUMNS, title="Products", empty="no products yet")
+    emit(rows, COLUMNS, title="Products", empty="no products yet", human=_product_table)
+
+
+def _product_table(rows: list[dict]) -> None:
+    """The terminal's product list: SKU, price and stock always whole; the title (with the
+    description and image URL under it) folds."""
+    from wxshop_cli import money
+    from wxshop_cli.commands import tables
+    from wxshop_cli.commands.promo import _stacked
+
+    tables.render(rows, [
+        tables.Col("sku", lambda r: r["sku"]),
+        tables.Col("title", lambda r: _stacked({"title": r["title"],
+                                                "description": r["description"] or "",
+                                                "url": r["image_url"] or ""}), flexible=True),
+        tables.Col("list price", lambda r: money.display(r["list_price_fen"]),
+                   justify="right"),
+        tables.Col("stock", lambda r: str(r["stock"]), justify="right"),
+    ], title="Products", empty="no products yet")
 
 
 @app.command("show")

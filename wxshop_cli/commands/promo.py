@@ -62,10 +62,17 @@ def _item_rows(promos: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def strips(promos: list[dict[str, Any]]):
     """The buyer's view as a Rich renderable: per promotion a header line, then each item on
-    one line — title, promo price, list price struck through, stock left, description, image
-    URL. When the line is too long the description gives way first. Shared by `promo list`
-    and the demo."""
+    one line — title, promo price, list price struck through, stock left, the item id (what
+    `wxshop buy` takes), description, image URL. Prices, stock and the id are never cut: when
+    the line is too long the description gives way first (it ends in `…`); narrower still,
+    the title, description and URL stack in one column that folds, and on a very narrow
+    terminal each item becomes a small block of lines. Shared by `promo list` and the demo."""
     return _Strips(promos)
+
+
+#: Narrowest description kept on a one-line strip, and narrowest stacked text column.
+_MIN_DESCRIPTION = 12
+_MIN_STACK = 16
 
 
 class _Strips:
@@ -73,39 +80,101 @@ class _Strips:
         self.promos = promos
 
     def __rich_console__(self, console, options):
-        from rich.cells import cell_len
-        from rich.table import Table
         from rich.text import Text
 
-        from wxshop_cli import clock, money
+        from wxshop_cli import clock
         from wxshop_cli.config import current
         from wxshop_cli.core.regions import region_name
 
         tz = current().tz
-        styles = ("bold", "bold red", "dim strike", "yellow", "dim", "blue")
         for promo in self.promos:
             where = ", ".join(region_name(code) for code in promo["regions"]) or "全国 nationwide"
             ends = clock.human(_parse(promo["ends_at"]), tz)[:16]
             yield Text.assemble((promo["title"], "bold"), "  ", (promo["status"], "green"),
                                 f"  until {ends}  ", (where, "dim"))
-            rows = []
-            for item in promo["items"]:
-                left = item["stock_left"]
-                rows.append((item["title"], money.display(item["price_fen"]),
-                             money.display(item["list_price_fen"]),
-                             "sold out" if left == 0 else f"{left} left",
-                             item["description"], item["image_url"]))
-            widths = [max((cell_len(row[i]) for row in rows), default=0) for i in range(6)]
-            room = options.max_width - (sum(widths) - widths[4]) - 5  # 5 gaps of one space
-            table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False,
-                          collapse_padding=True)
-            for index, style in enumerate(styles):
-                table.add_column(style=style, no_wrap=True, overflow="ellipsis",
-                                 max_width=max(room, 8) if index == 4 else None,
-                                 justify="right" if index in (1, 2) else "left")
-            for row in rows:
-                table.add_row(*row)
-            yield table
+            yield from _strip_rows(promo["items"], options.max_width)
+
+
+def _strip_cells(item: dict[str, Any]) -> dict[str, Any]:
+    from wxshop_cli import money
+
+    left = item["stock_left"]
+    return {"title": item["title"], "price": money.display(item["price_fen"]),
+            "list": money.display(item["list_price_fen"]),
+            "stock": "sold out" if left == 0 else f"{left} left", "id": item["id"],
+            "description": item.get("description") or "", "url": item.get("image_url") or ""}
+
+
+#: The fixed parts of a strip (never cut) and their styles.
+_FIXED = (("price", "bold red", "right"), ("list", "dim strike", "right"),
+          ("stock", "yellow", "left"), ("id", "cyan", "left"))
+
+
+def _strip_rows(items: list[dict[str, Any]], width: int):
+    from rich.cells import cell_len
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = [_strip_cells(item) for item in items]
+    natural = {key: max((cell_len(row[key]) for row in rows), default=0)
+               for key in ("title", "price", "list", "stock", "id", "description", "url")}
+    fixed = sum(natural[key] for key, _, _ in _FIXED)
+
+    def table() -> Table:
+        return Table(box=None, show_header=False, padding=(0, 1), pad_edge=False,
+                     collapse_padding=True)
+
+    def fixed_columns(grid: Table) -> None:
+        for key, style, justify in _FIXED:
+            grid.add_column(style=style, no_wrap=True, width=natural[key],
+                            justify=justify)  # type: ignore[arg-type]
+
+    # One line per item (7 columns, 6 gaps): the description gives way first.
+    room = width - fixed - natural["title"] - natural["url"] - 6
+    if room >= min(natural["description"], _MIN_DESCRIPTION):
+        grid = table()
+        grid.add_column(style="bold", no_wrap=True, width=natural["title"])
+        fixed_columns(grid)
+        grid.add_column(style="dim", no_wrap=True, overflow="ellipsis",
+                        width=max(0, min(room, natural["description"])))
+        grid.add_column(style="blue", no_wrap=True, width=natural["url"])
+        for row in rows:
+            grid.add_row(Text(row["title"]), row["price"], row["list"], row["stock"],
+                         row["id"], Text(row["description"]), Text(row["url"]))
+        yield grid
+        return
+    # Title, description and URL stacked in one folding column beside the fixed ones.
+    room = width - fixed - 4
+    if room >= _MIN_STACK:
+        grid = table()
+        grid.add_column(overflow="fold", width=min(room, max(natural["title"],
+                                                            natural["description"],
+                                                            natural["url"])))
+        fixed_columns(grid)
+        for row in rows:
+            grid.add_row(_stacked(row), row["price"], row["list"], row["stock"], row["id"])
+        yield grid
+        return
+    # Very narrow: every item a block of lines, nothing cut.
+    for row in rows:
+        figures = Text.assemble((row["price"], "bold red"), " ", (row["list"], "dim strike"),
+                                " ", (row["stock"], "yellow"), " ", (row["id"], "cyan"))
+        yield Group(_stacked(row), figures)
+
+
+def _stacked(row: dict[str, Any]):
+    """Title, description and URL on lines of their own: the title and URL fold (nothing of
+    them is lost), the description keeps to one line and gives way (`…`)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    lines = [Text(row["title"], style="bold", overflow="fold")]
+    if row["description"]:
+        lines.append(Text(row["description"], style="dim", no_wrap=True, overflow="ellipsis"))
+    if row["url"]:
+        lines.append(Text(row["url"], style="blue", overflow="fold"))
+    return Group(*lines)
 
 
 def _render_strips(promos: list[dict[str, Any]]) -> None:
@@ -123,12 +192,89 @@ def _parse(value: str):
     return datetime.fromisoformat(value)
 
 
+def _item_cell(item: dict[str, Any]):
+    """A promo item's title, with its description and image URL on lines below."""
+    return _stacked({"title": item["title"], "description": item.get("description") or "",
+                     "url": item.get("image_url") or ""})
+
+
+def _item_table(items: list[dict[str, Any]]) -> None:
+    """`promo show` items on a terminal: id and SKU, prices, stock and limit always whole;
+    the title column (with description and URL) folds."""
+    from rich.text import Text
+
+    from wxshop_cli import money
+    from wxshop_cli.commands import tables
+
+    tables.render(items, [
+        tables.Col("item", lambda i: Text.assemble(i["id"], ("\n" + i["sku"], "dim"))),
+        tables.Col("title", _item_cell, flexible=True),
+        tables.Col("price", lambda i: money.display(i["price_fen"]), justify="right",
+                   style="bold"),
+        tables.Col("list", lambda i: money.display(i["list_price_fen"]), justify="right",
+                   style="dim strike"),
+        tables.Col("left", lambda i: str(i["stock_left"]), justify="right"),
+        tables.Col("limit", lambda i: "" if i["per_buyer_limit"] is None
+                   else str(i["per_buyer_limit"]), justify="right"),
+    ], empty="no items yet")
+
+
 def _render_promo(promo: dict[str, Any]) -> None:
-    from wxshop_cli.output import render_panel, render_table
+    from wxshop_cli.output import render_panel
 
     render_panel({**promo, "item_count": len(promo["items"])}, PROMO_COLUMNS[:-1],
                  title=f"Promotion {promo['code']}")
-    render_table(_item_rows([promo]), ITEM_COLUMNS[2:], empty="no items yet")
+    _item_table(promo["items"])
+
+
+def _promo_table(promos: list[dict[str, Any]]) -> None:
+    """`promo list --all` on a terminal: the code, status and window always whole; the title
+    (with the target regions under it) folds."""
+    from rich.text import Text
+
+    from wxshop_cli import clock
+    from wxshop_cli.commands import tables
+    from wxshop_cli.config import current
+
+    tz = current().tz
+
+    def title(promo: dict[str, Any]) -> Text:
+        where = ",".join(promo["regions"]) or "nationwide"
+        return Text.assemble(promo["title"], ("\n" + where, "dim"))
+
+    def window(promo: dict[str, Any]) -> str:
+        return (clock.human(_parse(promo["starts_at"]), tz) + "\n"
+                + clock.human(_parse(promo["ends_at"]), tz))
+
+    tables.render(promos, [
+        tables.Col("code", lambda p: p["code"]),
+        tables.Col("title / regions", title, flexible=True),
+        tables.Col("status", lambda p: p["status"]),
+        tables.Col("starts / ends", window),
+        tables.Col("items", lambda p: str(len(p["items"])), justify="right"),
+    ], title="Promotions", empty="no promotions yet")
+
+
+def _report_table(rows: list[dict[str, Any]], title: str) -> None:
+    """A change report on a terminal: what changed (kind, key, item id, field) always whole;
+    old and new values fold."""
+    from rich.text import Text
+
+    from wxshop_cli.commands import tables
+
+    def what(row: dict[str, Any]) -> Text:
+        text = Text(f"{row['kind']} {row['key']}")
+        for extra in (row.get("id"), row.get("field")):
+            if extra:
+                text.append("\n" + extra, style="dim")
+        return text
+
+    tables.render(rows, [
+        tables.Col("action", lambda r: r["action"]),
+        tables.Col("what", what),
+        tables.Col("old", lambda r: r["old"], flexible=True, style="dim"),
+        tables.Col("new", lambda r: r["new"], flexible=True),
+    ], title=title)
 
 
 def _emit_report(report, *, what: str) -> None:
@@ -139,10 +285,12 @@ def _emit_report(report, *, what: str) -> None:
     if current().json:
         print_json(data)
         return
-    emit(report.rows(), REPORT_COLUMNS, title=f"{what} {report.code}: {report.status}")
+    title = f"{what} {report.code}: {report.status}"
+    emit(report.rows(), REPORT_COLUMNS, title=title,
+         human=lambda rows: _report_table(rows, title))
     notes = []
     if report.dry_run:
-        notes.append("dry run: nothing was written")
+        notes.append("dry run: nothing was written (new items get their ids when published)")
     if not report.any_change:
         notes.append("no change")
     if report.notified:
@@ -187,7 +335,8 @@ def create(
 def add_item(
     code: Annotated[str, typer.Argument(metavar="CODE")],
     sku: Annotated[str, typer.Option("--sku", help="A product in the catalog.")],
-    stock: Annotated[int, typer.Option("--stock", help="Units allocated to this promotion.")],
+    stock: Annotated[str, typer.Option("--stock", metavar="N",
+                                       help="Units allocated to this promotion.")],
     price: Annotated[str | None, typer.Option("--price", metavar="YUAN",
                                               help="Fixed promo price.")] = None,
     percent_off: Annotated[str | None, typer.Option(
@@ -195,7 +344,7 @@ def add_item(
         "price rounds half-up to the fen.")] = None,
     amount_off: Annotated[str | None, typer.Option("--amount-off", metavar="YUAN",
                                                    help="Yuan off the list price.")] = None,
-    per_buyer_limit: Annotated[int | None, typer.Option(
+    per_buyer_limit: Annotated[str | None, typer.Option(
         "--per-buyer-limit", metavar="N", help="Units per buyer; absent: no limit.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Allow a price change after the "
                                                         "promotion started.")] = False,
@@ -206,29 +355,35 @@ def add_item(
     from wxshop_cli.core import catalog, promos
     from wxshop_cli.errors import UsageError
 
+    # Mistyped counts are usage errors (2), reported before rule breaks (3) as Typer would.
+    units = catalog.parse_count(stock, option="--stock")
+    limit_units = (catalog.parse_count(per_buyer_limit, option="--per-buyer-limit",
+                                       slug="invalid_limit")
+                   if per_buyer_limit is not None else None)
     given = [(name, value) for name, value in (("--price", price),
                                                ("--percent-off", percent_off),
                                                ("--amount-off", amount_off)) if value is not None]
     if len(given) != 1:
         raise UsageError("give exactly one of --price, --percent-off, --amount-off"
                          + (f" (got {', '.join(n for n, _ in given)})" if given else ""),
-                         slug="usage")
+                         slug="usage", hint="e.g. --price 3999, --percent-off 20 or "
+                                            "--amount-off 500")
     option, value = given[0]
     if option == "--percent-off":
         pricing = promos.parse_percent(value, field=option)
     else:
         rule = "price" if option == "--price" else "amount_off"
         pricing = promos.pricing_for_amount(rule, money.parse_yuan(value, field=option))
-    stock = catalog.check_stock(stock, field="--stock")
-    limit = (promos.check_limit(per_buyer_limit, field="--per-buyer-limit")
-             if per_buyer_limit is not None else None)
+    stock_total = catalog.check_stock(units, field="--stock")
+    limit = (promos.check_limit(limit_units, field="--per-buyer-limit")
+             if limit_units is not None else None)
     from wxshop_cli.db.engine import database
 
     settings = current()
     now = settings.clock.now()
     with database().transaction() as session:
-        item, report = promos.set_item(session, code, sku, pricing, stock, limit, now=now,
-                                       force=force)
+        item, report = promos.set_item(session, code, sku, pricing, stock_total, limit,
+                                       now=now, force=force)
         result = promos.item_public(item, catalog.get_product(session, sku))
     action = "created" if report.created else "changed" if report.changed else "unchanged"
     result = {"promo": code, "status": report.status, **result, "action": action,
@@ -239,8 +394,9 @@ def add_item(
 @app.command("publish")
 def publish(
     target: Annotated[str, typer.Argument(metavar="CODE-or-FILE",
-                                          help="A promotion code, or a TOML/JSON promotion "
-                                               "file (an existing path is a file).")],
+                                          help="A promotion code, a TOML/JSON promotion file "
+                                               "(an existing path is a file), or - to read "
+                                               "the file from stdin.")],
     notify: Annotated[bool | None, typer.Option(
         "--notify/--no-notify", help="Push to buyers' inboxes (default: the file's `notify`, "
         "else yes).")] = None,
@@ -255,16 +411,25 @@ def publish(
 
     from wxshop_cli.config import current
     from wxshop_cli.core import promofile, promos
-    from wxshop_cli.errors import NotFound
+    from wxshop_cli.errors import NotFound, UsageError
 
     settings = current()
-    path = Path(target).expanduser()
     spec = None
-    if path.is_file():
-        spec = promofile.load(path, settings.tz)  # every mistake, before the database opens
-    elif not promos.PROMO_CODE.fullmatch(target):
-        raise NotFound(f"no promotion file or promotion code {target!r}",
-                       slug="promo_not_found", hint="give an existing file path or a code")
+    directory = False
+    if target == promofile.STDIN:
+        spec = promofile.load_stdin(settings.tz)  # TOML, or JSON when it starts with `{`
+    else:
+        path = Path(target).expanduser()
+        directory = path.is_dir()
+        if directory and not promos.PROMO_CODE.fullmatch(target):
+            promofile.read_bytes(path)  # exit 2, invalid_file: "is a directory"
+        if path.exists() and not directory:
+            spec = promofile.load(path, settings.tz)  # every mistake, before the database
+        elif not directory and not promos.PROMO_CODE.fullmatch(target):
+            raise NotFound(f"no promotion file {target!r}, and it is not a promotion code",
+                           slug="promo_not_found",
+                           hint="check the path, or give a code of A-Z a-z 0-9 _ - (see "
+                                "`wxshop promo list --all`)")
     from wxshop_cli.db.engine import database
 
     class _DryRun(Exception):
@@ -278,8 +443,18 @@ def publish(
                 report = promos.apply_spec(session, spec, now=now, tz=settings.tz,
                                            notify=notify, force=force)
             else:
-                report = promos.publish_code(session, target, now=now, tz=settings.tz,
-                                             notify=True if notify is None else notify)
+                try:
+                    report = promos.publish_code(session, target, now=now, tz=settings.tz,
+                                                 notify=True if notify is None else notify)
+                except NotFound:
+                    if not directory:
+                        raise
+                    # A directory named like a code, and no such promotion: it was the
+                    # directory that was meant.
+                    raise UsageError(f"{target}: is a directory, not a promotion file (and "
+                                     "no promotion has that code)", slug="invalid_file",
+                                     hint="give the promotion file inside it, or - to read "
+                                          "the file from stdin") from None
             if dry_run:
                 raise _DryRun  # the same code ran; roll all of it back
     except _DryRun:
@@ -338,7 +513,7 @@ def list_(
         print_json(shown)
     elif every:
         emit([{**p, "item_count": len(p["items"])} for p in shown], PROMO_COLUMNS,
-             title="Promotions", empty="no promotions yet")
+             title="Promotions", empty="no promotions yet", human=_promo_table)
     else:
         emit(_item_rows(shown), ITEM_COLUMNS, human=lambda _rows: _render_strips(shown))
 

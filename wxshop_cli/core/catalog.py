@@ -14,12 +14,14 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from wxshop_cli.core.text import describe, invisible_char
 from wxshop_cli.db.models import Product
 from wxshop_cli.db.sql import insert_ignore
-from wxshop_cli.errors import Conflict, InvalidInput, NotFound
+from wxshop_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 
 SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 URL = re.compile(r"https?://[^\s]+", re.ASCII)
+_COUNT = re.compile(r"-?[0-9]+", re.ASCII)
 TITLE_MAX = 200
 TEXT_MAX = 500
 #: Stock and allocations are counts of units; a bound keeps them far inside 64 bits.
@@ -39,17 +41,27 @@ def check_sku(sku: Any, *, field: str = "sku") -> str:
 
 
 def _one_line(value: Any, *, field: str, limit: int, required: bool) -> str:
+    """Surrounding whitespace stripped; one line of visible text (core/text.py), `limit`
+    characters at most."""
     if not isinstance(value, str):
         raise InvalidInput(f"{field}: expected text, got {type(value).__name__}",
-                           slug="invalid_product")
+                           slug="invalid_product", hint="write it as a string in quotes")
     text = value.strip()
     if required and not text:
-        raise InvalidInput(f"{field}: must not be empty", slug="invalid_product")
+        raise InvalidInput(f"{field}: must not be empty", slug="invalid_product",
+                           hint="give the text buyers see, e.g. Apple iPhone 5s 16G")
     if any(ch in text for ch in "\r\n\t"):
         raise InvalidInput(f"{field}: must be one line (no tabs or line breaks)",
-                           slug="invalid_product")
+                           slug="invalid_product", hint="join the lines with spaces")
+    bad = invisible_char(text)
+    if bad is not None:
+        raise InvalidInput(f"{field}: contains a control or invisible character "
+                           f"({describe(bad)})", slug="invalid_product",
+                           hint="retype it; text copied from a web page or chat can bring "
+                                "hidden characters")
     if len(text) > limit:
-        raise InvalidInput(f"{field}: longer than {limit} characters", slug="invalid_product")
+        raise InvalidInput(f"{field}: longer than {limit} characters", slug="invalid_product",
+                           hint=f"shorten it to {limit} characters or fewer")
     return text
 
 
@@ -65,19 +77,39 @@ def check_image_url(url: Any, *, field: str = "image_url") -> str:
     """An http(s) URL without spaces, or empty for none."""
     text = _one_line(url, field=field, limit=TEXT_MAX, required=False)
     if text and not URL.fullmatch(text):
-        raise InvalidInput(f"{field}: not an http(s) URL: {text!r}", slug="invalid_product")
+        raise InvalidInput(f"{field}: not an http(s) URL: {text!r}", slug="invalid_product",
+                           hint="e.g. https://img.example/yx-1001.jpg (ASCII, no spaces; "
+                                "percent-encode other characters)")
     return text
+
+
+def parse_count(text: str, *, option: str, slug: str = "invalid_stock") -> int:
+    """A count option as typed (`--stock`, `--per-buyer-limit`): ASCII digits, a leading
+    minus left to the range check. Not a whole number at all (`abc`, `1.5`) is a usage error
+    (2), as Typer's own int was; a whole number written another way, which Python's int()
+    would take (` 5`, `1_000`, full-width `１０`), breaks the rule: invalid input (3, `slug`)."""
+    if _COUNT.fullmatch(text):
+        return int(text)
+    try:
+        int(text)
+    except ValueError:
+        raise UsageError(f"{option}: not a whole number: {text!r}", slug="usage",
+                         hint="a whole number in ASCII digits, e.g. 100") from None
+    raise InvalidInput(f"{option}: {text!r} is not written in plain ASCII digits",
+                       slug=slug, hint="digits 0-9 only, without spaces, signs or "
+                                       "separators, e.g. 100")
 
 
 def check_stock(stock: Any, *, field: str = "stock") -> int:
     """A whole number of units, 0 or more (booleans and floats are refused)."""
+    hint = f"a whole number of units from 0 to {STOCK_MAX:,}"
     if isinstance(stock, bool) or not isinstance(stock, int):
         raise InvalidInput(f"{field}: expected a whole number, got {stock!r}",
-                           slug="invalid_stock")
+                           slug="invalid_stock", hint=hint)
     if stock < 0:
-        raise InvalidInput(f"{field}: must not be negative", slug="invalid_stock")
+        raise InvalidInput(f"{field}: must not be negative", slug="invalid_stock", hint=hint)
     if stock > STOCK_MAX:
-        raise InvalidInput(f"{field}: more than {STOCK_MAX:,}", slug="invalid_stock")
+        raise InvalidInput(f"{field}: more than {STOCK_MAX:,}", slug="invalid_stock", hint=hint)
     return stock
 
 
@@ -85,14 +117,15 @@ def check_stock(stock: Any, *, field: str = "stock") -> int:
 
 
 def public(product: Product) -> dict[str, Any]:
-    """The product JSON shape of SPEC section 3."""
+    """The product JSON shape of SPEC section 3. An absent image URL or description is
+    null (stored as empty text)."""
     return {
         "sku": product.sku,
         "title": product.title,
         "list_price_fen": product.list_price_fen,
         "stock": product.stock,
-        "image_url": product.image_url,
-        "description": product.description,
+        "image_url": product.image_url or None,
+        "description": product.description or None,
     }
 
 

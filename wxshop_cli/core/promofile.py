@@ -29,7 +29,7 @@ from wxshop_cli.core.promos import (
     parse_percent,
 )
 from wxshop_cli.core.regions import check_region
-from wxshop_cli.errors import InvalidInput
+from wxshop_cli.errors import InvalidInput, UsageError
 
 TOP_KEYS = ("code", "title", "starts_at", "ends_at", "regions", "notify", "items")
 ITEM_KEYS = ("sku", "title", "list_price", "list_price_fen", "image_url", "description",
@@ -75,7 +75,8 @@ def mistakes_error(source: str, mistakes: list[str]) -> InvalidInput:
         f"{source}: {count} mistake{'s' if count != 1 else ''} in the promotion file; "
         "nothing was written",
         slug="invalid_promo_file", details=mistakes, location=first,
-        mistakes=[_split(m) for m in mistakes])
+        mistakes=[_split(m) for m in mistakes],
+        hint="correct each key path listed, then publish the file again")
 
 
 def _split(mistake: str) -> dict[str, str]:
@@ -85,18 +86,59 @@ def _split(mistake: str) -> dict[str, str]:
 
 # ------------------------------------------------------------------ reading
 
+#: `promo publish -`: the file comes on stdin (TOML, or JSON when it starts with `{`).
+STDIN = "-"
+
+
+def _unreadable(source: str, reason: str) -> UsageError:
+    return UsageError(f"{source}: {reason}", slug="invalid_file",
+                      hint="give a readable TOML or JSON promotion file, or - to read it "
+                           "from stdin")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes; a directory or a file that cannot be read is a usage error (2,
+    `invalid_file`)."""
+    source = str(path)
+    if path.is_dir():
+        raise _unreadable(source, "is a directory, not a promotion file")
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise _unreadable(source, "is a directory, not a promotion file") from None
+    except OSError as exc:
+        raise _unreadable(source, f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def read_stdin() -> bytes:
+    """The promotion file from stdin, which must not be a terminal (nothing prompts for a
+    file: pipe it in)."""
+    import sys
+
+    if sys.stdin.isatty():
+        raise UsageError("`promo publish -` reads the promotion file from stdin, which is a "
+                         "terminal", slug="missing_value",
+                         hint="pipe the file in: wxshop promo publish - < double11.toml")
+    stream = getattr(sys.stdin, "buffer", None)
+    data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+    if not data.strip():
+        raise UsageError("`promo publish -` got nothing on stdin", slug="missing_value",
+                         hint="pipe the file in: wxshop promo publish - < double11.toml")
+    return data
+
 
 def read_document(path: Path) -> dict[str, Any]:
     """Parse a TOML or JSON file (by suffix, else by its first character) into a mapping."""
-    source = str(path)
+    return parse_document(read_bytes(path), source=str(path), suffix=path.suffix.lower())
+
+
+def parse_document(data: bytes, *, source: str, suffix: str = "") -> dict[str, Any]:
+    """Parse TOML or JSON text: JSON for a `.json` suffix, TOML for `.toml`, else JSON when
+    the text starts with `{` and TOML otherwise (how stdin is read)."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise mistakes_error(source, ["file: not UTF-8 text"]) from None
-    except OSError as exc:
-        raise InvalidInput(f"{source}: cannot read the file: {exc.strerror}",
-                           slug="invalid_promo_file") from None
-    suffix = path.suffix.lower()
     is_json = suffix == ".json" or (suffix != ".toml" and text.lstrip().startswith("{"))
     duplicates: list[str] = []
     if is_json:
@@ -137,6 +179,11 @@ def read_document(path: Path) -> dict[str, Any]:
 
 def load(path: Path, tz: ZoneInfo) -> PromoSpec:
     return parse_spec(read_document(path), tz, source=str(path))
+
+
+def load_stdin(tz: ZoneInfo) -> PromoSpec:
+    """`promo publish -`: the same checks, the file read from stdin (named `<stdin>`)."""
+    return parse_spec(parse_document(read_stdin(), source="<stdin>"), tz, source="<stdin>")
 
 
 # ------------------------------------------------------------------ checking

@@ -71,15 +71,18 @@ def check_code(code: Any, *, field: str = "code") -> str:
 def check_window(starts_at: dt.datetime, ends_at: dt.datetime, *, field: str = "ends") -> None:
     if ends_at <= starts_at:
         raise InvalidInput(f"{field}: the promotion must end after it starts",
-                           slug="invalid_window", hint="windows are [starts, ends)")
+                           slug="invalid_window",
+                           hint="give an end later than the start; the window is [start, end)")
 
 
 def check_limit(limit: Any, *, field: str = "per_buyer_limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise InvalidInput(f"{field}: must be a whole number of at least 1", slug="invalid_limit",
-                           hint="leave it out for no limit")
+                           hint="units per buyer, 1 or more; leave it out for no limit")
     if limit > LIMIT_MAX:
-        raise InvalidInput(f"{field}: more than {LIMIT_MAX:,}", slug="invalid_limit")
+        raise InvalidInput(f"{field}: more than {LIMIT_MAX:,}", slug="invalid_limit",
+                           hint=f"at most {LIMIT_MAX:,} units per buyer, or leave it out for "
+                                "no limit")
     return limit
 
 
@@ -105,8 +108,9 @@ class Pricing:
 
 
 def parse_percent(text: str, *, field: str = "percent_off") -> Pricing:
-    """`20`, `12.5`, `12.50` → a percent-off rule; more than 0 and less than 100, ≤2 decimals."""
-    raw = text.strip()
+    """`20`, `12.5`, `12.50` → a percent-off rule; more than 0 and less than 100, ≤2 decimals.
+    Nothing is stripped: ` 20` is refused like any other malformed number."""
+    raw = text
     if not PERCENT.fullmatch(raw):
         reason = ("more than two decimals" if re.fullmatch(r"[0-9]+\.[0-9]{3,}", raw, re.ASCII)
                   else f"not a percentage: {text!r}")
@@ -115,8 +119,8 @@ def parse_percent(text: str, *, field: str = "percent_off") -> Pricing:
     try:
         percent = Decimal(raw)
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-        raise InvalidInput(f"{field}: not a percentage: {text!r}",
-                           slug="invalid_percent") from None
+        raise InvalidInput(f"{field}: not a percentage: {text!r}", slug="invalid_percent",
+                           hint="a number above 0 and below 100, e.g. 20 or 12.5") from None
     if not Decimal(0) < percent < Decimal(100):
         raise InvalidInput(f"{field}: {raw} is out of range", slug="invalid_percent",
                            hint="a number above 0 and below 100")
@@ -155,10 +159,13 @@ def compute_price(list_price_fen: int, pricing: Pricing, *, field: str = "price"
     price = raw_price(list_price_fen, pricing)
     if price < 1:
         raise InvalidInput(f"{field}: {pricing.describe()} leaves a price below 0.01 "
-                           f"(list price {money.yuan(list_price_fen)})", slug="invalid_price")
+                           f"(list price {money.yuan(list_price_fen)})", slug="invalid_price",
+                           hint="take less off: the promo price must be at least 0.01")
     if price > list_price_fen:
         raise InvalidInput(f"{field}: {money.yuan(price)} is above the list price "
-                           f"{money.yuan(list_price_fen)}", slug="invalid_price")
+                           f"{money.yuan(list_price_fen)}", slug="invalid_price",
+                           hint="a promo price is at most the list price; raise the list "
+                                "price first if it is out of date")
     return price
 
 
@@ -282,7 +289,8 @@ def find_live_items_for_sku(session: Session, sku: str,
 
 
 def item_public(item: PromoItem, product: Product | None) -> dict[str, Any]:
-    """The promo item JSON shape of SPEC section 3 (plus sold, the rule, image, description)."""
+    """The promo item JSON shape of SPEC section 3 (plus sold, the rule, image, description;
+    an absent image URL or description is null)."""
     return {
         "id": item.id,
         "sku": item.sku,
@@ -295,8 +303,8 @@ def item_public(item: PromoItem, product: Product | None) -> dict[str, Any]:
         "per_buyer_limit": item.per_buyer_limit,
         "price_rule": item.price_rule,
         "price_rule_value": item.price_rule_value,
-        "image_url": product.image_url if product else "",
-        "description": product.description if product else "",
+        "image_url": (product.image_url or None) if product else None,
+        "description": (product.description or None) if product else None,
     }
 
 
@@ -389,12 +397,16 @@ class Report:
         return True
 
     def to_json(self) -> dict[str, Any]:
+        # A dry run rolls back the items it would create: their ids were never kept, and the
+        # real publish makes new ones, so they are null rather than a promise nobody keeps.
+        created = ([{**entry, "id": None} if "id" in entry else entry for entry in self.created]
+                   if self.dry_run else self.created)
         return {
             "code": self.code,
             "status": self.status,
             "dry_run": self.dry_run,
             "any_change": self.any_change,
-            "created": self.created,
+            "created": created,
             "changed": self.changed,
             "unchanged": self.unchanged,
             "removed": self.removed,
@@ -404,12 +416,13 @@ class Report:
     def rows(self) -> list[dict[str, Any]]:
         """One row per fact, for a table or TSV: action, kind, key, field, old, new."""
         out: list[dict[str, Any]] = []
-        for action, entries in (("created", self.created), ("changed", self.changed),
-                                ("removed", self.removed), ("unchanged", self.unchanged)):
-            for entry in entries:
+        data = self.to_json()
+        for action in ("created", "changed", "removed", "unchanged"):
+            for entry in data[action]:
                 name = entry.get("field", "")
                 out.append({"action": action, "kind": entry["kind"], "key": entry["key"],
-                            "field": name, "old": _shown(name, entry.get("old")),
+                            "id": entry.get("id"), "field": name,
+                            "old": _shown(name, entry.get("old")),
                             "new": _shown(name, entry.get("new"))})
         return out
 
@@ -422,6 +435,17 @@ def _shown(name: str, value: Any) -> str:
     if isinstance(value, list):
         return ",".join(str(v) for v in value) or "nationwide"
     return str(value)
+
+
+#: What to do next about each conflict a promotion change can run into.
+CONFLICT_HINTS = {
+    "stock_below_sold": "set the stock to at least the units sold (exactly that ends the "
+                        "item's sales)",
+    "price_change_needs_force": "add --force to change prices of a promotion that started",
+    "item_has_sales": "keep the item in the file; set its stock to the units sold to stop "
+                      "selling it",
+    "list_price_below_promo": "lower that promotion's price first, or keep the list price",
+}
 
 
 class Problems:
@@ -438,7 +462,7 @@ class Problems:
             return
         if len(self.invalid) == 1 and not self.source:
             slug, message = self.invalid[0]
-            raise InvalidInput(message, slug=slug)
+            raise InvalidInput(message, slug=slug, hint="correct the value and run it again")
         from wxshop_cli.core.promofile import mistakes_error
 
         raise mistakes_error(self.source, [message for _, message in self.invalid])
@@ -448,10 +472,14 @@ class Problems:
             return
         slug, message = self.conflicts[0]
         if len(self.conflicts) == 1:
-            raise Conflict(message, slug=slug, location=message.split(":", 1)[0])
+            raise Conflict(message, slug=slug, hint=CONFLICT_HINTS.get(slug),
+                           location=message.split(":", 1)[0])
+        slugs = {slug for slug, _ in self.conflicts}
+        hint = (CONFLICT_HINTS.get(slug) if len(slugs) == 1
+                else "resolve each change listed above, then publish again")
         raise Conflict(f"{self.source or 'promotion'}: {len(self.conflicts)} changes are not "
                        "allowed in the current state; nothing was written", slug=slug,
-                       details=[m for _, m in self.conflicts],
+                       hint=hint, details=[m for _, m in self.conflicts],
                        location=message.split(":", 1)[0])
 
 
@@ -644,7 +672,10 @@ def apply_spec(session: Session, spec: PromoSpec, *, now: dt.datetime, tz: ZoneI
         }
         fields = {name: (getattr(product, name), value)
                   for name, value in wanted_fields.items() if value is not None}
-        if report.diff("product", item.sku, fields):
+        # An absent image URL or description is stored as "" and reported as null.
+        shown = {name: ((old or None, new or None) if name in ("image_url", "description")
+                        else (old, new)) for name, (old, new) in fields.items()}
+        if report.diff("product", item.sku, shown):
             for name, (_, value) in fields.items():
                 setattr(product, name, value)
             product.updated_at = now

@@ -30,7 +30,9 @@ def add_product(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
     if unknown or missing:
         what = [f"unknown arguments {', '.join(sorted(unknown))}"] if unknown else []
         what += [f"missing arguments {', '.join(sorted(missing))}"] if missing else []
-        raise InvalidInput("; ".join(what), slug="invalid_fixture")
+        raise InvalidInput("; ".join(what), slug="invalid_fixture",
+                           hint="product.add takes sku, title, price, stock and optionally "
+                                "image_url, description")
     values = {
         "sku": catalog.check_sku(args["sku"]),
         "title": catalog.check_title(args["title"]),
