@@ -30,7 +30,7 @@ FILES = [
     "wxshop_cli/core/catalog.py", "wxshop_cli/core/promos.py", "wxshop_cli/core/promofile.py",
     "wxshop_cli/core/text.py", "wxshop_cli/commands/cards.py", "wxshop_cli/commands/address.py",
     "wxshop_cli/commands/inbox.py", "wxshop_cli/commands/product.py",
-    "wxshop_cli/commands/promo.py", "wxshop_cli/commands/tables.py",
+    "wxshop_cli/commands/promo.py", "wxshop_cli/tables.py",
     "wxshop_cli/core/fixture_ops/cards.py", "wxshop_cli/core/fixture_ops/catalog.py",
 ]
 ERRORS = {"WxError", "UsageError", "InvalidInput", "NotFound", "Conflict", "PaymentRefused",

@@ -142,7 +142,7 @@ def test_markup_in_a_title_prints_as_it_is(cli, tmp_path, terminal):
 
 
 def test_fit_widths_shares_the_room_and_refuses_what_cannot_fit():
-    from wxshop_cli.commands.tables import MIN_FLEX, fit_widths
+    from wxshop_cli.tables import MIN_FLEX, fit_widths
 
     assert fit_widths([5, 40, 30], [False, True, True], 100) == [5, 40, 30]
     assert fit_widths([5, 40, 30], [False, True, True], 45) == [5, 20, 20]
@@ -174,3 +174,18 @@ def test_a_real_terminal_of_80_columns(tmp_path):
         for item in items:
             assert_whole(text, item["id"])
         assert_whole(text, "¥3,999.00", "¥5,288.00", "¥1,869.99", "¥2,199.99")
+
+
+def test_orders_and_merchant_panels_keep_ids_whole_and_print_markup_as_text(cli, terminal):
+    """`emit`'s own tables (orders list) and panels (a paid order) on an 80-column terminal."""
+    from tests import shop as model_shop
+
+    db = model_shop.open_db()
+    model_shop.product(db, "YX-9", 9900, title="[/] 坚果 [red]礼盒[/red] with a long title " * 2)
+    model_shop.shopper(db, "me")
+    order = cli.json("--now", DURING, "buy", "YX-9",
+                     env={"WXSHOP_PAY_PASSWORD": model_shop.PASSWORD})
+    listed = terminal(cli, "orders", "list")
+    assert_whole(listed, order["order_no"], "¥99.00")
+    shown = terminal(cli, "orders", "show", order["order_no"])
+    assert_whole(shown, order["order_no"], order["transaction_id"], "[/]", "[red]")

@@ -121,23 +121,13 @@ def emit(
 
 def render_table(rows: list[dict[str, Any]], columns: Sequence[Column], *,
                  title: str | None = None, empty: str = "nothing to show") -> None:
-    from rich.table import Table
+    """A terminal table that never cuts ids, money, counts or times (wxshop_cli.tables);
+    free-text columns fold instead."""
+    from wxshop_cli import tables
 
-    console = out_console()
-    if not rows:
-        err_console().print(f"[dim]{empty}[/dim]")
-        return
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        # Ids, numbers, money and times are never cut short; free text folds instead.
-        exact = column.kind in ("money", "time", "bool") or _is_identifier(column.key)
-        table.add_column(column.header, justify="right" if column.kind == "money" else "left",
-                         style=column.style, no_wrap=exact,
-                         overflow="ellipsis" if exact else "fold",
-                         min_width=None)
-    for row in rows:
-        table.add_row(*(c.text(row, terminal=True) for c in columns))
-    console.print(table)
+    flexible = [c.key for c in columns if c.kind in ("text", "list")
+                and not _is_identifier(c.key)]
+    tables.render(rows, tables.from_columns(columns, flexible), title=title, empty=empty)
 
 
 def _is_identifier(key: str) -> bool:
@@ -149,13 +139,17 @@ def render_panel(row: dict[str, Any], columns: Sequence[Column], *,
                  title: str | None = None) -> None:
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
+    grid.columns[1].overflow = "fold"
     for column in columns:
-        grid.add_row(column.header, column.text(row, terminal=True))
-    out_console().print(Panel(grid, title=title, title_align="left", expand=False))
+        # Text, never markup: a title such as "[/]" prints as it is.
+        grid.add_row(column.header, Text(column.text(row, terminal=True)))
+    out_console().print(Panel(grid, title=Text(title) if title else None, title_align="left",
+                              expand=False))
 
 
 def done(data: dict[str, Any], message: str) -> None:

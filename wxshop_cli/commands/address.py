@@ -62,7 +62,7 @@ def _address_table(rows: list[dict]) -> None:
     the masked mobile always whole; the address (region, city, street, contact) folds."""
     from rich.text import Text
 
-    from wxshop_cli.commands import tables
+    from wxshop_cli import tables
 
     def where(row: dict) -> Text:
         return Text.assemble(f"{row['region']} {row['city']} {row['street']}",

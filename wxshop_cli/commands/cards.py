@@ -358,7 +358,7 @@ def _card_table(rows: list[dict], title: str) -> None:
     default and unbound show in one status column."""
     from rich.text import Text
 
-    from wxshop_cli.commands import tables
+    from wxshop_cli import tables
 
     def card(row: dict) -> Text:
         return Text.assemble(row["display"], ("\n" + row["bank_code"], "dim"))

@@ -37,8 +37,7 @@ def _inbox_table(rows: list[dict], title: str, empty: str) -> None:
 
     from rich.text import Text
 
-    from wxshop_cli import clock
-    from wxshop_cli.commands import tables
+    from wxshop_cli import clock, tables
     from wxshop_cli.config import current
 
     tz = current().tz

@@ -67,8 +67,7 @@ def list_() -> None:
 def _product_table(rows: list[dict]) -> None:
     """The terminal's product list: SKU, price and stock always whole; the title (with the
     description and image URL under it) folds."""
-    from wxshop_cli import money
-    from wxshop_cli.commands import tables
+    from wxshop_cli import money, tables
     from wxshop_cli.commands.promo import _stacked
 
     tables.render(rows, [

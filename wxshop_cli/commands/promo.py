@@ -203,8 +203,7 @@ def _item_table(items: list[dict[str, Any]]) -> None:
     the title column (with description and URL) folds."""
     from rich.text import Text
 
-    from wxshop_cli import money
-    from wxshop_cli.commands import tables
+    from wxshop_cli import money, tables
 
     tables.render(items, [
         tables.Col("item", lambda i: Text.assemble(i["id"], ("\n" + i["sku"], "dim"))),
@@ -232,8 +231,7 @@ def _promo_table(promos: list[dict[str, Any]]) -> None:
     (with the target regions under it) folds."""
     from rich.text import Text
 
-    from wxshop_cli import clock
-    from wxshop_cli.commands import tables
+    from wxshop_cli import clock, tables
     from wxshop_cli.config import current
 
     tz = current().tz
@@ -260,7 +258,7 @@ def _report_table(rows: list[dict[str, Any]], title: str) -> None:
     old and new values fold."""
     from rich.text import Text
 
-    from wxshop_cli.commands import tables
+    from wxshop_cli import tables
 
     def what(row: dict[str, Any]) -> Text:
         text = Text(f"{row['kind']} {row['key']}")
