@@ -204,3 +204,11 @@ def test_the_sweep_drops_idempotency_keys_after_24_hours(cli, store):
                     )["keys_purged"] == 0
     assert cli.json("--now", "2013-11-12T10:00:00+08:00", "orders", "close-expired"
                     )["keys_purged"] == 1
+
+
+@pytest.mark.parametrize("reason", ["dented\u200bbox", "x" * 201, "two\nlines"])
+def test_refund_reasons_are_plain_text(cli, store, reason):
+    order = paid_order(cli, store)
+    assert error(refund(cli, order["order_no"], "--reason", reason), 3)["code"] == \
+        "invalid_reason"
+    assert cli.json("orders", "show", order["order_no"])["refunded_fen"] == 0

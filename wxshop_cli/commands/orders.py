@@ -142,6 +142,7 @@ def refund(
     settings = current()
     amount_fen = parse_yuan(amount, field="--amount") if amount is not None else None
     refunds.check_refund_no(refund_no)
+    reason = refunds.check_reason(reason)
     db = database()
     done, replayed = refunds.refund_order(db, get_gateway(db), order_no, amount_fen, refund_no,
                                           reason, settings.clock.now())

@@ -683,13 +683,9 @@ def list_runs(session: Any, tz: Any, limit: int = 1000) -> list[dict[str, Any]]:
 
 
 def check_note(note: str) -> str:
-    cleaned = note.strip()
-    if not cleaned:
-        raise InvalidInput("the note must not be empty", slug="invalid_note",
-                           hint="say how the difference was settled")
-    if len(cleaned) > 500:
-        raise InvalidInput("the note is longer than 500 characters", slug="invalid_note")
-    return cleaned
+    from wxshop_cli.core.text import check_text
+
+    return check_text(note, field="--note", limit=500, slug="invalid_note")
 
 
 def resolve(db: Any, run_id: str, item_id: str, note: str,

@@ -38,6 +38,13 @@ def public(refund: Refund, tz) -> dict[str, Any]:
     }
 
 
+def check_reason(reason: str) -> str:
+    from wxshop_cli.core.text import check_text
+
+    return check_text(reason, field="--reason", limit=200, slug="invalid_reason",
+                      required=False)
+
+
 def check_refund_no(refund_no: str | None) -> None:
     import re
 
@@ -52,6 +59,7 @@ def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
                  ) -> tuple[Refund, bool]:
     """Refund an order; returns (refund, replayed). `amount_fen` None means what is left."""
     check_refund_no(refund_no)
+    reason = check_reason(reason)
     with db.transaction() as session:
         order = session.get(Order, order_no)
         if order is None or (buyer_id is not None and order.buyer_id != buyer_id):
@@ -98,7 +106,7 @@ def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
                            slug="too_many_refunds", order_no=order_no,
                            hint=f"at most {MAX_REFUNDS_PER_ORDER} refunds per order")
         refund = Refund(refund_no=refund_no or next_refund_no(session, now), order_no=order_no,
-                        amount_fen=amount, status="processing", reason=reason[:200],
+                        amount_fen=amount, status="processing", reason=reason,
                         created_at=now)
         session.add(refund)
     result = gateway.refund(out_trade_no=order_no, out_refund_no=refund.refund_no,

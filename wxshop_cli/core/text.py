@@ -36,3 +36,22 @@ def describe(char: str) -> str:
     name = unicodedata.name(char, "")
     code = f"U+{ord(char):04X}"
     return f"{code} {name}" if name else code
+
+
+def check_text(value: str, *, field: str, limit: int, slug: str, required: bool = True) -> str:
+    """Free text a person types (a refund reason, a resolution note): stripped, within
+    `limit` characters, no invisible characters. Raises InvalidInput (exit 3)."""
+    from wxshop_cli.errors import InvalidInput
+
+    cleaned = value.strip()
+    if required and not cleaned:
+        raise InvalidInput(f"{field}: must not be empty", slug=slug,
+                           hint=f"write a few words in {field}")
+    if len(cleaned) > limit:
+        raise InvalidInput(f"{field}: longer than {limit} characters", slug=slug,
+                           hint=f"keep {field} to {limit} characters")
+    bad = invisible_char(cleaned)
+    if bad is not None:
+        raise InvalidInput(f"{field}: contains {describe(bad)}", slug=slug,
+                           hint="type it as plain text on one line")
+    return cleaned
