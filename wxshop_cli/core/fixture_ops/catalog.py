@@ -6,9 +6,7 @@ import re
 from typing import Any
 
 from wxshop_cli.core.fixtures import FixtureContext, op
-from wxshop_cli.errors import InvalidInput, WxError
-
-PRODUCT_ARGS = {"sku", "title", "price", "stock", "image_url", "description"}
+from wxshop_cli.errors import WxError
 
 
 def _flatten(exc: WxError) -> WxError:
@@ -18,21 +16,14 @@ def _flatten(exc: WxError) -> WxError:
     return exc
 
 
-@op("product.add")
+@op("product.add", required=("sku", "title", "price", "stock"),
+    optional=("image_url", "description"))
 def add_product(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
     """args: sku, title, price (yuan text), stock; image_url, description (optional).
     Result: the product's public shape, with `id` = the SKU."""
     from wxshop_cli import money
     from wxshop_cli.core import catalog
 
-    unknown = set(args) - PRODUCT_ARGS
-    missing = {"sku", "title", "price", "stock"} - set(args)
-    if unknown or missing:
-        what = [f"unknown arguments {', '.join(sorted(unknown))}"] if unknown else []
-        what += [f"missing arguments {', '.join(sorted(missing))}"] if missing else []
-        raise InvalidInput("; ".join(what), slug="invalid_fixture",
-                           hint="product.add takes sku, title, price, stock and optionally "
-                                "image_url, description")
     values = {
         "sku": catalog.check_sku(args["sku"]),
         "title": catalog.check_title(args["title"]),
