@@ -130,7 +130,6 @@ def test_add_item_prices_fixed_percent_and_amount(cli, backend):
     (["--percent-off", "100"], "invalid_percent", "--percent-off: 100 is out of range"),
     (["--percent-off", "0"], "invalid_percent", "--percent-off: 0 is out of range"),
     (["--percent-off", "12.345"], "invalid_percent", "--percent-off: more than two decimals"),
-    (["--percent-off", "abc"], "invalid_percent", "--percent-off: not a percentage"),
     (["--percent-off", " 20"], "invalid_percent", "--percent-off: not a percentage"),
     (["--percent-off", "20 "], "invalid_percent", "--percent-off: not a percentage"),
     (["--percent-off", "２０"], "invalid_percent", "--percent-off: not a percentage"),
@@ -142,6 +141,15 @@ def test_prices_outside_the_rules_are_invalid(cli, price, slug, words):
     error = cli.fails(3, "promo", "add-item", "d11", "--sku", "YX-1001", *price, "--stock", "1")
     assert error["code"] == slug
     assert error["message"].startswith(words)
+    assert cli.json("promo", "show", "d11")["items"] == []
+
+
+@pytest.mark.parametrize("option", ["--percent-off", "--price", "--amount-off"])
+def test_a_price_option_that_is_not_a_number_is_a_usage_error(cli, option):
+    shop(cli)
+    result = cli("promo", "add-item", "d11", "--sku", "YX-1001", option, "abc", "--stock", "1")
+    assert result.exit_code == 2, result.stderr
+    assert "not a number" in result.stderr
     assert cli.json("promo", "show", "d11")["items"] == []
 
 

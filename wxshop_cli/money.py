@@ -16,7 +16,7 @@ _YUAN = re.compile(r"(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]{1,2}))?", re.ASCII)
 _TOO_PRECISE = re.compile(r"[0-9]+\.[0-9]{3,}", re.ASCII)
 
 
-def _check_type(text: str, field: str, what: str) -> None:
+def check_option_type(text: str, field: str, what: str) -> None:
     """On a command-line option (`field` starts with `--`), a value that is not a number at
     all is a usage error (exit 2); a number that breaks a rule stays invalid input (exit 3).
     "A number" is whatever Decimal can read (so 1e3, NaN, １２ are numbers that break rules)."""
@@ -26,7 +26,7 @@ def _check_type(text: str, field: str, what: str) -> None:
         Decimal(text.strip().rstrip("%"))
     except (ArithmeticError, ValueError):
         raise UsageError(f"{field}: not a number: {text!r}", slug="usage",
-                         hint=f"{what}, e.g. 3999.00") from None
+                         hint=what) from None
 
 
 def parse_yuan(text: str, *, field: str = "amount", allow_zero: bool = False) -> int:
@@ -35,7 +35,7 @@ def parse_yuan(text: str, *, field: str = "amount", allow_zero: bool = False) ->
     if not isinstance(text, str):
         raise InvalidInput(f"{field}: expected a yuan amount as text, got {type(text).__name__}",
                            slug="invalid_amount", hint="yuan as text, e.g. \"3999.00\"")
-    _check_type(text, field, "yuan with at most two decimals")
+    check_option_type(text, field, "yuan with at most two decimals, e.g. 3999.00")
     raw = text
     match = _YUAN.fullmatch(raw)
     if match is None:
@@ -104,7 +104,7 @@ _PERCENT = re.compile(r"(?P<num>[0-9]+(?:\.[0-9]{1,4})?)%?", re.ASCII)
 
 def parse_rate_ppm(text: str, *, field: str = "fee rate") -> int:
     """`0.60%`, `0.6` or `0.38%` → parts per million (6000, 6000, 3800). 0–100%, ≤4 decimals."""
-    _check_type(text, field, "a percentage")
+    check_option_type(text, field, "a percentage, e.g. 0.60%")
     match = _PERCENT.fullmatch(text.strip())
     if match is None:
         raise InvalidInput(f"{field}: not a percentage: {text!r}", slug="invalid_rate",

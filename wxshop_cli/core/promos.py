@@ -110,6 +110,9 @@ class Pricing:
 def parse_percent(text: str, *, field: str = "percent_off") -> Pricing:
     """`20`, `12.5`, `12.50` → a percent-off rule; more than 0 and less than 100, ≤2 decimals.
     Nothing is stripped: ` 20` is refused like any other malformed number."""
+    from wxshop_cli.money import check_option_type
+
+    check_option_type(text, field, "a number above 0 and below 100, e.g. 20")  # `abc`: exit 2
     raw = text
     if not PERCENT.fullmatch(raw):
         reason = ("more than two decimals" if re.fullmatch(r"[0-9]+\.[0-9]{3,}", raw, re.ASCII)
