@@ -84,13 +84,19 @@ class Buyer(SQLModel, table=True):
     created_at: dt.datetime = utc_field()
 
 
-class CardBase(SQLModel):
+class CardFacts(SQLModel):
+    """What may be known of a card number: brand, bank and type from the BIN table, and the
+    first 6 / last 4 digits. Shared by a pending binding and a bound card."""
+
     brand: str = Field(max_length=16)
     bank: str = Field(max_length=64)
     bank_code: str = Field(max_length=32)
     card_type: str = Field(max_length=8)  # debit | credit
     first6: str = Field(max_length=6)
     last4: str = Field(max_length=4)
+
+
+class CardBase(CardFacts):
     is_default: bool = Field(default=False)
 
 
@@ -114,7 +120,7 @@ class Card(CardBase, table=True):
     unbound_at: dt.datetime | None = utc_field(nullable=True)
 
 
-class CardBinding(SQLModel, table=True):
+class CardBinding(CardFacts, table=True):
     """A binding waiting for its SMS code. Holds hashes only, never the number or mobile."""
 
     __tablename__ = "card_binding"
@@ -122,12 +128,6 @@ class CardBinding(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)  # bind_…
     buyer_id: int = Field(foreign_key="buyer.id", index=True)
     fingerprint: str = Field(max_length=64)
-    brand: str = Field(max_length=16)
-    bank: str = Field(max_length=64)
-    bank_code: str = Field(max_length=32)
-    card_type: str = Field(max_length=8)
-    first6: str = Field(max_length=6)
-    last4: str = Field(max_length=4)
     is_test: bool = Field(default=False)
     # What the sandbox gateway needs at confirmation, decided at step one (the number is gone
     # by then): the test card's behaviour slug and the BIN row's limits. Not card data.
