@@ -349,6 +349,23 @@ def test_a_deferred_payment_missing_from_the_next_bill_too_becomes_missing_in_bi
     assert second["run_id"] in shown["discrepancies"][0]["note"]
 
 
+def test_a_rerun_of_the_next_day_decides_the_deferred_payment_again(
+        cli, day, late_payment, tmp_path):
+    """--rerun of D+1 must not lose a payment missing from both bills (it was decided by the
+    first D+1 run, and a fresh run decides it again); a deferral a person resolved stays."""
+    late = late_payment["order_no"]
+    d1 = edit(export(cli, tmp_path / "d1.csv"), tmp_path / "d1x.csv",
+              lambda rows: [r for r in rows if r.out_trade_no != late])
+    assert reconcile(cli, d1)["deferred"] == 1
+    d2 = export(cli, tmp_path / "d2.csv", date="2013-11-12")
+    first = reconcile(cli, d2, "--date", "2013-11-12", code=8)
+    rerun = reconcile(cli, d2, "--date", "2013-11-12", "--rerun", code=8)
+    assert rerun["run_id"] != first["run_id"]
+    assert only(rerun, "missing_in_bill")["out_trade_no"] == late
+    stored = reconcile(cli, d2, "--date", "2013-11-12", code=8)  # the newest stored run
+    assert stored["run_id"] == rerun["run_id"]
+
+
 def test_a_payment_earlier_in_the_evening_is_open_at_once(cli, day, tmp_path):
     early = billing.buy(cli, day["items"]["YX-2001"], now="2013-11-11T23:54:59+08:00")
     path = edit(export(cli, tmp_path / "d1.csv"), tmp_path / "x.csv",

@@ -87,6 +87,10 @@ from wxshop_cli.db.types import UTCDateTime, new_id
 from wxshop_cli.errors import InvalidInput, NotFound, UsageError
 from wxshop_cli.money import fee_fen
 
+#: Notes with which the next day's run decides a deferred payment (found, or still missing).
+_FOUND_NOTE = "found in the bill of"
+_MISSING_NOTE = "not in the bill of"
+
 #: A book payment this close before midnight that is missing from the bill is deferred.
 MIDNIGHT_TOLERANCE = dt.timedelta(minutes=5)
 #: Staged rows per executemany batch (SQLite); PostgreSQL streams one COPY.
@@ -558,7 +562,14 @@ def _record(conn: Any, run_id: str, source: BillSource, facts: BillFacts, day: d
     # The deferred payments of the day before: this bill decides them.
     previous = day - dt.timedelta(days=1)
     runs = ReconcileRun.__table__.c
-    carried = and_(dsc.c.status == "deferred", dsc.c.kind == "missing_in_bill",
+    # Deferred items of that day, including ones an earlier run of this day already decided
+    # (so that --rerun decides them again instead of losing them); never ones a person
+    # resolved by hand.
+    decided_here = or_(dsc.c.note.like(f"{_FOUND_NOTE} %"),
+                       dsc.c.note.like(f"{_MISSING_NOTE} %"))
+    carried = and_(dsc.c.kind == "missing_in_bill",
+                   or_(dsc.c.status == "deferred",
+                       and_(dsc.c.status == "resolved", decided_here)),
                    dsc.c.run_id.in_(select(runs.id).where(runs.bill_date == previous)))
     in_bill = exists().where(STAGE.c.kind == "P", STAGE.c.trade_state == "SUCCESS",
                              STAGE.c.out_trade_no == dsc.c.out_trade_no)
@@ -570,10 +581,10 @@ def _record(conn: Any, run_id: str, source: BillSource, facts: BillFacts, day: d
         _text(""), null(), stamp).where(carried, not_(in_bill)).group_by(dsc.c.out_trade_no)))
     conn.execute(update(dsc).where(carried, in_bill).values(
         status="resolved", resolved_at=now,
-        note=f"found in the bill of {day} ({run_id})"))
-    conn.execute(update(dsc).where(carried, dsc.c.run_id != run_id).values(
+        note=f"{_FOUND_NOTE} {day} ({run_id})"))
+    conn.execute(update(dsc).where(carried, not_(in_bill), dsc.c.run_id != run_id).values(
         status="resolved", resolved_at=now,
-        note=f"not in the bill of {day} either: open as missing_in_bill in {run_id}"))
+        note=f"{_MISSING_NOTE} {day} either: open as missing_in_bill in {run_id}"))
 
 
 # ------------------------------------------------------------------ reading runs back
