@@ -212,3 +212,17 @@ def test_refund_reasons_are_plain_text(cli, store, reason):
     assert error(refund(cli, order["order_no"], "--reason", reason), 3)["code"] == \
         "invalid_reason"
     assert cli.json("orders", "show", order["order_no"])["refunded_fen"] == 0
+
+
+def test_refunding_an_order_whose_payment_is_unknown_settles_it_first(cli, store):
+    shop.shopper(store["db"], "slow", "timeout")
+    err = error(buy(cli, store["item"], buyer="slow"), 9)
+    done = ok(refund(cli, err["order_no"], "--amount", "10"))
+    assert done["status"] == "success"
+    assert cli.json("orders", "show", err["order_no"])["status"] == "partially_refunded"
+
+
+def test_a_refund_cannot_precede_its_payment(cli, store):
+    order = paid_order(cli, store)
+    err = error(refund(cli, order["order_no"], now="2013-11-11T09:00:00+08:00"), 5)
+    assert err["code"] == "refund_before_payment"

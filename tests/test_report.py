@@ -88,7 +88,7 @@ def test_a_pipe_gets_tsv(cli, sales_day):
     result = cli("report", "sales", "--by", "region")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        "key\tgroup\torders\tunits\tpaid\trefunded\tgmv\tavg_order",
+        "key\tlabel\torders\tunits\tpaid\trefunded\tgmv\tavg_order",
         "310000\t上海市\t2\t4\t4236.60\t1000.00\t3236.60\t1618.30",
         "440000\t广东省\t2\t3\t477.20\t0.00\t477.20\t238.60"]
 
@@ -112,7 +112,7 @@ def test_no_sales(cli, backend):
     shop.open_db()
     assert report(cli, "--by", "day") == []
     assert cli("report", "sales").stdout.splitlines() == [
-        "key\tgroup\torders\tunits\tpaid\trefunded\tgmv\tavg_order"]
+        "key\tlabel\torders\tunits\tpaid\trefunded\tgmv\tavg_order"]
 
 
 def test_a_bad_grouping_is_a_usage_error(cli):

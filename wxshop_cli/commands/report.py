@@ -12,7 +12,7 @@ from wxshop_cli.output import Column
 app = group("report", "Merchant reports.")
 
 SALES_COLUMNS = [
-    Column("key", "key"), Column("group", "label"), Column("orders", "orders"),
+    Column("key", "key"), Column("label", "label"), Column("orders", "orders"),
     Column("units", "units"), Column("paid", "paid_fen", "money"),
     Column("refunded", "refunded_fen", "money"), Column("gmv", "gmv_fen", "money"),
     Column("avg_order", "avg_order_fen", "money"),

@@ -60,6 +60,12 @@ def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
     """Refund an order; returns (refund, replayed). `amount_fen` None means what is left."""
     check_refund_no(refund_no)
     reason = check_reason(reason)
+    if not allow_closed:
+        # An unknown payment (the bank timed out) is settled first, as `orders show` does.
+        with db.transaction(read_only=True) as session:
+            pending = session.get(Order, order_no)
+        if pending is not None and pending.status in order_states.UNSETTLED:
+            order_states.settle(db, gateway, pending, now)
     with db.transaction() as session:
         order = session.get(Order, order_no)
         if order is None or (buyer_id is not None and order.buyer_id != buyer_id):
@@ -79,6 +85,13 @@ def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
             raise Conflict(f"order {order_no} is {order.status}; only paid orders can be "
                            "refunded", slug="order_not_refundable", order_no=order_no,
                            hint="`wxshop orders show` tells its state")
+        if now < order.paid_at:
+            from wxshop_cli.config import current
+
+            raise Conflict(f"order {order_no} was paid after the time given "
+                           f"(paid {clock.human(order.paid_at, current().tz)})",
+                           slug="refund_before_payment", order_no=order_no,
+                           hint="a refund cannot precede its payment; check --now")
         if now - order.paid_at > REFUND_WINDOW:
             raise Conflict(f"order {order_no} was paid more than 365 days ago",
                            slug="refund_window_passed", order_no=order_no,
