@@ -189,3 +189,15 @@ def test_orders_and_merchant_panels_keep_ids_whole_and_print_markup_as_text(cli,
     assert_whole(listed, order["order_no"], "¥99.00")
     shown = terminal(cli, "orders", "show", order["order_no"])
     assert_whole(shown, order["order_no"], order["transaction_id"], "[/]", "[red]")
+
+
+def test_reconcile_and_report_keep_ids_and_amounts_whole_when_narrow(cli, terminal, tmp_path):
+    target = str(tmp_path / "story.db")
+    story = cli.json("--db", target, "demo")
+    run_id = story["chapters"][-1]["run_id"]
+    found = cli.json("--db", target, "reconciliations", "show", run_id)["discrepancies"][0]
+    for width in (120, 80, 60):
+        shown = terminal(cli, "--db", target, "reconciliations", "show", run_id, width=width)
+        assert_whole(shown, found["id"], found["out_trade_no"], "¥4,989.00", "¥4,988.00")
+        report = terminal(cli, "--db", target, "report", "sales", "--by", "item", width=width)
+        assert_whole(report, "¥4,988.00", "¥5,187.00")

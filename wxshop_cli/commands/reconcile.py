@@ -179,11 +179,10 @@ def _write_json(summary: dict[str, Any], items: Any) -> None:
 
 
 def _render(summary: dict[str, Any], items: Any) -> None:
-    from rich import box
     from rich.console import Group
-    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     from wxshop_cli.money import display
     from wxshop_cli.output import out_console
@@ -215,44 +214,32 @@ def _render(summary: dict[str, Any], items: Any) -> None:
     console = out_console()
     console.print(Panel(Group(head, "", totals), title=f"Reconciliation {summary['run_id']}",
                         title_align="left", expand=False))
-    # Wide terminals get one column per field and the detail; narrow ones (80 columns) stack
-    # the id over kind and status, and leave the detail to --json.
-    wide = console.width >= 120
-    table = Table(header_style="bold", title="Discrepancies", title_justify="left",
-                  box=box.SIMPLE_HEAD, padding=(0, 1))
-    if wide:
-        for header in ("id", "kind", "status"):
-            table.add_column(header, no_wrap=True)
-        table.add_column("line", justify="right", no_wrap=True)
-    else:
-        table.add_column("id / kind", no_wrap=True)
-        table.add_column("status", no_wrap=True)
-    table.add_column("order / refund", no_wrap=True)
-    table.add_column("bill", justify="right", no_wrap=True)
-    table.add_column("book", justify="right", no_wrap=True)
-    if wide:
-        table.add_column("detail / note", ratio=1, overflow="fold")
-    shown = more = 0
+    # One column per field; ids and amounts are never cut, the detail folds (wxshop_cli.tables
+    # turns rows into blocks of lines on a terminal too narrow even for that).
+    from wxshop_cli import tables
+
     styles = {"open": "red", "deferred": "yellow", "resolved": "dim"}
+    rows = []
+    more = 0
     for item in items:
-        if shown >= TERMINAL_ROWS:
+        if len(rows) >= TERMINAL_ROWS:
             more += 1
             continue
-        # Bill text is data, never Rich markup.
-        number = escape("\n".join(n for n in (item["out_trade_no"], item["refund_no"]) if n))
-        line = str(item["line_no"] or "")
-        head = ([item["id"], item["kind"], item["status"], line] if wide
-                else [f"{item['id']}\n{item['kind']}",
-                      item["status"] + (f"\nline {line}" if line else "")])
-        cells = [*head, number, _money(item["bill_amount_fen"]),
-                 _money(item["book_amount_fen"])]
-        if wide:
-            cells.append(escape(item["detail"]) + (f"\n[italic]{escape(item['note'])}[/italic]"
-                                                   if item["note"] else ""))
-        table.add_row(*cells, style=styles.get(item["status"]))
-        shown += 1
-    if shown:
-        console.print(table)
+        rows.append(item)
+    cols = [
+        tables.Col("id", lambda r: r["id"]),
+        tables.Col("kind", lambda r: r["kind"]),
+        tables.Col("status", lambda r: Text(r["status"], style=styles.get(r["status"], ""))),
+        tables.Col("line", lambda r: str(r["line_no"] or ""), justify="right"),
+        tables.Col("order / refund", lambda r: "\n".join(
+            n for n in (r["out_trade_no"], r["refund_no"]) if n)),
+        tables.Col("bill", lambda r: _money(r["bill_amount_fen"]), justify="right"),
+        tables.Col("book", lambda r: _money(r["book_amount_fen"]), justify="right"),
+        tables.Col("detail / note", lambda r: r["detail"] + (f"\n{r['note']}" if r["note"]
+                                                           else ""), flexible=True),
+    ]
+    if rows:
+        console.print(tables.FitTable(rows, cols, title="Discrepancies"))
     if more:
         console.print(f"[dim]… and {more} more (see --json or a pipe)[/dim]")
 

@@ -52,7 +52,9 @@ def sales(
 
 
 def _chart(rows: list[dict[str, Any]], title: str, total: dict[str, Any]) -> None:
+    from rich.cells import cell_len
     from rich.table import Table
+    from rich.text import Text
 
     from wxshop_cli.money import display
     from wxshop_cli.output import err_console, out_console
@@ -60,18 +62,29 @@ def _chart(rows: list[dict[str, Any]], title: str, total: dict[str, Any]) -> Non
     if not rows:
         err_console().print("[dim]no sales[/dim]")
         return
+    console = out_console()
+    figures = [[str(r["orders"]), str(r["units"]), display(r["gmv_fen"]),
+                display(r["avg_order_fen"])] for r in rows]
+    footer = [str(total["orders"]), str(total["units"]), display(total["gmv_fen"]),
+              display(total["avg_order_fen"])]
+    headers = ["orders", "units", "GMV", "avg order"]
+    widths = [max(cell_len(x) for x in column) for column in zip(headers, footer, *figures,
+                                                                  strict=True)]
+    label = min(max(cell_len(r["label"]) for r in rows), 24)
+    # The figures are never cut; the bar takes what is left (up to 32 cells), the label folds.
+    bar_width = min(_BAR_WIDTH, console.width - sum(widths) - label - 3 * 6 - 1)
     top = max(r["gmv_fen"] for r in rows) or 1
     table = Table(title=title, title_justify="left", header_style="bold", show_footer=True)
-    table.add_column("group", footer="total")
-    table.add_column("orders", justify="right", footer=str(total["orders"]))
-    table.add_column("units", justify="right", footer=str(total["units"]))
-    table.add_column("GMV", justify="right", footer=display(total["gmv_fen"]))
-    table.add_column("avg order", justify="right", footer=display(total["avg_order_fen"]))
-    table.add_column("", no_wrap=True)
-    for row in rows:
-        eighths = round(row["gmv_fen"] * _BAR_WIDTH * 8 / top)
-        bar = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
-        table.add_row(row["label"], str(row["orders"]), str(row["units"]),
-                      display(row["gmv_fen"]), display(row["avg_order_fen"]),
-                      f"[cyan]{bar}[/cyan]")
-    out_console().print(table)
+    table.add_column("label", footer="total", overflow="fold", min_width=min(label, 12))
+    for header, foot in zip(headers, footer, strict=True):
+        table.add_column(header, justify="right", footer=foot, no_wrap=True)
+    if bar_width >= 4:
+        table.add_column("", no_wrap=True, width=bar_width)
+    for row, cells in zip(rows, figures, strict=True):
+        bar = []
+        if bar_width >= 4:
+            eighths = round(row["gmv_fen"] * bar_width * 8 / top)
+            bar = [Text("█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8],
+                        style="cyan")]
+        table.add_row(Text(row["label"]), *cells, *bar)
+    console.print(table)
