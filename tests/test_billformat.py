@@ -703,7 +703,7 @@ FEN = st.integers(0, MAX_FEN)
 
 
 def clean(text: str) -> str:
-    return text.translate(str.maketrans(",`\r\n", "    "))
+    return text.translate(str.maketrans(",`\r\n\x00", "     "))
 
 
 @st.composite
@@ -820,3 +820,17 @@ def test_fast_and_slow_paths_agree_on_every_field(column, text):
             assert error.message.startswith(f"line 3: bad {column} "), error.message
     else:
         assert field_ok
+
+
+@pytest.mark.parametrize(("column", "value", "words"), [
+    ("货币种类", "`USD", "bad 货币种类 'USD': expected CNY"),
+    ("商品名称", "`Snack\x00box", "bad 商品名称"),
+    ("交易类型", "`JS\x00API", "bad 交易类型"),
+])
+def test_a_foreign_currency_or_a_nul_byte_is_a_bad_row(column, value, words):
+    lines = list(EXAMPLE_LINES)
+    lines[1] = edit_field(lines[1], column, value)
+    error = refused(bill(lines))
+    assert error.slug == "invalid_bill_row" and error.extra["location"] == "line 2"
+    assert words in error.message
+    assert error.hint  # every refusal says what to do

@@ -292,12 +292,22 @@ def _check_trade_state(text: str) -> None:
         raise _BadField("expected SUCCESS, REFUND or REVOKED")
 
 
+def _check_currency(text: str) -> None:
+    if text not in ("CNY", ""):
+        raise _BadField("expected CNY (wxshop's book is in fen of yuan)")
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise _BadField("contains a NUL byte")
+
+
 # Shapes of the fields the line pattern judges (BillReader._line_pattern), each one capture
 # group so that group N is field N. A fee's group drops its three trailing zeros (whole fen),
 # so every money group reads as "<yuan>.<fen>".
 _TIME_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
 _YUAN_RE = r"(?:0|[1-9][0-9]{0,7})\.[0-9]{2}"
-_ANY_TEXT = r"([^,]*)"
+_ANY_TEXT = r"([^,\x00]*)"
 _FIELD_PATTERNS = {
     "trade_time": f"({_TIME_RE})",
     "refund_requested_at": f"({_TIME_RE})",
@@ -305,6 +315,7 @@ _FIELD_PATTERNS = {
     "transaction_id": r"(42[0-9]{26})",
     "out_trade_no": r"([^,]{1,32})",
     "trade_state": r"(SUCCESS|REFUND|REVOKED)",
+    "currency": r"((?:CNY)?)",  # empty in some bills; any other currency is refused
     "settlement": f"({_YUAN_RE})",
     "coupon": f"({_YUAN_RE})",
     "refund": f"({_YUAN_RE})",
@@ -395,8 +406,18 @@ _SUMMARY_LABEL = {
 _SUMMARY_FIRST = "总交易单数"
 
 
+#: What to do about each kind of refused bill (SPEC: every error carries a hint).
+_HINTS = {
+    "invalid_bill": "reconcile takes a WeChat Pay trade bill as downloaded (see BILLS.md)",
+    "invalid_bill_row": "the bill is damaged at that line; download it again",
+    "bill_does_not_add_up": "the summary must equal the detail lines; download the bill again",
+    "bill_missing_columns": "a trade bill of type ALL, SUCCESS or REFUND has these columns",
+}
+
+
 def _invalid(message: str, *, slug: str = "invalid_bill", line: int | None = None,
              hint: str | None = None, details: list[str] | None = None) -> InvalidInput:
+    hint = hint or _HINTS.get(slug)
     if line is None:
         return InvalidInput(message, slug=slug, hint=hint, details=details)
     return InvalidInput(f"line {line}: {message}", slug=slug, hint=hint, details=details,
@@ -662,6 +683,8 @@ class BillReader:
     # Columns in the order they are judged; the first bad one is reported.
     _CHECKS = (("trade_time", _parse_time), ("transaction_id", _check_transaction_id),
                ("out_trade_no", _check_out_trade_no), ("trade_state", _check_trade_state),
+               ("currency", _check_currency), ("trade_type", _check_text),
+               ("product", _check_text), ("attach", _check_text), ("openid", _check_text),
                ("settlement", _parse_yuan), ("coupon", _parse_yuan), ("refund", _parse_yuan),
                ("coupon_refund", _parse_yuan), ("fee", _parse_fee), ("rate", _parse_rate),
                ("order", _parse_yuan), ("requested_refund", _parse_yuan),
@@ -824,7 +847,7 @@ def _fee_text(fen: int) -> str:
     return yuan(fen) + "000"
 
 
-_CLEAN = str.maketrans({",": " ", "`": " ", "\r": " ", "\n": " "})
+_CLEAN = str.maketrans({",": " ", "`": " ", "\r": " ", "\n": " ", "\x00": " "})
 _SHANGHAI = None
 
 
