@@ -3,6 +3,7 @@
 import json
 import os
 import stat
+import sys
 
 import pytest
 
@@ -226,3 +227,27 @@ def test_an_interruption_is_reported_in_the_json_contract(cli):
     with pytest.raises(typer.Exit) as info:
         run_guarded(interrupted)
     assert info.value.exit_code == 130
+
+
+@pytest.mark.slow
+def test_no_color_is_honoured_on_a_terminal(tmp_path):
+    """On a real terminal the demo uses colour (the red dot); NO_COLOR turns colour off."""
+    import re
+
+    import pexpect
+
+    from tests.conftest import REPO
+
+    colour = re.compile(r"\x1b\[(?:3[0-7]|9[0-7]|38;)")
+
+    def run(extra):
+        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+        env.update(PYTHONPATH=str(REPO), WXSHOP_HOME=str(tmp_path / "h"), COLUMNS="120",
+                   **extra)
+        output, status = pexpect.run(f"{sys.executable} -m wxshop_cli demo", env=env,
+                                     withexitstatus=True, timeout=120, encoding="utf-8")
+        assert status == 0, output
+        return output
+
+    assert colour.search(run({}))
+    assert not colour.search(run({"NO_COLOR": "1"}))
