@@ -223,6 +223,14 @@ def test_refund_mismatch_when_the_book_lacks_a_refund(cli, day, bill, tmp_path):
     assert (item["bill_amount_fen"], item["book_amount_fen"]) == (10000, None)
 
 
+def test_refund_mismatch_on_the_platforms_refund_id(cli, day, bill, tmp_path):
+    path = edit(bill, tmp_path / "rid.csv", lambda rows: [
+        copy(r, refund_id="50300000012013111188888888888") if r.kind == "refund" else r
+        for r in rows])
+    item = only(reconcile(cli, path, code=8), "refund_mismatch")
+    assert "微信退款单号" in item["detail"]
+
+
 def test_refund_mismatch_on_state(cli, day, bill, tmp_path):
     path = edit(bill, tmp_path / "state.csv", lambda rows: [
         copy(r, refund_status="PROCESSING") if r.kind == "refund" else r for r in rows])

@@ -411,7 +411,9 @@ def _match(conn: Any, bill_type: str, day: dt.date) -> None:
         (and_(is_payment, not_(success), book_paid), "status_mismatch"),
         (and_(is_payment, success, s.c.order_fen != o.c.amount_fen), "amount_mismatch"),
         (and_(is_refund, or_(r.c.refund_no.is_(None), r.c.order_no != s.c.out_trade_no,
-                             r.c.amount_fen != s.c.refund_fen, not_(state_ok))),
+                             r.c.amount_fen != s.c.refund_fen, not_(state_ok),
+                             and_(r.c.gateway_refund_id.is_not(None),
+                                  r.c.gateway_refund_id != s.c.refund_id))),
          "refund_mismatch"),
         (s.c.fee_fen != s.c.fee_expected, "fee_mismatch"),
         else_=null(),
@@ -426,6 +428,7 @@ def _match(conn: Any, bill_type: str, day: dt.date) -> None:
                case((book_paid, 1), else_=0).label("book_paid"),
                r.c.amount_fen.label("book_refund_fen"), r.c.status.label("book_refund_status"),
                r.c.order_no.label("book_refund_order"), r.c.refund_no.label("book_refund_no"),
+               r.c.gateway_refund_id.label("book_refund_id"), s.c.refund_id,
                kind.label("kind"))
         .select_from(s.outerjoin(o, and_(is_payment, o.c.order_no == s.c.out_trade_no))
                      .outerjoin(r, and_(is_refund, r.c.refund_no == s.c.refund_no)))
@@ -457,6 +460,9 @@ def _match(conn: Any, bill_type: str, day: dt.date) -> None:
          _text("the book's refund is of order ") + rows.c.book_refund_order),
         (and_(k == "refund_mismatch", rows.c.book_refund_fen != rows.c.refund_fen),
          _text("refund amounts differ")),
+        (and_(k == "refund_mismatch", rows.c.book_refund_id.is_not(None),
+              rows.c.book_refund_id != rows.c.refund_id),
+         _text("the book's refund is 微信退款单号 ") + rows.c.book_refund_id),
         (k == "refund_mismatch",
          _text("the bill says ") + rows.c.refund_status + _text(", the book ")
          + rows.c.book_refund_status),
