@@ -259,16 +259,16 @@ class _Bars:
     def __init__(self, console: Any) -> None:
         from rich.progress import (
             BarColumn,
-            DownloadColumn,
             Progress,
             SpinnerColumn,
             TextColumn,
             TimeElapsedColumn,
         )
 
+        # Byte counts only for the passes that read the bill; the SQL phases show a spinner.
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                 BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-                                 console=console, transient=True)
+                                 BarColumn(), TextColumn("{task.fields[size]}"),
+                                 TimeElapsedColumn(), console=console, transient=True)
         self.tasks: dict[str, Any] = {}
         self.progress.start()
 
@@ -279,8 +279,9 @@ class _Bars:
                 self.progress.update(other, completed=self.progress.tasks[other].total or 1,
                                      total=self.progress.tasks[other].total or 1)
             task = self.tasks[phase] = self.progress.add_task(self.LABELS.get(phase, phase),
-                                                              total=total)
-        self.progress.update(task, completed=done)
+                                                              total=total, size="")
+        size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else ""
+        self.progress.update(task, completed=done, size=size)
 
     def stop(self) -> None:
         self.progress.stop()
