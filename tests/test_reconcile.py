@@ -706,3 +706,22 @@ def test_the_demo_chapters_run_without_orders(cli, backend):
     assert (clean.summary["rows"], clean.summary["open"]) == (0, 0)
     found = demo.planted_difference(ctx)
     assert found.summary["kinds"] == ["missing_in_book"] and found.summary["open"] == 1
+
+
+def test_progress_shows_megabytes_only_while_the_bill_is_read():
+    import io
+
+    from rich.console import Console
+
+    from wxshop_cli.commands.reconcile import _Bars
+
+    screen = io.StringIO()
+    bars = _Bars(Console(file=screen, force_terminal=True, width=120))
+    bars("validate", 5_000_000, 10_000_000)
+    bars.progress.refresh()
+    bars("match", 0, None)
+    bars.progress.refresh()
+    bars.stop()
+    shown = screen.getvalue()
+    assert "5.0/10.0 MB" in shown and "matching in SQL" in shown
+    assert "bytes" not in shown
