@@ -96,3 +96,25 @@ def test_push_promo_once_pushes_a_promotion_once(cli, backend):
         assert inbox.unread_count(session, buyer.id) == 1
     engine.forget()
     assert [m["kind"] for m in cli.json("--now", NOW, "inbox")] == ["promo"]
+
+
+def test_a_push_to_more_buyers_than_one_batch_reaches_each_once(cli, backend):
+    """Pushes go out in multi-row inserts of PUSH_BATCH buyers; crossing a batch boundary
+    loses nobody and a second push writes nothing."""
+    from sqlalchemy import func, select
+
+    from tests import shop
+    from wxshop_cli.core.inbox import PUSH_BATCH, push_promo_to
+    from wxshop_cli.db.models import Buyer, InboxMessage, Promo
+
+    db = shop.open_db()
+    shop.promo(db, "p", [])
+    with db.transaction() as session:
+        promo = session.execute(select(Promo)).scalar_one()
+        session.add_all(Buyer(name=f"b{i}", created_at=T0) for i in range(PUSH_BATCH + 7))
+        session.flush()
+        ids = list(session.execute(select(Buyer.id)).scalars())
+        assert push_promo_to(session, ids, promo.id, "双11 开抢", T0) == PUSH_BATCH + 7
+        assert push_promo_to(session, ids, promo.id, "双11 开抢", T0) == 0
+        assert session.execute(select(func.count()).select_from(InboxMessage)).scalar_one() \
+            == PUSH_BATCH + 7

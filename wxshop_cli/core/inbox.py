@@ -51,16 +51,33 @@ def push_message(session: Session, buyer_id: int, kind: str, text: str, now: dt.
     return message
 
 
+#: Buyers per multi-row INSERT (8 bound values each stays far below SQLite's limit).
+PUSH_BATCH = 500
+
+
+def push_promo_to(session: Session, buyer_ids: list[int], promo_id: int, text: str,
+                  now: dt.datetime) -> int:
+    """Push a promotion to every buyer who has not had it yet, in multi-row INSERTs that
+    ignore the (buyer, promotion) conflict (safe when processes race). Returns how many
+    messages were written."""
+    from wxshop_cli.db.sql import dialect_insert
+
+    table = InboxMessage.__table__
+    pushed = 0
+    for start in range(0, len(buyer_ids), PUSH_BATCH):
+        rows = [{"id": new_message_id(), "buyer_id": buyer_id, "kind": PROMO, "text": text,
+                 "code": None, "promo_id": promo_id, "read": False, "created_at": now}
+                for buyer_id in buyer_ids[start:start + PUSH_BATCH]]
+        statement = dialect_insert(session, InboxMessage).values(rows).on_conflict_do_nothing(
+            index_elements=["buyer_id", "promo_id"]).returning(table.c.id)
+        pushed += len(session.execute(statement).all())
+    return pushed
+
+
 def push_promo_once(session: Session, buyer_id: int, promo_id: int, text: str,
                     now: dt.datetime) -> bool:
-    """Push a promotion to a buyer unless it was pushed before. True if pushed (safe when
-    processes race: an insert that ignores the conflict)."""
-    from wxshop_cli.db.sql import insert_ignore
-
-    return insert_ignore(session, InboxMessage, {
-        "id": new_message_id(), "buyer_id": buyer_id, "kind": PROMO, "text": text,
-        "code": None, "promo_id": promo_id, "read": False, "created_at": now,
-    }, ["buyer_id", "promo_id"])
+    """Push a promotion to one buyer unless it was pushed before. True if pushed."""
+    return push_promo_to(session, [buyer_id], promo_id, text, now) == 1
 
 
 def unread_count(session: Session, buyer_id: int) -> int:

@@ -883,7 +883,7 @@ def push_promo(session: Session, promo: Promo, items: Sequence[PromoItem],
 
 def _push(session: Session, buyers: list[int], promo: Promo, text: str,
           now: dt.datetime) -> int:
-    from wxshop_cli.core.inbox import push_promo_once  # the one way to push (core/inbox.py)
+    from wxshop_cli.core.inbox import push_promo_to  # the one way to push (core/inbox.py)
 
     assert promo.id is not None
-    return sum(push_promo_once(session, buyer_id, promo.id, text, now) for buyer_id in buyers)
+    return push_promo_to(session, buyers, promo.id, text, now)
