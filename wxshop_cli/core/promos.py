@@ -758,12 +758,22 @@ def _items_priced_above(session: Session, sku: str, list_price_fen: int,
 
 
 def _delete_item(session: Session, item: PromoItem) -> None:
-    for usage in session.exec(select(BuyerItemUsage).where(
-            BuyerItemUsage.item_id == item.id)).all():
-        session.delete(usage)
-    session.flush()
+    from sqlalchemy import delete
+
+    session.execute(delete(BuyerItemUsage).where(col(BuyerItemUsage.item_id) == item.id))
     session.delete(item)
     session.flush()
+
+
+def _move_state(session: Session, promo: Promo, state: str, now: dt.datetime) -> Report:
+    """The stored lifecycle step shared by publish, unpublish and archive, with its report."""
+    report = Report(code=promo.code)
+    if report.diff("promo", promo.code, {"state": (promo.state, state)}):
+        promo.state = state
+        promo.updated_at = now
+        session.add(promo)
+        session.flush()
+    return report
 
 
 def publish_code(session: Session, code: str, *, now: dt.datetime, tz: ZoneInfo,
@@ -777,12 +787,7 @@ def publish_code(session: Session, code: str, *, now: dt.datetime, tz: ZoneInfo,
     if not items:
         raise Conflict(f"promotion {code!r} has no items", slug="promo_empty",
                        hint="add some with `wxshop promo add-item`")
-    report = Report(code=code)
-    if report.diff("promo", code, {"state": (promo.state, "published")}):
-        promo.state = "published"
-        promo.updated_at = now
-        session.add(promo)
-        session.flush()
+    report = _move_state(session, promo, "published", now)
     report.status = promo_status(promo, items, now)
     if notify:
         report.notified = push_promo(session, promo, items, regions_of(session, promo.id), now,
@@ -802,12 +807,7 @@ def unpublish(session: Session, code: str, *, now: dt.datetime) -> Report:
         raise Conflict(f"promotion {code!r} has already sold ({sold} units)",
                        slug="promo_has_sales",
                        hint="unpublish works only before the first sale; archive it instead")
-    report = Report(code=code)
-    if report.diff("promo", code, {"state": (promo.state, "draft")}):
-        promo.state = "draft"
-        promo.updated_at = now
-        session.add(promo)
-        session.flush()
+    report = _move_state(session, promo, "draft", now)
     report.status = promo_status(promo, items, now)
     return report
 
@@ -817,12 +817,7 @@ def archive(session: Session, code: str, *, now: dt.datetime) -> Report:
     lock_catalog(session)
     promo = require_promo(session, code)
     assert promo.id is not None
-    report = Report(code=code)
-    if report.diff("promo", code, {"state": (promo.state, "archived")}):
-        promo.state = "archived"
-        promo.updated_at = now
-        session.add(promo)
-        session.flush()
+    report = _move_state(session, promo, "archived", now)
     report.status = promo_status(promo, items_of(session, promo.id), now)
     return report
 
