@@ -105,7 +105,7 @@ def pending_order(store, created=shop.DURING_AT):
     db = store["db"]
     request = checkout.BuyRequest(item=store["item"])
     claim = checkout._claim(db, "me", request, "crashed", False, created)
-    return claim.order_no
+    return claim.order.order_no
 
 
 def test_cancel_gives_stock_and_limit_back(cli, store):

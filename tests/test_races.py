@@ -148,10 +148,10 @@ def test_orders_show_settles_an_order_whose_process_died(cli, backend):
     me = shop.shopper(db, "me")
     claim = checkout._claim(db, "me", checkout.BuyRequest(item=items["YX-2001"]), "k", False,
                             shop.DURING_AT)
-    get_gateway(db).charge(out_trade_no=claim.order_no, card_token=me["card"],
+    get_gateway(db).charge(out_trade_no=claim.order.order_no, card_token=me["card"],
                            amount_fen=7920, openid="oWXSHOP_me", product="x",
                            now=shop.DURING_AT)
-    shown = cli.json("--now", shop.DURING, "orders", "show", claim.order_no)
+    shown = cli.json("--now", shop.DURING, "orders", "show", claim.order.order_no)
     assert shown["status"] == "paid"
 
 
@@ -168,5 +168,5 @@ def test_a_crash_before_the_bank_call_is_charged_once_by_the_retry(cli, backend)
                  "--idempotency-key", "k", env={"WXSHOP_PAY_PASSWORD": shop.PASSWORD})
     assert result.exit_code == 0, result.stderr
     order = json.loads(result.stdout)
-    assert order["order_no"] == claim.order_no and order["status"] == "paid"
+    assert order["order_no"] == claim.order.order_no and order["status"] == "paid"
     assert shop.stock_left(db, items["YX-2001"]) == 9

@@ -203,7 +203,7 @@ def take_limit(session: Session, buyer: Buyer, item: PromoItem, qty: int) -> boo
 
 @dataclass
 class _Claim:
-    order_no: str | None = None
+    order: Order | None = None  # the claimed order, read in the claiming transaction
     replay: Outcome | None = None
     resume: bool = False  # a crashed process's claim taken over: ask the gateway first
 
@@ -217,9 +217,8 @@ def place_order(db: Any, gateway: Any, buyer_name: str, request: BuyRequest, now
     claim = _claim(db, buyer_name, request, key, generated, now)
     if claim.replay is not None:
         return _refresh_replay(db, gateway, claim.replay, now)
-    assert claim.order_no is not None
-    with db.transaction(read_only=True) as session:
-        order = session.get_one(Order, claim.order_no)
+    order = claim.order
+    assert order is not None
     if claim.resume:
         # Taking over a crashed attempt: ask the gateway about that order before anything.
         order = order_states.settle(db, gateway, order, now)
@@ -253,7 +252,7 @@ def _claim(db: Any, buyer_name: str, request: BuyRequest, key: str, generated: b
             return _existing_claim(session, existing, fingerprint, key, now)
         try:
             with session.begin_nested():  # a savepoint: sold out rolls back the reservation
-                order_no = _reserve(session, buyer, request, key, now)
+                order = _reserve(session, buyer, request, key, now)
         except SoldOut as exc:
             # The outcome is kept on the key, so a replay answers the same.
             exc.extra["idempotency_key"] = key
@@ -268,8 +267,8 @@ def _claim(db: Any, buyer_name: str, request: BuyRequest, key: str, generated: b
         # claim back with everything else: such requests do not use up the key.
         session.execute(update(IdempotencyKey).where(
             IdempotencyKey.buyer_id == buyer.id, IdempotencyKey.key == key
-        ).values(order_no=order_no))
-        return _Claim(order_no=order_no)
+        ).values(order_no=order.order_no))
+        return _Claim(order=order)
 
 
 def _sold_out(session: Session, item: PromoItem | None, product: Product, qty: int) -> SoldOut:
@@ -312,11 +311,11 @@ def _existing_claim(session: Session, existing: IdempotencyKey, fingerprint: str
             IdempotencyKey.buyer_id == existing.buyer_id, IdempotencyKey.key == key))
         raise TryAgain("a crashed attempt left this key; retry now", slug="request_in_progress",
                        idempotency_key=key)
-    return _Claim(order_no=existing.order_no, resume=True)
+    return _Claim(order=session.get_one(Order, existing.order_no), resume=True)
 
 
 def _reserve(session: Session, buyer: Buyer, request: BuyRequest, key: str,
-             now: dt.datetime) -> str:
+             now: dt.datetime) -> Order:
     item, product, promo = resolve_item(session, request.item, now)
     address = resolve_address(session, buyer, request.address, request.region)
     if request.region is not None and address.region_code != request.region:
@@ -343,16 +342,15 @@ def _reserve(session: Session, buyer: Buyer, request: BuyRequest, key: str,
                       f"would be exceeded (already bought {used})", slug="limit_exceeded",
                       item_id=item.id, sku=product.sku,
                       hint="this promotion allows each buyer that many units in all")
-    order_no = next_order_no(session, now)
-    session.add(Order(order_no=order_no, buyer_id=buyer.id,
-                      promo_id=promo.id if promo else None, item_id=item.id if item else None,
-                      sku=product.sku, title=product.title, qty=request.qty,
-                      unit_price_fen=unit, amount_fen=amount, card_id=card.id,
-                      address_id=address.id, region_code=address.region_code,
-                      status=order_states.PENDING_PAYMENT, idempotency_key=key,
-                      created_at=now))
+    order = Order(order_no=next_order_no(session, now), buyer_id=buyer.id,
+                  promo_id=promo.id if promo else None, item_id=item.id if item else None,
+                  sku=product.sku, title=product.title, qty=request.qty,
+                  unit_price_fen=unit, amount_fen=amount, card_id=card.id,
+                  address_id=address.id, region_code=address.region_code,
+                  status=order_states.PENDING_PAYMENT, idempotency_key=key, created_at=now)
+    session.add(order)
     session.flush()
-    return order_no
+    return order
 
 
 def _finish_key(db: Any, buyer_id: int, key: str, outcome: Outcome) -> None:
