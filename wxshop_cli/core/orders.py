@@ -204,11 +204,11 @@ def cancel(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
         return session.get_one(Order, order.order_no)
 
 
-def unsettled_orders(session: Session, now: dt.datetime) -> list[str]:
+def unsettled_orders(session: Session, now: dt.datetime) -> list[Order]:
     """Orders a sweep must look at: every `paying` one, and `pending_payment` ones past the
     payment window."""
     cutoff = now - PAYMENT_WINDOW
-    return list(session.execute(select(Order.order_no).where(or_(
+    return list(session.execute(select(Order).where(or_(
         Order.status == PAYING,
         and_(Order.status == PENDING_PAYMENT, Order.created_at <= cutoff),
     )).order_by(Order.created_at)).scalars())
@@ -228,12 +228,11 @@ def purge_expired_keys(db: Any, now: dt.datetime) -> int:
 def close_expired(db: Any, gateway: Any, now: dt.datetime) -> dict[str, list[str]]:
     """The sweep: settle unknown payments and close unpaid orders past 15 minutes."""
     with db.transaction(read_only=True) as session:
-        numbers = unsettled_orders(session, now)
+        unsettled = unsettled_orders(session, now)
     outcome: dict[str, list[str]] = {"closed": [], "paid": [], "still_paying": [],
                                      "unchanged": []}
-    for order_no in numbers:
-        with db.transaction(read_only=True) as session:
-            order = session.get_one(Order, order_no)
+    for order in unsettled:  # one gateway question per order: the sweep's real work
+        order_no = order.order_no
         after = settle(db, gateway, order, now)
         if after.status == CLOSED:
             outcome["closed"].append(order_no)
