@@ -41,6 +41,10 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
 # ---------------------------------------------------------------- columns and rendering
 
 

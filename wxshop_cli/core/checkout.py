@@ -20,25 +20,27 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlmodel import Session
+from sqlalchemy import and_, bindparam, case, delete, exists, insert, or_, select, update
+from sqlalchemy.orm import aliased
 
+from wxshop_cli.config import check_buyer_name
 from wxshop_cli.core import orders as order_states
-from wxshop_cli.core import promos
-from wxshop_cli.core.buyers import get_or_create_buyer, openid_of
-from wxshop_cli.core.cards import payment_card
+from wxshop_cli.core.buyers import openid_of
+from wxshop_cli.core.cards import BOUND
 from wxshop_cli.core.numbers import next_order_no
 from wxshop_cli.db.models import (
     Address,
     Buyer,
     BuyerItemUsage,
+    Card,
     IdempotencyKey,
     Order,
     Product,
     Promo,
     PromoItem,
+    PromoRegion,
 )
-from wxshop_cli.db.sql import affected, dialect_insert, insert_ignore
+from wxshop_cli.db.prepared import HotConnection, Prepared, dialect_insert, hot_transaction
 from wxshop_cli.errors import (
     Conflict,
     InvalidInput,
@@ -122,109 +124,326 @@ def new_idempotency_key() -> str:
     return f"idem_{secrets.token_hex(12)}"
 
 
-# ---------------------------------------------------------------- resolution (inside txn one)
+# ---------------------------------------------------------------- the hot path's statements
+#
+# Checkout is the hot path: it runs driver-level SQL compiled once from Core statements over
+# the models (see db/prepared.py for why). Reference rows — the item, its promotion and
+# product, the address, the card and whether the promotion serves the address's region — come
+# from ONE query per claim; stock and the buyer's units are taken by conditional updates.
+
+_BUYER_ID = Prepared(lambda _: select(Buyer.id).where(Buyer.name == bindparam("name")))
+_KEY_CLAIM = Prepared(lambda d: dialect_insert(d, IdempotencyKey.__table__).values(
+    buyer_id=bindparam("buyer_id"), key=bindparam("key"), request_hash=bindparam("request_hash"),
+    state="running", claimed_at=bindparam("now"), expires_at=bindparam("expires_at"),
+).on_conflict_do_nothing(index_elements=["buyer_id", "key"]).returning(
+    IdempotencyKey.__table__.c.buyer_id))
+_KEY_READ = Prepared(lambda _: select(
+    IdempotencyKey.request_hash, IdempotencyKey.state, IdempotencyKey.order_no,
+    IdempotencyKey.response_json, IdempotencyKey.claimed_at, IdempotencyKey.expires_at,
+).where(IdempotencyKey.buyer_id == bindparam("buyer_id"), IdempotencyKey.key == bindparam("key")))
 
 
-def resolve_item(session: Session, ref: str, now: dt.datetime) -> tuple[PromoItem | None,
-                                                                         Product, Promo | None]:
-    """ITEM is a promo item id, or a SKU: in exactly one live promotion → that promo item;
-    in none → the product at list price; in several → refused, naming the item ids."""
-    if ref.startswith("item_"):
-        item, promo = promos.require_item(session, ref)
-        if not promos.is_open_for_sale(promo, now):
-            raise Conflict(f"promotion {promo.code} is not live", slug="promo_not_live",
-                           hint="see `wxshop promo list`")
-        return item, session.get_one(Product, item.sku), promo
-    product = session.get(Product, ref)
-    if product is None:
-        raise NotFound(f"no item or SKU {ref!r}", slug="item_not_found",
-                       hint="see `wxshop promo list` or `wxshop product list`")
-    live = promos.find_live_items_for_sku(session, ref, now)
-    if len(live) > 1:
-        ids = sorted(item.id for item, _ in live)
-        raise InvalidInput(f"SKU {ref} is in several live promotions; buy one of: "
-                           f"{', '.join(ids)}", slug="ambiguous_item", item_ids=ids,
-                           hint="pass the item id instead of the SKU")
-    if live:
-        return live[0][0], product, live[0][1]
-    return None, product, None
+def _KEY_WHERE() -> tuple[Any, Any]:
+    return (IdempotencyKey.buyer_id == bindparam("buyer_id"),
+            IdempotencyKey.key == bindparam("key"))
 
 
-def resolve_address(session: Session, buyer: Buyer, address_id: str | None,
-                    region: str | None) -> Address:
-    """`--address`, else the buyer's default address in `--region`, else the default."""
-    from wxshop_cli.core.addresses import default_address, get_address
+_KEY_DELETE = Prepared(lambda _: delete(IdempotencyKey).where(*_KEY_WHERE()))
+_KEY_TAKE_OVER = Prepared(lambda _: update(IdempotencyKey).where(*_KEY_WHERE()).values(
+    claimed_at=bindparam("now")))
+_KEY_SET_ORDER = Prepared(lambda _: update(IdempotencyKey).where(*_KEY_WHERE()).values(
+    order_no=bindparam("order_no")))
+_KEY_DONE = Prepared(lambda _: update(IdempotencyKey).where(*_KEY_WHERE()).values(
+    state="done", exit_code=bindparam("exit_code")))
+_KEY_REFUSED = Prepared(lambda _: update(IdempotencyKey).where(*_KEY_WHERE()).values(
+    state="done", exit_code=bindparam("exit_code"), response_json=bindparam("response_json")))
+_TAKE_ITEM = Prepared(lambda _: update(PromoItem).where(
+    PromoItem.id == bindparam("item_id"), PromoItem.stock_total - PromoItem.sold >= bindparam("qty")
+).values(sold=PromoItem.sold + bindparam("qty")))
+_TAKE_PRODUCT = Prepared(lambda _: update(Product).where(
+    Product.sku == bindparam("sku"), Product.stock >= bindparam("qty")
+).values(stock=Product.stock - bindparam("qty")))
+_ITEM_LEFT = Prepared(lambda _: select(PromoItem.stock_total - PromoItem.sold).where(
+    PromoItem.id == bindparam("item_id")))
+_PRODUCT_LEFT = Prepared(lambda _: select(Product.stock).where(Product.sku == bindparam("sku")))
+_USED = Prepared(lambda _: select(BuyerItemUsage.used).where(
+    BuyerItemUsage.buyer_id == bindparam("buyer_id"),
+    BuyerItemUsage.item_id == bindparam("item_id")))
 
-    if address_id is not None:
-        return get_address(session, buyer.id, address_id)
-    address = default_address(session, buyer.id, region)
-    if address is None:
-        where = f" in region {region}" if region else ""
-        raise NotFound(f"no saved address{where}", slug="address_not_found",
-                       hint="add one with `wxshop address add`")
-    return address
+
+def _take_limit_statement(dialect_name: str) -> Any:
+    statement = dialect_insert(dialect_name, BuyerItemUsage.__table__).values(
+        buyer_id=bindparam("buyer_id"), item_id=bindparam("item_id"), used=bindparam("qty"))
+    table = BuyerItemUsage.__table__
+    return statement.on_conflict_do_update(
+        index_elements=["buyer_id", "item_id"],
+        set_={"used": table.c.used + statement.excluded.used},
+        where=(table.c.used + statement.excluded.used) <= bindparam("limit"),
+    ).returning(table.c.buyer_id)
+
+
+_TAKE_LIMIT = Prepared(_take_limit_statement)
+_INSERT_ORDER = Prepared(lambda _: insert(Order.__table__).values(
+    {**{name: bindparam(name) for name in (
+        "order_no", "buyer_id", "promo_id", "item_id", "sku", "title", "qty", "unit_price_fen",
+        "amount_fen", "card_id", "address_id", "region_code", "idempotency_key", "created_at")},
+     "refunded_fen": 0, "status": order_states.PENDING_PAYMENT, "stock_returned": False}))
+
+
+def _reference_statement(by_item: bool, address_mode: str, card_given: bool) -> Any:
+    """One query for every reference row of a purchase (one row per candidate promo item)."""
+    chosen_address, chosen_card, other_promo = aliased(Address), aliased(Card), aliased(Promo)
+    address_id = select(chosen_address.id).where(
+        chosen_address.buyer_id == bindparam("buyer_id"), chosen_address.removed_at.is_(None))
+    if address_mode == "given":
+        address_id = address_id.where(chosen_address.id == bindparam("address_id"))
+    elif address_mode == "region":
+        address_id = address_id.where(chosen_address.region_code == bindparam("region"))
+    address_id = address_id.order_by(chosen_address.is_default.desc(), chosen_address.created_at,
+                                     chosen_address.id).limit(1).scalar_subquery()
+    card_id = select(chosen_card.id).where(chosen_card.buyer_id == bindparam("buyer_id"))
+    card_id = (card_id.where(chosen_card.id == bindparam("card_id")) if card_given else
+               card_id.where(chosen_card.status == BOUND, chosen_card.is_default.is_(True)))
+    card_id = card_id.limit(1).scalar_subquery()
+
+    def live(promo: Any) -> Any:
+        return and_(promo.state == "published", promo.starts_at <= bindparam("now"),
+                    promo.ends_at > bindparam("now"))
+
+    served = or_(~exists().where(PromoRegion.promo_id == Promo.id),
+                 exists().where(PromoRegion.promo_id == Promo.id,
+                                PromoRegion.region_code == Address.region_code))
+    columns = (Product.sku, Product.title, Product.list_price_fen, PromoItem.id,
+               PromoItem.price_fen, PromoItem.per_buyer_limit, Promo.id, Promo.code,
+               case((live(Promo), 1), else_=0), case((served, 1), else_=0),
+               Address.id, Address.region_code, Card.id, Card.status)
+    if by_item:
+        query = select(*columns).select_from(PromoItem).join(
+            Promo, Promo.id == PromoItem.promo_id).join(Product, Product.sku == PromoItem.sku
+                                                        ).where(PromoItem.id == bindparam("ref"))
+    else:
+        live_promo_ids = select(other_promo.id).where(live(other_promo))
+        query = select(*columns).select_from(Product).outerjoin(PromoItem, and_(
+            PromoItem.sku == Product.sku, PromoItem.promo_id.in_(live_promo_ids))).outerjoin(
+            Promo, Promo.id == PromoItem.promo_id).where(Product.sku == bindparam("ref")
+                                                         ).order_by(Promo.starts_at, Promo.code)
+    return query.outerjoin(Address, Address.id == address_id).outerjoin(Card,
+                                                                         Card.id == card_id)
+
+
+_REFERENCE = {(by_item, address_mode, card_given): Prepared(
+    lambda _, a=by_item, b=address_mode, c=card_given: _reference_statement(a, b, c))
+    for by_item in (True, False) for address_mode in ("given", "region", "default")
+    for card_given in (True, False)}
+
+
+@dataclass(slots=True)
+class PlacedOrder:
+    """An order as the hot path wrote it (the fields of `Order`, plus what the JSON shape
+    needs), so that no transaction reads it back."""
+
+    order_no: str
+    buyer_id: int
+    promo_id: int | None
+    item_id: str | None
+    sku: str
+    title: str
+    qty: int
+    unit_price_fen: int
+    amount_fen: int
+    card_id: str
+    address_id: str
+    region_code: str
+    idempotency_key: str
+    created_at: dt.datetime
+    status: str = order_states.PENDING_PAYMENT
+    refunded_fen: int = 0
+    transaction_id: str | None = None
+    paid_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    close_reason: str | None = None
+    stock_returned: bool = False
+    promo_code: str | None = None
+
+
+@dataclass(slots=True)
+class _Reference:
+    sku: str
+    title: str
+    list_price_fen: int
+    item_id: str | None
+    price_fen: int | None
+    per_buyer_limit: int | None
+    promo_id: int | None
+    promo_code: str | None
+    live: bool
+    served: bool
+    address_id: str | None
+    region_code: str | None
+    card_id: str | None
+    card_status: str | None
 
 
 # ---------------------------------------------------------------- claims (inside txn one)
 
 
-def take_stock(session: Session, item: PromoItem | None, product: Product, qty: int) -> bool:
-    """One conditional UPDATE: never below zero, whoever races."""
-    if item is not None:
-        statement = update(PromoItem).where(
-            PromoItem.id == item.id, PromoItem.stock_total - PromoItem.sold >= qty
-        ).values(sold=PromoItem.sold + qty)
-    else:
-        statement = update(Product).where(Product.sku == product.sku,
-                                          Product.stock >= qty).values(stock=Product.stock - qty)
-    return session.execute(statement).rowcount == 1
+def buyer_id_for(tx: Any, db: Any, name: str, now: dt.datetime) -> int:
+    """The buyer's id, created on first use. Ids never change and buyers are never deleted,
+    so each process remembers them."""
+    cache = db.__dict__.setdefault("_buyer_ids", {})
+    found = cache.get(name)
+    if found is None:
+        row = tx.one(_BUYER_ID, name=name)
+        if row is None:
+            check_buyer_name(name)
+            tx.execute(_INSERT_BUYER, name=name, now=tx.time(now))
+            row = tx.one(_BUYER_ID, name=name)
+        found = cache[name] = row[0]
+    return found
 
 
-def take_limit(session: Session, buyer: Buyer, item: PromoItem, qty: int) -> bool:
-    """One conditional upsert of the buyer's units: `used + qty <= limit`, never count-then-
-    insert."""
-    if item.per_buyer_limit is None:
-        return True
-    if qty > item.per_buyer_limit:
-        return False
-    statement = dialect_insert(session, BuyerItemUsage).values(
-        buyer_id=buyer.id, item_id=item.id, used=qty)
-    table = BuyerItemUsage.__table__
-    statement = statement.on_conflict_do_update(
-        index_elements=["buyer_id", "item_id"],
-        set_={"used": table.c.used + statement.excluded.used},
-        where=(table.c.used + statement.excluded.used) <= item.per_buyer_limit,
-    )
-    return affected(session, statement, ["buyer_id"])
+_INSERT_BUYER = Prepared(lambda d: dialect_insert(d, Buyer.__table__).values(
+    name=bindparam("name"), created_at=bindparam("now"), pay_failures=0,
+).on_conflict_do_nothing(index_elements=["name"]))
 
 
-# ---------------------------------------------------------------- the three steps
+def _reference(tx: Any, buyer_id: int, request: BuyRequest, now: dt.datetime) -> _Reference:
+    address_mode = ("given" if request.address is not None else
+                    "region" if request.region is not None else "default")
+    by_item = request.item.startswith("item_")
+    rows = tx.all(_REFERENCE[(by_item, address_mode, request.card is not None)],
+                  buyer_id=buyer_id, ref=request.item, now=tx.time(now),
+                  **({"address_id": request.address} if address_mode == "given" else {}),
+                  **({"region": request.region} if address_mode == "region" else {}),
+                  **({"card_id": request.card} if request.card is not None else {}))
+    if not rows:
+        if by_item:
+            raise NotFound(f"no promo item {request.item!r}", slug="item_not_found",
+                           hint="see `wxshop promo list`")
+        raise NotFound(f"no item or SKU {request.item!r}", slug="item_not_found",
+                       hint="see `wxshop promo list` or `wxshop product list`")
+    if len(rows) > 1:
+        ids = sorted(row[3] for row in rows)
+        raise InvalidInput(f"SKU {request.item} is in several live promotions; buy one of: "
+                           f"{', '.join(ids)}", slug="ambiguous_item", item_ids=ids,
+                           hint="pass the item id instead of the SKU")
+    ref = _Reference(*rows[0][:8], bool(rows[0][8]), bool(rows[0][9]), *rows[0][10:])
+    if by_item and not ref.live:
+        raise Conflict(f"promotion {ref.promo_code} is not live", slug="promo_not_live",
+                       hint="see `wxshop promo list`")
+    return ref
+
+
+def _check_reference(ref: _Reference, request: BuyRequest) -> None:
+    """The order of checks is the contract: item, address, region, card, amount."""
+    if ref.address_id is None:
+        if request.address is not None:
+            raise NotFound(f"no address {request.address!r}", slug="address_not_found",
+                           hint="see `wxshop address list`")
+        where = f" in region {request.region}" if request.region else ""
+        raise NotFound(f"no saved address{where}", slug="address_not_found",
+                       hint="add one with `wxshop address add`")
+    if request.region is not None and ref.region_code != request.region:
+        raise InvalidInput(f"address {ref.address_id} is not in region {request.region}",
+                           slug="address_region_mismatch",
+                           hint="drop --region, or pick an address in that region")
+    if ref.item_id is not None and not ref.served:
+        raise Conflict(f"promotion {ref.promo_code} does not serve region {ref.region_code}",
+                       slug="region_not_served", hint="choose an address in a served region")
+    if ref.card_id is None:
+        if request.card is not None:
+            raise NotFound(f"no card {request.card!r}", slug="card_not_found",
+                           hint="see `wxshop cards list`")
+        raise NotFound("no bound card to pay with", slug="no_card",
+                       hint="bind one with `wxshop bind-card`")
+    if ref.card_status != BOUND:
+        raise Conflict(f"card {ref.card_id} is unbound and cannot pay", slug="card_unbound",
+                       hint="pay with another card, or bind it again")
 
 
 @dataclass
 class _Claim:
-    order: Order | None = None  # the claimed order, read in the claiming transaction
+    order: PlacedOrder | None = None  # the claimed order, as written
     replay: Outcome | None = None
-    resume: bool = False  # a crashed process's claim taken over: ask the gateway first
+    replay_order_no: str | None = None  # a replay of a purchase that made an order
+    resume_order_no: str | None = None  # a crashed process's claim taken over: ask the gateway
 
 
 def place_order(db: Any, gateway: Any, buyer_name: str, request: BuyRequest, now: dt.datetime,
-                idempotency_key: str | None = None) -> Outcome:
-    """Buy in one step. The payment password must have been verified by the caller."""
+                idempotency_key: str | None = None, *,
+                on_claimed: Any = None) -> Outcome:
+    """Buy in one step. The payment password must have been verified by the caller.
+
+    Two write transactions of the shop's own (the claim; the outcome with the key's final
+    state) around the bank's own. `on_claimed(order_no, key)` runs after the claim committed
+    and before the bank is called (so a caller can tell the buyer what to retry with)."""
     check_request(request, idempotency_key)
     generated = idempotency_key is None
     key = idempotency_key or new_idempotency_key()
-    claim = _claim(db, buyer_name, request, key, generated, now)
+    connection = HotConnection(db)
+    try:
+        with connection.transaction() as tx:
+            claim = claim_in(tx, db, buyer_name, request, key, generated, now)
+        if claim.order is not None and on_claimed is not None:
+            on_claimed(claim.order.order_no, key)
+        if claim.order is None:
+            return complete_claim(db, gateway, claim, key, generated, now)
+        result = charge(gateway, buyer_name, claim.order, now)
+        with connection.transaction() as tx:
+            settled = record_outcome(tx, claim.order, result, key, generated, now)
+    finally:
+        connection.close()
+    return settled if settled is not None else _settle_slowly(db, gateway, claim.order, result,
+                                                              key, generated, now)
+
+
+def charge(gateway: Any, buyer_name: str, order: PlacedOrder, now: dt.datetime) -> Any:
+    return gateway.charge(out_trade_no=order.order_no, card_token=order.card_id,
+                          amount_fen=order.amount_fen, openid=openid_of(buyer_name),
+                          product=order.title, now=now)
+
+
+def record_outcome(tx: Any, order: PlacedOrder, result: Any, key: str, generated: bool,
+                   now: dt.datetime) -> Outcome | None:
+    """Transaction two: the gateway's answer on the order and the key's final state, written
+    together. None when the order had moved on meanwhile (see `_settle_slowly`)."""
+    if not order_states.record_charge(tx, order, result, now):
+        return None
+    outcome = Outcome(order=order, idempotency_key=key, key_generated=generated,
+                      error=error_for(order))
+    tx.execute(_KEY_DONE, buyer_id=order.buyer_id, key=key, exit_code=outcome.exit_code)
+    return outcome
+
+
+def _settle_slowly(db: Any, gateway: Any, order: PlacedOrder, result: Any, key: str,
+                   generated: bool, now: dt.datetime) -> Outcome:
+    """Someone else closed or settled the order between our transactions (a cancel, a sweep):
+    the book's path records the answer, refunding a payment that landed on a closed order."""
+    settled = order_states.apply_charge(db, gateway, order.order_no, result, now)
+    outcome = Outcome(order=settled, idempotency_key=key, key_generated=generated,
+                      error=error_for(settled))
+    _finish_key(db, order.buyer_id, key, outcome)
+    return outcome
+
+
+def complete_claim(db: Any, gateway: Any, claim: _Claim, key: str, generated: bool,
+                   now: dt.datetime) -> Outcome:
+    """The claims that did not make a fresh order: a replay, or a crashed claim taken over."""
     if claim.replay is not None:
+        if claim.replay_order_no is None:
+            return claim.replay
+        with db.transaction(read_only=True) as session:
+            claim.replay.order = session.get_one(Order, claim.replay_order_no)
         return _refresh_replay(db, gateway, claim.replay, now)
-    order = claim.order
-    assert order is not None
-    if claim.resume:
-        # Taking over a crashed attempt: ask the gateway about that order before anything.
-        order = order_states.settle(db, gateway, order, now)
+    assert claim.resume_order_no is not None
+    with db.transaction(read_only=True) as session:
+        order = session.get_one(Order, claim.resume_order_no)
+    # Taking over a crashed attempt: ask the gateway about that order before anything.
+    order = order_states.settle(db, gateway, order, now)
     if order.status == order_states.PENDING_PAYMENT:
+        buyer = _buyer_name(db, order.buyer_id)
         result = gateway.charge(out_trade_no=order.order_no, card_token=order.card_id,
-                                amount_fen=order.amount_fen, openid=openid_of(buyer_name),
+                                amount_fen=order.amount_fen, openid=openid_of(buyer),
                                 product=order.title, now=now)
         order = order_states.apply_charge(db, gateway, order.order_no, result, now)
     outcome = Outcome(order=order, idempotency_key=key, key_generated=generated,
@@ -233,144 +452,141 @@ def place_order(db: Any, gateway: Any, buyer_name: str, request: BuyRequest, now
     return outcome
 
 
+def _buyer_name(db: Any, buyer_id: int) -> str:
+    with db.transaction(read_only=True) as session:
+        return session.get_one(Buyer, buyer_id).name
+
+
 def _claim(db: Any, buyer_name: str, request: BuyRequest, key: str, generated: bool,
            now: dt.datetime) -> _Claim:
+    """Transaction one on its own (tests use it to leave a claim as a crash would)."""
+    with hot_transaction(db) as tx:
+        return claim_in(tx, db, buyer_name, request, key, generated, now)
+
+
+def claim_in(tx: Any, db: Any, buyer_name: str, request: BuyRequest, key: str,
+             generated: bool, now: dt.datetime) -> _Claim:
+    """Claim the key and reserve the order inside `tx`. Errors other than sold out raise and
+    must roll back what this wrote (the caller's transaction or savepoint): such requests do
+    not use up the key."""
+    buyer_id = buyer_id_for(tx, db, buyer_name, now)
     fingerprint = request.fingerprint()
-    with db.transaction() as session:
-        buyer = get_or_create_buyer(session, buyer_name, now)
-        existing = session.get(IdempotencyKey, (buyer.id, key))
-        if existing is not None and existing.expires_at <= now:
-            session.execute(delete(IdempotencyKey).where(IdempotencyKey.buyer_id == buyer.id,
-                                                         IdempotencyKey.key == key))
-            session.flush()
-            existing = None
-        if existing is None and not insert_ignore(session, IdempotencyKey, {
-            "buyer_id": buyer.id, "key": key, "request_hash": fingerprint, "state": "running",
-            "claimed_at": now, "expires_at": now + KEY_TTL}, ["buyer_id", "key"]):
-            existing = session.get(IdempotencyKey, (buyer.id, key))  # claimed just now
+    if tx.one(_KEY_CLAIM, buyer_id=buyer_id, key=key, request_hash=fingerprint,
+              now=tx.time(now), expires_at=tx.time(now + KEY_TTL)) is None:
+        existing = _existing_claim(tx, buyer_id, fingerprint, key, generated, now)
         if existing is not None:
-            return _existing_claim(session, existing, fingerprint, key, now)
-        try:
-            with session.begin_nested():  # a savepoint: sold out rolls back the reservation
-                order = _reserve(session, buyer, request, key, now)
-        except SoldOut as exc:
-            # The outcome is kept on the key, so a replay answers the same.
-            exc.extra["idempotency_key"] = key
-            session.execute(update(IdempotencyKey).where(
-                IdempotencyKey.buyer_id == buyer.id, IdempotencyKey.key == key
-            ).values(state="done", exit_code=exc.exit_code, response_json=json.dumps(
-                {"slug": exc.slug, "message": exc.message, "extra": exc.extra},
-                ensure_ascii=False)))
-            return _Claim(replay=Outcome(order=None, idempotency_key=key,
-                                         key_generated=generated, error=exc))
-        # Any other error (not found, not live, region not served) propagates and rolls the
-        # claim back with everything else: such requests do not use up the key.
-        session.execute(update(IdempotencyKey).where(
-            IdempotencyKey.buyer_id == buyer.id, IdempotencyKey.key == key
-        ).values(order_no=order.order_no))
-        return _Claim(order=order)
-
-
-def _sold_out(session: Session, item: PromoItem | None, product: Product, qty: int) -> SoldOut:
-    """Say exactly what ran out: the promotion's allocation or the list-price stock, and how
-    many are left when some are."""
-    if item is not None:
-        session.refresh(item)
-        left, where = item.stock_total - item.sold, f"promo item {item.id}"
-    else:
-        session.refresh(product)
-        left, where = product.stock, f"{product.sku} at list price (no live promotion)"
-    if left > 0:
-        return SoldOut(f"only {left} of {product.title} left for {where}, asked for {qty}",
-                       slug="sold_out", item_id=item.id if item else None, sku=product.sku,
-                       left=left, hint=f"buy at most {left}")
-    return SoldOut(f"{product.title} is sold out: {where}", slug="sold_out",
-                   item_id=item.id if item else None, sku=product.sku, left=0,
-                   hint="see `wxshop promo list` for what is still in stock")
-
-
-def _existing_claim(session: Session, existing: IdempotencyKey, fingerprint: str, key: str,
-                    now: dt.datetime) -> _Claim:
-    if existing.request_hash != fingerprint:
-        raise Conflict("idempotency key already used for another request",
-                       slug="idempotency_key_reused", idempotency_key=key,
-                       hint="use a new key for a different purchase")
-    if existing.state == "done":
-        return _Claim(replay=_stored_outcome(session, existing))
-    if now - existing.claimed_at < CLAIM_TIMEOUT:
-        raise TryAgain("the same request is still running", slug="request_in_progress",
-                       idempotency_key=key, order_no=existing.order_no,
-                       hint="retry in a minute with the same key")
-    # A claim left by a crashed process: take it over and ask the gateway first.
-    session.execute(update(IdempotencyKey).where(
-        IdempotencyKey.buyer_id == existing.buyer_id, IdempotencyKey.key == key
-    ).values(claimed_at=now))
-    if existing.order_no is None:
-        # It crashed before its reservation committed: nothing was reserved.
-        session.execute(delete(IdempotencyKey).where(
-            IdempotencyKey.buyer_id == existing.buyer_id, IdempotencyKey.key == key))
-        raise TryAgain("a crashed attempt left this key; retry now", slug="request_in_progress",
-                       idempotency_key=key)
-    return _Claim(order=session.get_one(Order, existing.order_no), resume=True)
-
-
-def _reserve(session: Session, buyer: Buyer, request: BuyRequest, key: str,
-             now: dt.datetime) -> Order:
-    item, product, promo = resolve_item(session, request.item, now)
-    address = resolve_address(session, buyer, request.address, request.region)
-    if request.region is not None and address.region_code != request.region:
-        raise InvalidInput(f"address {address.id} is not in region {request.region}",
-                           slug="address_region_mismatch",
-                           hint="drop --region, or pick an address in that region")
-    if promo is not None and not promos.serves_region(session, promo,
-                                                            address.region_code):
-        raise Conflict(f"promotion {promo.code} does not serve region {address.region_code}",
-                       slug="region_not_served", hint="choose an address in a served region")
-    card = payment_card(session, buyer.id, request.card)
-    unit = item.price_fen if item is not None else product.list_price_fen
+            return existing
+    ref = _reference(tx, buyer_id, request, now)
+    _check_reference(ref, request)
+    unit = ref.price_fen if ref.item_id is not None else ref.list_price_fen
     amount = unit * request.qty
     if amount > MAX_FEN:
         raise InvalidInput("the order amount is over ¥99,999,999.99", slug="invalid_qty",
                            hint="buy fewer units per order")
-    if not take_stock(session, item, product, request.qty):
-        raise _sold_out(session, item, product, request.qty)
-    if item is not None and not take_limit(session, buyer, item, request.qty):
-        used = session.execute(select(BuyerItemUsage.used).where(
-            BuyerItemUsage.buyer_id == buyer.id, BuyerItemUsage.item_id == item.id)
-        ).scalar() or 0
-        raise SoldOut(f"the per-buyer limit of {item.per_buyer_limit} for {product.title} "
-                      f"would be exceeded (already bought {used})", slug="limit_exceeded",
-                      item_id=item.id, sku=product.sku,
-                      hint="this promotion allows each buyer that many units in all")
-    order = Order(order_no=next_order_no(session, now), buyer_id=buyer.id,
-                  promo_id=promo.id if promo else None, item_id=item.id if item else None,
-                  sku=product.sku, title=product.title, qty=request.qty,
-                  unit_price_fen=unit, amount_fen=amount, card_id=card.id,
-                  address_id=address.id, region_code=address.region_code,
-                  status=order_states.PENDING_PAYMENT, idempotency_key=key, created_at=now)
-    session.add(order)
-    session.flush()
-    return order
+    refusal = _take_units(tx, ref, buyer_id, request.qty)
+    if refusal is not None:
+        # The outcome is kept on the key, so a replay answers the same.
+        refusal.extra["idempotency_key"] = key
+        tx.execute(_KEY_REFUSED, buyer_id=buyer_id, key=key, exit_code=refusal.exit_code,
+                   response_json=json.dumps({"slug": refusal.slug, "message": refusal.message,
+                                             "extra": refusal.extra}, ensure_ascii=False))
+        return _Claim(replay=Outcome(order=None, idempotency_key=key, key_generated=generated,
+                                     error=refusal))
+    order = PlacedOrder(
+        order_no=next_order_no(tx, now), buyer_id=buyer_id, promo_id=ref.promo_id,
+        item_id=ref.item_id, sku=ref.sku, title=ref.title, qty=request.qty,
+        unit_price_fen=unit, amount_fen=amount, card_id=ref.card_id,
+        address_id=ref.address_id, region_code=ref.region_code, idempotency_key=key,
+        created_at=now, promo_code=ref.promo_code)
+    tx.execute(_INSERT_ORDER, order_no=order.order_no, buyer_id=buyer_id,
+               promo_id=order.promo_id, item_id=order.item_id, sku=order.sku,
+               title=order.title, qty=order.qty, unit_price_fen=unit, amount_fen=amount,
+               card_id=order.card_id, address_id=order.address_id,
+               region_code=order.region_code, idempotency_key=key, created_at=tx.time(now))
+    tx.execute(_KEY_SET_ORDER, buyer_id=buyer_id, key=key, order_no=order.order_no)
+    return _Claim(order=order)
+
+
+def _take_units(tx: Any, ref: _Reference, buyer_id: int, qty: int) -> SoldOut | None:
+    """Stock by one conditional UPDATE, then the buyer's units by one conditional upsert
+    (`used + qty <= limit`); never count-then-insert. The refusal, if any, with the stock
+    given back in the same transaction."""
+    if ref.item_id is not None:
+        taken = tx.rowcount(_TAKE_ITEM, item_id=ref.item_id, qty=qty) == 1
+    else:
+        taken = tx.rowcount(_TAKE_PRODUCT, sku=ref.sku, qty=qty) == 1
+    if not taken:
+        return _sold_out(tx, ref, qty)
+    if ref.item_id is None or ref.per_buyer_limit is None:
+        return None
+    if qty <= ref.per_buyer_limit and tx.one(_TAKE_LIMIT, buyer_id=buyer_id,
+                                             item_id=ref.item_id, qty=qty,
+                                             limit=ref.per_buyer_limit) is not None:
+        return None
+    order_states.return_stock(tx, ref.item_id, ref.sku, qty)
+    used = tx.one(_USED, buyer_id=buyer_id, item_id=ref.item_id)
+    return SoldOut(f"the per-buyer limit of {ref.per_buyer_limit} for {ref.title} "
+                   f"would be exceeded (already bought {used[0] if used else 0})",
+                   slug="limit_exceeded", item_id=ref.item_id, sku=ref.sku,
+                   hint="this promotion allows each buyer that many units in all")
+
+
+def _sold_out(tx: Any, ref: _Reference, qty: int) -> SoldOut:
+    """Say exactly what ran out: the promotion's allocation or the list-price stock, and how
+    many are left when some are."""
+    if ref.item_id is not None:
+        left = tx.one(_ITEM_LEFT, item_id=ref.item_id)[0]
+        where = f"promo item {ref.item_id}"
+    else:
+        left = tx.one(_PRODUCT_LEFT, sku=ref.sku)[0]
+        where = f"{ref.sku} at list price (no live promotion)"
+    if left > 0:
+        return SoldOut(f"only {left} of {ref.title} left for {where}, asked for {qty}",
+                       slug="sold_out", item_id=ref.item_id, sku=ref.sku, left=left,
+                       hint=f"buy at most {left}")
+    return SoldOut(f"{ref.title} is sold out: {where}", slug="sold_out", item_id=ref.item_id,
+                   sku=ref.sku, left=0,
+                   hint="see `wxshop promo list` for what is still in stock")
+
+
+def _existing_claim(tx: Any, buyer_id: int, fingerprint: str, key: str, generated: bool,
+                    now: dt.datetime) -> _Claim | None:
+    """The key was claimed before. None when an expired key was dropped and may be claimed
+    afresh (the caller goes on as for a new key)."""
+    row = tx.one(_KEY_READ, buyer_id=buyer_id, key=key)
+    request_hash, state, order_no, response_json = row[:4]
+    claimed_at, expires_at = tx.from_time(row[4]), tx.from_time(row[5])
+    if expires_at <= now or (state != "done" and order_no is None):
+        # Past its 24 hours, or a claim that never reserved anything: claim it afresh.
+        tx.execute(_KEY_DELETE, buyer_id=buyer_id, key=key)
+        tx.execute(_KEY_CLAIM, buyer_id=buyer_id, key=key, request_hash=fingerprint,
+                   now=tx.time(now), expires_at=tx.time(now + KEY_TTL))
+        return None
+    if request_hash != fingerprint:
+        raise Conflict("idempotency key already used for another request",
+                       slug="idempotency_key_reused", idempotency_key=key,
+                       hint="use a new key for a different purchase")
+    if state == "done":
+        replay = Outcome(order=None, idempotency_key=key, key_generated=False, replayed=True)
+        if order_no is None:
+            stored = json.loads(response_json or "{}")
+            replay.error = SoldOut(stored.get("message", "sold out"),
+                                   slug=stored.get("slug", "sold_out"), **stored.get("extra", {}))
+        return _Claim(replay=replay, replay_order_no=order_no)
+    if now - claimed_at < CLAIM_TIMEOUT:
+        raise TryAgain("the same request is still running", slug="request_in_progress",
+                       idempotency_key=key, order_no=order_no,
+                       hint="retry in a minute with the same key")
+    # A claim left by a crashed process: take it over and ask the gateway first.
+    tx.execute(_KEY_TAKE_OVER, buyer_id=buyer_id, key=key, now=tx.time(now))
+    return _Claim(resume_order_no=order_no)
 
 
 def _finish_key(db: Any, buyer_id: int, key: str, outcome: Outcome) -> None:
     # Done even when the payment is unknown: a replay settles the order with the gateway
     # first (see _refresh_replay), so the retry answers with the settled state.
-    with db.transaction() as session:
-        session.execute(update(IdempotencyKey).where(
-            IdempotencyKey.buyer_id == buyer_id, IdempotencyKey.key == key
-        ).values(state="done", exit_code=outcome.exit_code))
-
-
-def _stored_outcome(session: Session, row: IdempotencyKey) -> Outcome:
-    if row.order_no is None:
-        stored = json.loads(row.response_json or "{}")
-        error = SoldOut(stored.get("message", "sold out"), slug=stored.get("slug", "sold_out"),
-                        **stored.get("extra", {}))
-        return Outcome(order=None, idempotency_key=row.key, key_generated=False, replayed=True,
-                       error=error)
-    order = session.get_one(Order, row.order_no)
-    return Outcome(order=order, idempotency_key=row.key, key_generated=False, replayed=True)
+    with hot_transaction(db) as tx:
+        tx.execute(_KEY_DONE, buyer_id=buyer_id, key=key, exit_code=outcome.exit_code)
 
 
 def _refresh_replay(db: Any, gateway: Any, outcome: Outcome, now: dt.datetime) -> Outcome:
@@ -383,7 +599,19 @@ def _refresh_replay(db: Any, gateway: Any, outcome: Outcome, now: dt.datetime) -
     return outcome
 
 
-def error_for(order: Order) -> WxError | None:
+def order_json(db: Any, outcome: Outcome, buyer_name: str, tz: Any) -> dict[str, Any]:
+    """The order JSON shape of an outcome: as the hot path wrote it, or (a replay, a settled
+    takeover) read with its promotion code."""
+    order = outcome.order
+    assert order is not None
+    if isinstance(order, PlacedOrder):
+        return order_states.public(order, buyer_name, tz, replayed=outcome.replayed,
+                                   promo_code=order.promo_code)
+    with db.transaction(read_only=True) as session:
+        return order_states.describe(session, order, tz, replayed=outcome.replayed)
+
+
+def error_for(order: Any) -> WxError | None:
     """The error a buy reports for the order's state (None when it is paid)."""
     extra = {"order_no": order.order_no, "idempotency_key": order.idempotency_key}
     if order.status in (order_states.PAID, order_states.PARTIALLY_REFUNDED,

@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlmodel import Session
 
 from wxshop_cli import clock
 from wxshop_cli.db.models import Address, Buyer, BuyerItemUsage, Order, Product, Promo, PromoItem
+from wxshop_cli.db.prepared import Prepared, as_tx
 from wxshop_cli.errors import Conflict, NotFound
 
 PENDING_PAYMENT = "pending_payment"
@@ -87,68 +88,119 @@ def get_order(session: Session, order_no: str, buyer_id: int | None = None) -> O
 # ---------------------------------------------------------------- state changes
 
 
-def give_back(session: Session, order: Order) -> bool:
-    """Return the order's stock and per-buyer units, at most once (guarded by a flag)."""
-    flipped = session.execute(update(Order).where(
-        Order.order_no == order.order_no, Order.stock_returned.is_(False)
-    ).values(stock_returned=True)).rowcount
-    if flipped != 1:
+# One definition of each state change, run by the hot path on a raw connection and by the
+# ORM paths through their Session (db.prepared.as_tx): the guards live in one place.
+# Parameters are named `b_…`: a Session reserves the column names for its own parameters.
+_FLIP_RETURNED = Prepared(lambda _: update(Order).where(
+    Order.order_no == bindparam("b_order_no"), Order.stock_returned.is_(False)
+).values(stock_returned=True))
+_ITEM_GIVE_BACK = Prepared(lambda _: update(PromoItem).where(
+    PromoItem.id == bindparam("b_item_id")).values(sold=PromoItem.sold - bindparam("b_qty")))
+_USAGE_GIVE_BACK = Prepared(lambda _: update(BuyerItemUsage).where(
+    BuyerItemUsage.buyer_id == bindparam("b_buyer_id"),
+    BuyerItemUsage.item_id == bindparam("b_item_id"),
+).values(used=BuyerItemUsage.used - bindparam("b_qty")))
+_PRODUCT_GIVE_BACK = Prepared(lambda _: update(Product).where(
+    Product.sku == bindparam("b_sku")).values(stock=Product.stock + bindparam("b_qty")))
+# (`status IN (...)` is spelled with OR: an IN list is expanded per execution, not compiled.)
+def _unsettled() -> Any:
+    return or_(*(Order.status == status for status in UNSETTLED))
+
+
+_CLOSE = Prepared(lambda _: update(Order).where(
+    Order.order_no == bindparam("b_order_no"), _unsettled()
+).values(status=CLOSED, closed_at=bindparam("b_now"), close_reason=bindparam("b_reason")))
+_MARK_PAYING = Prepared(lambda _: update(Order).where(
+    Order.order_no == bindparam("b_order_no"), Order.status == PENDING_PAYMENT
+).values(status=PAYING))
+_MARK_PAID = Prepared(lambda _: update(Order).where(
+    Order.order_no == bindparam("b_order_no"), _unsettled()
+).values(status=PAID, transaction_id=bindparam("b_paid_by"), paid_at=bindparam("b_paid_time")))
+
+
+def give_back(tx: Any, order: Any) -> bool:
+    """Return the order's stock and per-buyer units, at most once (guarded by a flag).
+    `tx` is a Session or a hot transaction; `order` anything with the Order's fields."""
+    tx = as_tx(tx)
+    if tx.rowcount(_FLIP_RETURNED, b_order_no=order.order_no) != 1:
         return False
-    if order.item_id is not None:
-        session.execute(update(PromoItem).where(PromoItem.id == order.item_id).values(
-            sold=PromoItem.sold - order.qty))
-        session.execute(update(BuyerItemUsage).where(
-            BuyerItemUsage.buyer_id == order.buyer_id, BuyerItemUsage.item_id == order.item_id
-        ).values(used=BuyerItemUsage.used - order.qty))
-    else:
-        session.execute(update(Product).where(Product.sku == order.sku).values(
-            stock=Product.stock + order.qty))
+    return_units(tx, order.item_id, order.sku, order.buyer_id, order.qty)
     return True
 
 
-def close(session: Session, order: Order, reason: str, now: dt.datetime) -> bool:
+def return_units(tx: Any, item_id: str | None, sku: str, buyer_id: int, qty: int) -> None:
+    """Give back `qty` units of stock (the promo allocation or list-price stock) and of the
+    buyer's usage. Callers guard that it happens once."""
+    return_stock(tx, item_id, sku, qty)
+    if item_id is not None:
+        tx.execute(_USAGE_GIVE_BACK, b_buyer_id=buyer_id, b_item_id=item_id, b_qty=qty)
+
+
+def return_stock(tx: Any, item_id: str | None, sku: str, qty: int) -> None:
+    """Give back `qty` units of the promo allocation, or of list-price stock."""
+    if item_id is not None:
+        tx.execute(_ITEM_GIVE_BACK, b_item_id=item_id, b_qty=qty)
+    else:
+        tx.execute(_PRODUCT_GIVE_BACK, b_sku=sku, b_qty=qty)
+
+
+def close(tx: Any, order: Any, reason: str, now: dt.datetime) -> bool:
     """Close an unpaid order and give its stock and limit back. False if it was not unpaid."""
-    closed = session.execute(update(Order).where(
-        Order.order_no == order.order_no, Order.status.in_(UNSETTLED)
-    ).values(status=CLOSED, closed_at=now, close_reason=reason)).rowcount
+    tx = as_tx(tx)
+    closed = tx.rowcount(_CLOSE, b_order_no=order.order_no, b_now=tx.time(now), b_reason=reason)
     if closed == 1:
-        give_back(session, order)
+        give_back(tx, order)
     return closed == 1
 
 
-def mark_paying(session: Session, order_no: str) -> None:
-    session.execute(update(Order).where(
-        Order.order_no == order_no, Order.status == PENDING_PAYMENT).values(status=PAYING))
+def mark_paying(tx: Any, order_no: str) -> bool:
+    return as_tx(tx).rowcount(_MARK_PAYING, b_order_no=order_no) == 1
 
 
-def mark_paid(session: Session, order: Order, transaction_id: str,
-              paid_at: dt.datetime) -> bool:
+def mark_paid(tx: Any, order: Any, transaction_id: str, paid_at: dt.datetime) -> bool:
     """Record a successful payment. False if the order was already closed (see settle)."""
-    return session.execute(update(Order).where(
-        Order.order_no == order.order_no, Order.status.in_(UNSETTLED)
-    ).values(status=PAID, transaction_id=transaction_id, paid_at=paid_at)).rowcount == 1
+    tx = as_tx(tx)
+    return tx.rowcount(_MARK_PAID, b_order_no=order.order_no, b_paid_by=transaction_id,
+                       b_paid_time=tx.time(paid_at)) == 1
+
+
+def record_charge(tx: Any, order: Any, result: Any, now: dt.datetime) -> bool:
+    """Write the gateway's answer onto the order inside the caller's transaction and onto
+    `order` in memory: paid → `paid`; refused → `closed` with stock and limit given back;
+    unknown → `paying`. False when the order had moved on meanwhile (another process settled
+    or closed it): the caller must read it again."""
+    if result is None:
+        return True
+    if result.paid:
+        if not mark_paid(tx, order, result.transaction_id, result.paid_at):
+            return False
+        order.status, order.transaction_id, order.paid_at = PAID, result.transaction_id, \
+            result.paid_at
+    elif result.unknown:
+        if not mark_paying(tx, order.order_no):
+            return order.status == PAYING
+        order.status = PAYING
+    else:
+        reason = result.failure_code or "refused"
+        if not close(tx, order, reason, now):
+            return False
+        order.status, order.closed_at, order.close_reason = CLOSED, now, reason
+    return True
 
 
 def apply_charge(db: Any, gateway: Any, order_no: str, result: Any, now: dt.datetime) -> Order:
-    """Transaction two: write the gateway's answer onto the order.
+    """Transaction two for an order read from the book (the settle path; checkout's hot path
+    writes the same through `record_charge` on its own connection).
 
-    Paid → `paid`. Refused → `closed`, stock and limit given back. Unknown → `paying`.
     A success for an order that was closed meanwhile is recorded and refunded at once."""
     late_refund = False
     with db.transaction() as session:
         order = session.get_one(Order, order_no)
-        if result is None:
-            pass
-        elif result.paid:
-            if not mark_paid(session, order, result.transaction_id, result.paid_at):
-                late_refund = order.status == CLOSED and order.transaction_id is None
-                if late_refund:
-                    session.execute(update(Order).where(Order.order_no == order_no).values(
-                        transaction_id=result.transaction_id, paid_at=result.paid_at))
-        elif result.unknown:
-            mark_paying(session, order_no)
-        else:
-            close(session, order, result.failure_code or "refused", now)
+        if not record_charge(session, order, result, now) and result.paid:
+            late_refund = order.status == CLOSED and order.transaction_id is None
+            if late_refund:
+                session.execute(update(Order).where(Order.order_no == order_no).values(
+                    transaction_id=result.transaction_id, paid_at=result.paid_at))
     if late_refund:
         from wxshop_cli.core.refunds import refund_order
 

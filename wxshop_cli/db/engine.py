@@ -108,7 +108,7 @@ def translate_db_error(exc: BaseException) -> WxError:
                                      "translate host", "unable to open", "resolve")):
         return TryAgain(f"cannot reach the database: {detail}", slug="database_unreachable",
                         hint="check --db / WXSHOP_DB and that the server is running")
-    sqlstate = getattr(orig, "sqlstate", None)
+    sqlstate = getattr(orig if orig is not None else exc, "sqlstate", None)
     if sqlstate in {"40001", "40P01", "55P03"}:  # serialization failure, deadlock, lock timeout
         return TryAgain("the database is busy", slug="database_busy", hint="try again")
     return WxError(f"database error: {type(orig or exc).__name__}", slug="database_error",

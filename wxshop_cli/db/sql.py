@@ -9,11 +9,10 @@ from sqlmodel import Session
 
 def dialect_insert(session: Session, model: Any):
     """`INSERT` with the engine's `ON CONFLICT` support (SQLite and PostgreSQL share the API)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model.__table__ if hasattr(model, "__table__") else model)
+    from wxshop_cli.db.prepared import dialect_insert as insert_for
+
+    return insert_for(session.get_bind().dialect.name,
+                      model.__table__ if hasattr(model, "__table__") else model)
 
 
 def affected(session: Session, statement: Any, key_columns: list[str]) -> bool:

@@ -1,0 +1,249 @@
+"""Driver-level SQL for the purchase hot path, compiled once per process from Core statements.
+
+Why this exists: one purchase through the ORM cost ~12.5 ms of CPU, most of it SQLAlchemy's
+per-statement machinery (session identity map, compiled-cache lookups, result objects). The
+hot path (checkout's claim and outcome, the sandbox bank's charge) instead runs statements
+that are *built* with SQLAlchemy Core over the models — so the schema keeps one source of
+truth — *compiled once* per dialect to the driver's SQL string, and *executed* on the raw
+DBAPI cursor of a connection from the same engine and pool. Everything else uses the ORM.
+
+    STATEMENT = Prepared(lambda: update(PromoItem).where(...))   # built lazily, once
+    with hot_transaction(db) as tx:                               # BEGIN IMMEDIATE on SQLite
+        tx.execute(STATEMENT, item_id=..., qty=...)
+
+Bind values must already be what the driver takes: `tx.time(value)` converts an aware
+datetime the way the `UTCDateTime` column type does (naive UTC text on SQLite).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from wxshop_cli.errors import WxError
+
+
+class Prepared:
+    """A Core statement compiled once per dialect into (driver SQL, parameter order)."""
+
+    __slots__ = ("_build", "_by_dialect", "_statements", "_lock")
+
+    def __init__(self, build: Callable[[str], Any]) -> None:
+        self._build = build  # called with the dialect name ("sqlite", "postgresql")
+        self._by_dialect: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._statements: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def statement(self, dialect_name: str) -> Any:
+        """The Core statement itself (for a caller that runs it through a Session)."""
+        found = self._statements.get(dialect_name)
+        if found is None:
+            found = self._statements[dialect_name] = self._build(dialect_name)
+        return found
+
+    def compiled(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            with self._lock:
+                statement = self.statement(dialect.name)
+                compiled = statement.compile(dialect=dialect)
+                # Literal values in the statement (`status = 'bound'`) become parameters with
+                # their value here; named ones (`bindparam("x")`) are given per execution.
+                defaults = {name: value for name, value in compiled.params.items()
+                            if value is not None}
+                order = tuple(compiled.positiontup) if dialect.positional else None
+                found = (compiled.string, order, defaults)
+                self._by_dialect[dialect.name] = found
+        return found
+
+
+class HotTransaction:
+    """One transaction on a raw DBAPI connection (see `hot_transaction`)."""
+
+    __slots__ = ("connection", "cursor", "dialect", "_time", "_from_time")
+
+    def __init__(self, connection: Any, dialect: Any, time: Callable[[Any], Any],
+                 from_time: Callable[[Any], Any]) -> None:
+        self.connection = connection
+        self.cursor = connection.cursor()
+        self.dialect = dialect
+        self._time = time
+        self._from_time = from_time
+
+    def execute(self, prepared: Prepared, **params: Any) -> Any:
+        sql, order, defaults = prepared.compiled(self.dialect)
+        if defaults:
+            params = {**defaults, **params}
+        cursor = self.cursor
+        cursor.execute(sql, params if order is None else tuple(params[n] for n in order))
+        return cursor
+
+    def one(self, prepared: Prepared, **params: Any) -> tuple | None:
+        return self.execute(prepared, **params).fetchone()
+
+    def all(self, prepared: Prepared, **params: Any) -> list[tuple]:
+        return self.execute(prepared, **params).fetchall()
+
+    def rowcount(self, prepared: Prepared, **params: Any) -> int:
+        return self.execute(prepared, **params).rowcount
+
+    def time(self, value: Any) -> Any:
+        """An aware datetime as the driver takes it for a `UTCDateTime` column."""
+        return self._time(value)
+
+    def from_time(self, value: Any) -> Any:
+        """A `UTCDateTime` column's value as the driver returned it, as an aware datetime."""
+        return self._from_time(value)
+
+    def savepoint(self) -> None:
+        self.cursor.execute("SAVEPOINT wx_line")
+
+    def release(self) -> None:
+        self.cursor.execute("RELEASE SAVEPOINT wx_line")
+
+    def rollback_to(self) -> None:
+        self.cursor.execute("ROLLBACK TO SAVEPOINT wx_line")
+        self.cursor.execute("RELEASE SAVEPOINT wx_line")
+
+
+class SessionTx:
+    """The `HotTransaction` interface over an ORM Session, so that a state change written once
+    (closing an order, giving stock back) serves the hot path and the ORM paths alike."""
+
+    __slots__ = ("session", "dialect_name")
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.dialect_name = session.get_bind().dialect.name
+
+    def execute(self, prepared: Prepared, **params: Any) -> Any:
+        return self.session.execute(prepared.statement(self.dialect_name), params)
+
+    def one(self, prepared: Prepared, **params: Any) -> tuple | None:
+        return self.execute(prepared, **params).fetchone()
+
+    def all(self, prepared: Prepared, **params: Any) -> list[tuple]:
+        return list(self.execute(prepared, **params).fetchall())
+
+    def rowcount(self, prepared: Prepared, **params: Any) -> int:
+        return self.execute(prepared, **params).rowcount
+
+    def time(self, value: Any) -> Any:
+        return value  # the Session applies the column types itself
+
+    def from_time(self, value: Any) -> Any:
+        return value
+
+
+def as_tx(session_or_tx: Any) -> Any:
+    """A HotTransaction as it is; a Session wrapped in SessionTx."""
+    return session_or_tx if isinstance(session_or_tx, HotTransaction | SessionTx) \
+        else SessionTx(session_or_tx)
+
+
+def dialect_insert(dialect_name: str, table: Any) -> Any:
+    """`INSERT` with the engine's `ON CONFLICT` support."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _time_converters(dialect: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """The `UTCDateTime` column type's own bind and result processing, for the driver."""
+    from sqlalchemy import DateTime
+
+    from wxshop_cli.db.types import UTCDateTime
+
+    column_type = UTCDateTime().dialect_impl(dialect)
+    to_db = column_type.bind_processor(dialect) or (lambda value: value)
+    from_db = column_type.result_processor(dialect, DateTime(timezone=True)) or (
+        lambda value: value)
+    return to_db, from_db
+
+
+class HotConnection:
+    """A pooled DBAPI connection held for a run of hot transactions (a batch worker holds one
+    for the whole batch; a single purchase checks one out per transaction)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.engine = db.engine
+        self.dialect = self.engine.dialect
+        self.sqlite = self.dialect.name == "sqlite"
+        self.time, self.from_time = _time_converters(self.dialect)
+        self._fairy: Any = None
+
+    def _raw(self) -> Any:
+        if self._fairy is None:
+            try:
+                self._fairy = self.engine.raw_connection()
+            except Exception as exc:
+                raise _translated(exc) from exc
+        return self._fairy
+
+    @contextmanager
+    def transaction(self, *, read_only: bool = False) -> Iterator[HotTransaction]:
+        fairy = self._raw()
+        driver = fairy.driver_connection
+        try:
+            tx = HotTransaction(driver, self.dialect, self.time, self.from_time)
+            if self.sqlite:
+                tx.cursor.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            yield tx
+            if self.sqlite:
+                tx.cursor.execute("COMMIT")
+            else:
+                driver.commit()
+        except BaseException as exc:
+            try:
+                if self.sqlite:
+                    if driver.in_transaction:
+                        driver.execute("ROLLBACK")
+                else:
+                    driver.rollback()
+            except Exception:
+                self.close(invalidate=True)  # a connection we cannot roll back is not reused
+            if isinstance(exc, Exception) and not isinstance(exc, WxError) and _is_driver_error(
+                    exc):
+                raise _translated(exc) from exc
+            raise
+
+    def close(self, *, invalidate: bool = False) -> None:
+        if self._fairy is not None:
+            fairy, self._fairy = self._fairy, None
+            try:
+                if invalidate:
+                    fairy.invalidate()
+                else:
+                    fairy.close()
+            except Exception:  # closing is best effort: the pool drops a broken connection
+                pass
+
+
+@contextmanager
+def hot_transaction(db: Any, *, read_only: bool = False) -> Iterator[HotTransaction]:
+    """One hot transaction on a connection checked out for it alone."""
+    connection = HotConnection(db)
+    try:
+        with connection.transaction(read_only=read_only) as tx:
+            yield tx
+    finally:
+        connection.close()
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    """A database's error (not a bug in a statement, which stays a bug)."""
+    from sqlalchemy.exc import DBAPIError
+
+    module = type(exc).__module__ or ""
+    return module.startswith(("sqlite3", "psycopg")) or isinstance(exc, DBAPIError)
+
+
+def _translated(exc: BaseException) -> WxError:
+    from wxshop_cli.db.engine import translate_db_error
+
+    return translate_db_error(exc)
