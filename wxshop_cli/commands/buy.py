@@ -17,7 +17,8 @@ ORDER_COLUMNS = [
 
 
 def buy(
-    item: Annotated[str, typer.Argument(help="A promo item id (item_…) or a SKU.")],
+    item: Annotated[str | None, typer.Argument(
+        help="A promo item id (item_…) or a SKU (not with --from).")] = None,
     qty: Annotated[int, typer.Option("--qty", help="Units to buy.")] = 1,
     region: Annotated[str | None, typer.Option("--region", metavar="CODE",
                                                help="Use the default address in this region.")]
@@ -29,9 +30,32 @@ def buy(
     idempotency_key: Annotated[str | None, typer.Option(
         "--idempotency-key", metavar="K", help="Retry-safe key; one is generated if absent.")]
     = None,
+    from_file: Annotated[str | None, typer.Option(
+        "--from", metavar="FILE|-",
+        help="Many purchases from JSON lines (a file, or - for stdin); one result line each.")]
+    = None,
+    group: Annotated[int, typer.Option(
+        "--group", metavar="N", help="With --from: up to N purchases share each commit.")] = 1,
+    workers: Annotated[int, typer.Option(
+        "--workers", metavar="N", help="With --from: N connections work the stream.")] = 1,
 ) -> None:
     """Buy in one step: item → saved address → bound card. The payment password comes from the
     terminal or WXSHOP_PAY_PASSWORD."""
+    if from_file is not None:
+        if item is not None or any(v is not None for v in (region, address, card,
+                                                            idempotency_key)) or qty != 1:
+            from wxshop_cli.errors import UsageError
+
+            raise UsageError("--from takes the purchases from the file; give no ITEM or "
+                             "purchase options with it", slug="usage",
+                             hint='put them on each line: {"item": "…", "qty": 1}')
+        _buy_from(from_file, group, workers)
+        return
+    if item is None:
+        from wxshop_cli.errors import UsageError
+
+        raise UsageError("missing ITEM", slug="missing_value",
+                         hint="wxshop buy ITEM, or wxshop buy --from FILE")
     from wxshop_cli.config import current
     from wxshop_cli.core import checkout
     from wxshop_cli.core.paypassword import read_pay_password, verify_pay_password
@@ -85,3 +109,93 @@ def buy(
     if outcome.replayed:
         say("replayed: this key already bought this; nothing was charged again")
     emit(shown, ORDER_COLUMNS, title="Paid" if not outcome.replayed else "Paid (replayed)")
+
+
+BATCH_COLUMNS = ["line", "exit_code", "status", "order_no", "amount", "buyer",
+                 "idempotency_key", "error"]
+
+
+def _buy_from(source: str, group: int, workers: int) -> None:
+    """`buy --from`: one result line per input line, each printed after its commit."""
+    import json
+    import os
+    import sys
+
+    from wxshop_cli import money
+    from wxshop_cli.config import current
+    from wxshop_cli.core import bulkbuy, checkout
+    from wxshop_cli.core.paypassword import ENV_PASSWORD
+    from wxshop_cli.db.engine import database
+    from wxshop_cli.errors import NotFound, UsageError
+    from wxshop_cli.gateway import get_gateway
+    from wxshop_cli.output import say
+
+    if not 1 <= group <= 10_000:
+        raise UsageError("--group takes 1 to 10000", slug="usage", hint="e.g. --group 500")
+    if not 1 <= workers <= 64:
+        raise UsageError("--workers takes 1 to 64", slug="usage", hint="e.g. --workers 4")
+    settings = current()
+    if source == "-":
+        stream = sys.stdin
+    else:
+        try:
+            stream = open(source, encoding="utf-8")  # noqa: SIM115 (closed below)
+        except FileNotFoundError:
+            raise NotFound(f"no file {source}", slug="file_not_found",
+                           hint="give a JSON-lines file, or - for stdin") from None
+        except (IsADirectoryError, PermissionError, OSError) as exc:
+            raise UsageError(f"cannot read {source}: {exc.strerror}", slug="invalid_file",
+                             hint="give a readable JSON-lines file") from None
+    db = database()
+    password = os.environ.get(ENV_PASSWORD) or None
+    json_output = settings.json
+    if not json_output:
+        sys.stdout.write("\t".join(BATCH_COLUMNS) + "\n")
+
+    def emit(result: bulkbuy.LineResult) -> None:
+        outcome = result.outcome
+        error = result.error or (outcome.error if outcome else None)
+        order = (checkout.order_json(db, outcome, result.buyer, settings.tz)
+                 if outcome is not None and outcome.order is not None else None)
+        if json_output:
+            row = dict(order or {})
+            row.update(line=result.line_no, exit_code=result.exit_code)
+            if error is not None:
+                row["error"] = error.to_json()["error"]
+            sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+        else:
+            cells = [result.line_no, result.exit_code, order["status"] if order else "",
+                     order["order_no"] if order else "",
+                     money.yuan(order["amount_fen"]) if order else "", result.buyer,
+                     outcome.idempotency_key if outcome else
+                     (error.extra.get("idempotency_key", "") if error else ""),
+                     error.line() if error else ""]
+            sys.stdout.write("\t".join(_cell(c) for c in cells) + "\n")
+        sys.stdout.flush()
+
+    def parsed():
+        for number, text in enumerate(stream, start=1):
+            if text.strip():
+                yield bulkbuy.parse_line(text.strip(), number, default_buyer=settings.buyer,
+                                         default_password=password)
+
+    runner = bulkbuy.BatchBuy(db, get_gateway(db), settings.clock.now, group=group,
+                              workers=workers, emit=emit)
+    try:
+        summary = runner.run(parsed())
+    except UnicodeDecodeError:
+        raise UsageError(f"{source} is not UTF-8 text", slug="invalid_file",
+                         hint="JSON lines in UTF-8") from None
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    refused = ", ".join(f"{slug} {n}" for slug, n in summary.refused.most_common())
+    say(f"{summary.lines} lines: {summary.paid} paid ({summary.replayed} replayed), "
+        f"{summary.not_paid} not paid{': ' + refused if refused else ''}; "
+        f"{summary.orders_per_second:,.0f} orders/s")
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
+
+
+def _cell(value) -> str:
+    return str(value).replace("\t", " ").replace("\n", " ")

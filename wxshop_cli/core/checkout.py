@@ -367,6 +367,7 @@ class _Claim:
     replay: Outcome | None = None
     replay_order_no: str | None = None  # a replay of a purchase that made an order
     resume_order_no: str | None = None  # a crashed process's claim taken over: ask the gateway
+    key: str = ""  # the idempotency key it was claimed under (set by batch callers)
 
 
 def place_order(db: Any, gateway: Any, buyer_name: str, request: BuyRequest, now: dt.datetime,
@@ -393,7 +394,7 @@ def place_order(db: Any, gateway: Any, buyer_name: str, request: BuyRequest, now
             settled = record_outcome(tx, claim.order, result, key, generated, now)
     finally:
         connection.close()
-    return settled if settled is not None else _settle_slowly(db, gateway, claim.order, result,
+    return settled if settled is not None else settle_slowly(db, gateway, claim.order, result,
                                                               key, generated, now)
 
 
@@ -406,7 +407,7 @@ def charge(gateway: Any, buyer_name: str, order: PlacedOrder, now: dt.datetime) 
 def record_outcome(tx: Any, order: PlacedOrder, result: Any, key: str, generated: bool,
                    now: dt.datetime) -> Outcome | None:
     """Transaction two: the gateway's answer on the order and the key's final state, written
-    together. None when the order had moved on meanwhile (see `_settle_slowly`)."""
+    together. None when the order had moved on meanwhile (see `settle_slowly`)."""
     if not order_states.record_charge(tx, order, result, now):
         return None
     outcome = Outcome(order=order, idempotency_key=key, key_generated=generated,
@@ -415,7 +416,7 @@ def record_outcome(tx: Any, order: PlacedOrder, result: Any, key: str, generated
     return outcome
 
 
-def _settle_slowly(db: Any, gateway: Any, order: PlacedOrder, result: Any, key: str,
+def settle_slowly(db: Any, gateway: Any, order: PlacedOrder, result: Any, key: str,
                    generated: bool, now: dt.datetime) -> Outcome:
     """Someone else closed or settled the order between our transactions (a cancel, a sweep):
     the book's path records the answer, refunding a payment that landed on a closed order."""

@@ -97,6 +97,11 @@ class HotTransaction:
         """A `UTCDateTime` column's value as the driver returned it, as an aware datetime."""
         return self._from_time(value)
 
+    def date(self, value: Any) -> Any:
+        """A `Date` column's value as the driver takes it (ISO text on SQLite, as SQLAlchemy
+        stores it)."""
+        return value.isoformat() if self.dialect.name == "sqlite" else value
+
     def savepoint(self) -> None:
         self.cursor.execute("SAVEPOINT wx_line")
 
@@ -134,6 +139,9 @@ class SessionTx:
         return value  # the Session applies the column types itself
 
     def from_time(self, value: Any) -> Any:
+        return value
+
+    def date(self, value: Any) -> Any:
         return value
 
 

@@ -8,12 +8,14 @@ from wxshop_cli.gateway.base import (
     FAILED,
     PENDING,
     SUCCESS,
+    ChargeRequest,
     ChargeResult,
     PaymentGateway,
     RefundResult,
 )
 
-__all__ = ["FAILED", "PENDING", "SUCCESS", "ChargeResult", "PaymentGateway", "RefundResult",
+__all__ = ["FAILED", "PENDING", "SUCCESS", "ChargeRequest", "ChargeResult",
+           "PaymentGateway", "RefundResult",
            "get_gateway"]
 
 

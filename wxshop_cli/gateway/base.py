@@ -35,6 +35,17 @@ class ChargeResult:
         return self.status == PENDING
 
 
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    """One charge of a `charge_many` batch."""
+
+    out_trade_no: str
+    card_token: str
+    amount_fen: int
+    openid: str
+    product: str
+
+
 @dataclass(frozen=True)
 class RefundResult:
     out_refund_no: str
@@ -54,6 +65,12 @@ class PaymentGateway(Protocol):
     def charge(self, *, out_trade_no: str, card_token: str, amount_fen: int, openid: str,
                product: str, now: dt.datetime) -> ChargeResult:
         """Charge once per out_trade_no; a repeat returns the first result."""
+
+    def charge_many(self, requests: list[ChargeRequest], now: dt.datetime) -> list[ChargeResult]:
+        """Charge several orders (the bank may commit them together), each at most once."""
+
+    def close(self) -> None:
+        """Release what the gateway holds for the calling thread."""
 
     def query(self, out_trade_no: str, now: dt.datetime) -> ChargeResult | None:
         """The outcome of a charge, settling an unknown one; None if never asked to charge."""

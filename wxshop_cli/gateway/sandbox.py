@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import threading
 import time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from wxshop_cli.clock import beijing
@@ -26,8 +27,16 @@ from wxshop_cli.db.models import (
     GatewayRefund,
     MerchantSettings,
 )
-from wxshop_cli.db.sql import affected, dialect_insert, insert_ignore
-from wxshop_cli.gateway.base import FAILED, PENDING, SUCCESS, ChargeResult, RefundResult
+from wxshop_cli.db.prepared import HotConnection, Prepared, dialect_insert
+from wxshop_cli.db.sql import insert_ignore
+from wxshop_cli.gateway.base import (
+    FAILED,
+    PENDING,
+    SUCCESS,
+    ChargeRequest,
+    ChargeResult,
+    RefundResult,
+)
 from wxshop_cli.money import fee_fen
 
 #: Behaviour slug → the bank's refusal code (the approving ones are absent).
@@ -77,10 +86,49 @@ def _charge_delay() -> float:
     return delay
 
 
+_FEE_RATE = Prepared(lambda _: select(MerchantSettings.fee_rate_ppm).where(
+    MerchantSettings.id == 1))
+_PAYMENT = Prepared(lambda _: select(
+    GatewayPayment.status, GatewayPayment.transaction_id, GatewayPayment.paid_at,
+    GatewayPayment.fee_fen, GatewayPayment.failure_code,
+).where(GatewayPayment.out_trade_no == bindparam("out_trade_no")))
+_CARD = Prepared(lambda _: select(
+    GatewayCard.behaviour, GatewayCard.bank_code, GatewayCard.single_limit_fen,
+    GatewayCard.daily_limit_fen).where(GatewayCard.token == bindparam("token")))
+_INSERT_PAYMENT = Prepared(lambda d: dialect_insert(d, GatewayPayment.__table__).values(
+    {name: bindparam(name) for name in (
+        "out_trade_no", "openid", "card_token", "product", "amount_fen", "rate_ppm",
+        "bank_code", "status", "failure_code", "transaction_id", "fee_fen", "created_at",
+        "paid_at")}).on_conflict_do_nothing(index_elements=["out_trade_no"]).returning(
+    GatewayPayment.__table__.c.out_trade_no))
+
+
+def _spend_statement(dialect_name: str) -> Any:
+    table = GatewayCardDay.__table__
+    statement = dialect_insert(dialect_name, table).values(
+        token=bindparam("token"), day=bindparam("day"), used_fen=bindparam("used_fen"))
+    return statement.on_conflict_do_update(
+        index_elements=["token", "day"],
+        set_={"used_fen": table.c.used_fen + statement.excluded.used_fen},
+        where=(table.c.used_fen + statement.excluded.used_fen) <= bindparam("daily_limit"),
+    ).returning(table.c.token)
+
+
+_SPEND = Prepared(_spend_statement)
+
+
+def _result_of(tx: Any, out_trade_no: str, row: tuple) -> ChargeResult:
+    status, txn_id, paid_at, fee, failure_code = row
+    return ChargeResult(out_trade_no=out_trade_no, status=status, transaction_id=txn_id,
+                        paid_at=tx.from_time(paid_at) if paid_at is not None else None,
+                        fee_fen=fee, failure_code=failure_code)
+
+
 class SandboxGateway:
     def __init__(self, db: Any) -> None:
         self.db = db
         self.charge_delay = _charge_delay()
+        self._local = threading.local()
 
     # ---------------------------------------------------------------- cards
 
@@ -94,68 +142,90 @@ class SandboxGateway:
             }, ["token"])
 
     # ---------------------------------------------------------------- charges
+    #
+    # Charges are the bank's half of the purchase hot path: driver SQL compiled once (see
+    # db/prepared.py) on a connection this gateway keeps per thread, committed in the bank's
+    # own transactions.
+
+    def _hot(self) -> HotConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = HotConnection(self.db)
+        return connection
+
+    def close(self) -> None:
+        """Give back this thread's connection (a batch worker calls it when it is done)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
 
     def charge(self, *, out_trade_no: str, card_token: str, amount_fen: int, openid: str,
                product: str, now: dt.datetime) -> ChargeResult:
-        try:
-            result = self._charge_once(out_trade_no, card_token, amount_fen, openid, product,
-                                       now)
-        except IntegrityError:
-            # Another process charged the same out_trade_no at the same moment: its result
-            # is the one result.
-            found = self._find(out_trade_no)
-            assert found is not None
-            return found
-        if self.charge_delay:
-            time.sleep(self.charge_delay)
+        (result,) = self.charge_many([ChargeRequest(out_trade_no, card_token, amount_fen,
+                                                    openid, product)], now)
         return result
 
-    def _charge_once(self, out_trade_no: str, card_token: str, amount_fen: int, openid: str,
-                     product: str, now: dt.datetime) -> ChargeResult:
-        with self.db.transaction() as session:
-            existing = session.get(GatewayPayment, out_trade_no)
-            if existing is not None:
-                return _charge_result(existing)
-            card = session.get(GatewayCard, card_token)
-            rate_ppm = session.get_one(MerchantSettings, 1).fee_rate_ppm
-            row = GatewayPayment(out_trade_no=out_trade_no, openid=openid,
-                                 card_token=card_token, product=product[:200],
-                                 amount_fen=amount_fen, rate_ppm=rate_ppm,
-                                 bank_code=card.bank_code if card else "OTHERS",
-                                 status=FAILED, created_at=now)
-            refusal = self._refusal(session, card, amount_fen, now)
-            if refusal is None:
-                row.status = PENDING if card.behaviour == "timeout" else SUCCESS
-                row.transaction_id = transaction_id(now)
-                row.paid_at = now
-                row.fee_fen = fee_fen(amount_fen, rate_ppm)
-            else:
-                row.failure_code = refusal
-            session.add(row)
-            session.flush()
-            return _charge_result(row)
+    def charge_many(self, requests: list[ChargeRequest], now: dt.datetime) -> list[ChargeResult]:
+        """Charge each order once, committed together in one bank transaction."""
+        if not requests:
+            return []
+        try:
+            with self._hot().transaction() as tx:
+                rate_ppm = tx.one(_FEE_RATE)[0]
+                results = [self._charge_in(tx, request, rate_ppm, now) for request in requests]
+        except BaseException:
+            self.close()  # a broken connection is not kept
+            raise
+        if self.charge_delay:
+            time.sleep(self.charge_delay)
+        return results
 
-    def _refusal(self, session, card: GatewayCard | None, amount_fen: int,
+    def _charge_in(self, tx: Any, request: ChargeRequest, rate_ppm: int,
+                   now: dt.datetime) -> ChargeResult:
+        existing = tx.one(_PAYMENT, out_trade_no=request.out_trade_no)
+        if existing is not None:
+            return _result_of(tx, request.out_trade_no, existing)
+        tx.savepoint()
+        card = tx.one(_CARD, token=request.card_token)
+        refusal = self._refusal(tx, request.card_token, card, request.amount_fen, now)
+        status, paid_at, txn_id, fee = FAILED, None, None, 0
+        if refusal is None:
+            status = PENDING if card[0] == "timeout" else SUCCESS
+            txn_id, paid_at, fee = transaction_id(now), now, fee_fen(request.amount_fen,
+                                                                     rate_ppm)
+        inserted = tx.one(_INSERT_PAYMENT, out_trade_no=request.out_trade_no,
+                          openid=request.openid, card_token=request.card_token,
+                          product=request.product[:200], amount_fen=request.amount_fen,
+                          rate_ppm=rate_ppm, bank_code=card[1] if card else "OTHERS",
+                          status=status, failure_code=refusal, transaction_id=txn_id,
+                          fee_fen=fee, created_at=tx.time(now),
+                          paid_at=None if paid_at is None else tx.time(paid_at))
+        if inserted is None:
+            # Another process charged the same out_trade_no at the same moment: its result
+            # is the one result, and this attempt's day spend is undone.
+            tx.rollback_to()
+            return _result_of(tx, request.out_trade_no,
+                              tx.one(_PAYMENT, out_trade_no=request.out_trade_no))
+        tx.release()
+        return ChargeResult(out_trade_no=request.out_trade_no, status=status,
+                            transaction_id=txn_id, paid_at=paid_at, fee_fen=fee,
+                            failure_code=refusal)
+
+    def _refusal(self, tx: Any, token: str, card: tuple | None, amount_fen: int,
                  now: dt.datetime) -> str | None:
         if card is None:
             return "unknown_card"
-        if card.behaviour in REFUSALS:
-            return REFUSALS[card.behaviour]
-        if amount_fen > card.single_limit_fen:
+        behaviour, _, single_limit_fen, daily_limit_fen = card
+        if behaviour in REFUSALS:
+            return REFUSALS[behaviour]
+        if amount_fen > single_limit_fen:
             return "single_limit"
-        if amount_fen > card.daily_limit_fen:
+        if amount_fen > daily_limit_fen:
             return "daily_limit"
         # The day's spend rises by one conditional upsert, never a sum-then-insert.
-        day = now.astimezone(beijing()).date()
-        statement = dialect_insert(session, GatewayCardDay).values(
-            token=card.token, day=day, used_fen=amount_fen)
-        table = GatewayCardDay.__table__
-        statement = statement.on_conflict_do_update(
-            index_elements=["token", "day"],
-            set_={"used_fen": table.c.used_fen + statement.excluded.used_fen},
-            where=(table.c.used_fen + statement.excluded.used_fen) <= card.daily_limit_fen,
-        )
-        if not affected(session, statement, ["token"]):
+        if tx.one(_SPEND, token=token, day=tx.date(now.astimezone(beijing()).date()),
+                  used_fen=amount_fen, daily_limit=daily_limit_fen) is None:
             return "daily_limit"
         return None
 

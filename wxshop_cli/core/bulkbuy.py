@@ -1,0 +1,371 @@
+"""Many purchases in one process (`wxshop buy --from FILE|-`, SPEC section 13).
+
+Every line goes through the same claim → bank → outcome as `wxshop buy` (checkout.claim_in,
+checkout.record_outcome): sold out, limits and idempotency behave exactly as single buys.
+What a batch adds:
+
+- **group commit**: up to `group` claims share one transaction (a savepoint each), the bank
+  charges them in one of its own transactions, and their outcomes share the next one. A line's
+  result is handed to `emit` only after its outcome committed, so a crash never shows a
+  purchase that did not happen.
+- **workers**: threads, each with its own connection, working the stream (on PostgreSQL the
+  server does the work in parallel; on SQLite writers take turns at the write lock).
+- each buyer's payment password is verified once per batch (the lock rules still apply).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from wxshop_cli.core import checkout
+from wxshop_cli.db.prepared import HotConnection
+from wxshop_cli.errors import InvalidInput, TryAgain, UsageError, WxError
+from wxshop_cli.gateway.base import ChargeRequest
+
+#: The fields a line may have.
+FIELDS = {"buyer", "item", "qty", "region", "address", "card", "idempotency_key",
+          "pay_password"}
+MAX_LINE_CHARS = 4096
+#: Exit code of a batch that ran but where some lines were not paid (each line carries its
+#: own exit code). 0: every line paid. Anything else: the batch could not run.
+SOME_NOT_PAID = 10
+#: A group whose transaction hit a busy database or a deadlock is tried again this often.
+GROUP_TRIES = 3
+
+
+@dataclass
+class BatchLine:
+    """One input line: a purchase, or the error that the line itself carries."""
+
+    line_no: int
+    buyer: str = ""
+    request: checkout.BuyRequest | None = None
+    key: str | None = None
+    password: str | None = None
+    error: WxError | None = None
+
+
+@dataclass
+class LineResult:
+    line_no: int
+    buyer: str
+    outcome: checkout.Outcome | None = None
+    error: WxError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return self.error.exit_code
+        return self.outcome.exit_code if self.outcome is not None else 1
+
+
+@dataclass
+class BatchSummary:
+    lines: int = 0
+    paid: int = 0
+    replayed: int = 0
+    refused: Counter = field(default_factory=Counter)  # error slug → lines
+    seconds: float = 0.0
+
+    @property
+    def not_paid(self) -> int:
+        return sum(self.refused.values())
+
+    @property
+    def orders_per_second(self) -> float:
+        return self.paid / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.not_paid == 0 else SOME_NOT_PAID
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_line(text: str, line_no: int, *, default_buyer: str,
+               default_password: str | None) -> BatchLine:
+    """A JSON object per line. A mistyped value is a usage error (2) of that line, a value
+    that breaks a rule invalid input (3), as on the command line."""
+    line = BatchLine(line_no=line_no, buyer=default_buyer)
+    try:
+        line.buyer, line.request, line.key, line.password = _parse(
+            text, default_buyer, default_password)
+    except WxError as exc:
+        line.error = exc
+    return line
+
+
+def _parse(text: str, default_buyer: str, default_password: str | None) -> tuple:
+    from wxshop_cli.config import check_buyer_name
+
+    if len(text) > MAX_LINE_CHARS:
+        raise InvalidInput(f"line longer than {MAX_LINE_CHARS} characters",
+                           slug="invalid_batch_line", hint="one purchase per line")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"not JSON: {exc.msg} at column {exc.colno}",
+                           slug="invalid_batch_line",
+                           hint='one object per line, e.g. {"item": "YX-1001"}') from None
+    if not isinstance(data, dict):
+        raise InvalidInput("a line must be a JSON object", slug="invalid_batch_line",
+                           hint='e.g. {"buyer": "b1", "item": "YX-1001", "qty": 1}')
+    unknown = sorted(set(data) - FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}", slug="invalid_batch_line",
+                           hint=f"fields: {', '.join(sorted(FIELDS))}")
+    strings = {name: data.get(name) for name in FIELDS - {"qty"}}
+    for name, value in strings.items():
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"{name} must be a string", slug="invalid_batch_line",
+                             hint=f'e.g. "{name}": "…"')
+    qty = data.get("qty", 1)
+    if isinstance(qty, bool) or not isinstance(qty, int):
+        raise UsageError("qty must be an integer", slug="invalid_batch_line",
+                         hint='e.g. "qty": 2')
+    if strings["item"] is None:
+        raise UsageError("item is missing", slug="invalid_batch_line",
+                         hint='every line names an item: "item": "item_…" or a SKU')
+    buyer = strings["buyer"] or default_buyer
+    check_buyer_name(buyer)
+    request = checkout.BuyRequest(item=strings["item"], qty=qty, region=strings["region"],
+                                  address=strings["address"], card=strings["card"])
+    checkout.check_request(request, strings["idempotency_key"])
+    password = strings["pay_password"] or default_password
+    if password is None:
+        raise UsageError("no payment password", slug="missing_value",
+                         hint="set WXSHOP_PAY_PASSWORD or give pay_password on the line")
+    return buyer, request, strings["idempotency_key"], password
+
+
+# ---------------------------------------------------------------- running
+
+
+class BatchBuy:
+    """Runs parsed lines through checkout with group commit and worker threads."""
+
+    def __init__(self, db: Any, gateway: Any, now: Callable[[], dt.datetime], *,
+                 group: int = 1, workers: int = 1,
+                 emit: Callable[[LineResult], None]) -> None:
+        self.db, self.gateway, self.now = db, gateway, now
+        self.group, self.workers = group, workers
+        self._emit = emit
+        self._emit_lock = threading.Lock()
+        self._passwords: dict[tuple[str, str], WxError | None] = {}
+        self._password_lock = threading.Lock()
+        self.summary = BatchSummary()
+
+    def run(self, lines: Iterable[BatchLine]) -> BatchSummary:
+        started = time.perf_counter()
+        try:
+            if self.workers == 1:
+                self._work(iter(lines))
+            else:
+                self._run_threads(lines)
+        finally:
+            self.summary.seconds = time.perf_counter() - started
+        return self.summary
+
+    # -------------------------------------------------------- results
+
+    def _report(self, results: list[LineResult]) -> None:
+        with self._emit_lock:
+            for result in sorted(results, key=lambda r: r.line_no):
+                summary = self.summary
+                summary.lines += 1
+                if result.exit_code == 0:
+                    summary.paid += 1
+                    summary.replayed += bool(result.outcome and result.outcome.replayed)
+                else:
+                    error = result.error or (result.outcome.error if result.outcome else None)
+                    summary.refused[error.slug if error else "unknown"] += 1
+                self._emit(result)
+
+    # -------------------------------------------------------- one worker
+
+    def _work(self, lines: Iterator[BatchLine]) -> None:
+        connection = HotConnection(self.db)
+        try:
+            for group in self._groups(lines):
+                self._report(self._run_group(connection, group))
+        finally:
+            connection.close()
+            self.gateway.close()
+
+    def _groups(self, lines: Iterator[BatchLine]) -> Iterator[list[BatchLine]]:
+        """Groups of up to `group` purchases. A line whose key is already in the group starts
+        the next one, so that it replays the first as a later single buy would."""
+        group: list[BatchLine] = []
+        keys: set[tuple[str, str]] = set()
+        for line in lines:
+            identity = (line.buyer, line.key) if line.key else None
+            if group and (len(group) >= self.group or identity in keys):
+                yield group
+                group, keys = [], set()
+            group.append(line)
+            if identity:
+                keys.add(identity)
+        if group:
+            yield group
+
+    def _run_group(self, connection: HotConnection, lines: list[BatchLine]) -> list[LineResult]:
+        results: dict[int, LineResult] = {}
+        ready: list[BatchLine] = []
+        for line in lines:
+            error = line.error or self._check_password(line)
+            if error is not None:
+                results[line.line_no] = LineResult(line.line_no, line.buyer, error=error)
+            else:
+                ready.append(line)
+        now = self.now()
+        claims = self._claim_group(connection, ready, now, results)
+        fresh = [(line, claim) for line, claim in claims if claim.order is not None]
+        charged = self._charge(fresh, now, results)
+        if charged:
+            self._record_outcomes(connection, charged, now, results)
+        for line, claim in claims:
+            if claim.order is None:  # a replay or a crashed claim taken over
+                results[line.line_no] = self._guarded(line, lambda c=claim, ln=line: (
+                    checkout.complete_claim(self.db, self.gateway, c, c.key, ln.key is None,
+                                            now)))
+        return [results[line.line_no] for line in lines]
+
+    def _claim_group(self, connection: HotConnection, lines: list[BatchLine],
+                     now: dt.datetime, results: dict[int, LineResult]) -> list[tuple]:
+        """Transaction one for the whole group, a savepoint per line."""
+        for attempt in range(GROUP_TRIES):
+            claims: list[tuple[BatchLine, Any]] = []
+            failed: dict[int, LineResult] = {}
+            try:
+                with connection.transaction() as tx:
+                    for line in lines:
+                        key = line.key or checkout.new_idempotency_key()
+                        tx.savepoint()
+                        try:
+                            claim = checkout.claim_in(tx, self.db, line.buyer, line.request,
+                                                      key, line.key is None, now)
+                        except WxError as exc:
+                            tx.rollback_to()  # the key is not used up: nothing was bought
+                            if line.key:
+                                exc.extra.setdefault("idempotency_key", key)
+                            failed[line.line_no] = LineResult(line.line_no, line.buyer,
+                                                              error=exc)
+                            continue
+                        tx.release()
+                        claim.key = key
+                        claims.append((line, claim))
+            except TryAgain as exc:
+                if attempt + 1 < GROUP_TRIES and exc.slug == "database_busy":
+                    continue
+                for line in lines:
+                    results[line.line_no] = LineResult(line.line_no, line.buyer, error=exc)
+                return []
+            results.update(failed)
+            return claims
+        return []  # unreachable: the last try returns
+
+    def _charge(self, fresh: list[tuple], now: dt.datetime,
+                results: dict[int, LineResult]) -> list[tuple]:
+        if not fresh:
+            return []
+        requests = [ChargeRequest(claim.order.order_no, claim.order.card_id,
+                                  claim.order.amount_fen, checkout.openid_of(line.buyer),
+                                  claim.order.title) for line, claim in fresh]
+        try:
+            answers = self.gateway.charge_many(requests, now)
+        except WxError as exc:
+            # The bank's answer is unknown: each order stays claimed under its key, and a
+            # retry with the same key asks the gateway first.
+            for line, claim in fresh:
+                error = TryAgain(f"the bank could not be asked about order "
+                                 f"{claim.order.order_no}: {exc.message}",
+                                 slug="payment_unknown", order_no=claim.order.order_no,
+                                 idempotency_key=claim.key,
+                                 hint="retry the line with the same key in a minute")
+                results[line.line_no] = LineResult(line.line_no, line.buyer, error=error)
+            return []
+        return [(line, claim, answer) for (line, claim), answer in zip(fresh, answers,
+                                                                         strict=True)]
+
+    def _record_outcomes(self, connection: HotConnection, charged: list[tuple],
+                         now: dt.datetime, results: dict[int, LineResult]) -> None:
+        """Transaction two for the whole group: every outcome with its key's final state."""
+        slow = []
+        with connection.transaction() as tx:
+            for line, claim, answer in charged:
+                outcome = checkout.record_outcome(tx, claim.order, answer, claim.key,
+                                                  line.key is None, now)
+                if outcome is None:
+                    slow.append((line, claim, answer))
+                else:
+                    results[line.line_no] = LineResult(line.line_no, line.buyer, outcome)
+        for line, claim, answer in slow:  # closed or settled by someone else meanwhile
+            results[line.line_no] = self._guarded(line, lambda c=claim, a=answer, ln=line: (
+                checkout.settle_slowly(self.db, self.gateway, c.order, a, c.key,
+                                       ln.key is None, now)))
+
+    def _guarded(self, line: BatchLine, step: Callable[[], checkout.Outcome]) -> LineResult:
+        try:
+            return LineResult(line.line_no, line.buyer, step())
+        except WxError as exc:
+            return LineResult(line.line_no, line.buyer, error=exc)
+
+    def _check_password(self, line: BatchLine) -> WxError | None:
+        """Verified once per buyer and password in a batch (a wrong one counts once)."""
+        from wxshop_cli.core.paypassword import verify_pay_password
+
+        identity = (line.buyer, line.password or "")
+        with self._password_lock:
+            if identity in self._passwords:
+                return self._passwords[identity]
+            try:
+                verify_pay_password(self.db, line.buyer, line.password, self.now())
+                error = None
+            except WxError as exc:
+                error = exc
+            self._passwords[identity] = error
+            return error
+
+    # -------------------------------------------------------- several workers
+
+    def _run_threads(self, lines: Iterable[BatchLine]) -> None:
+        queues: list[queue.Queue] = [queue.Queue(maxsize=self.group * 4)
+                                     for _ in range(self.workers)]
+        failures: list[BaseException] = []
+
+        def drain(inbox: queue.Queue) -> Iterator[BatchLine]:
+            while (line := inbox.get()) is not None:
+                yield line
+
+        def worker(inbox: queue.Queue) -> None:
+            try:
+                self._work(drain(inbox))
+            except BaseException as exc:  # reported by the reading thread
+                failures.append(exc)
+                while inbox.get() is not None:  # keep the reader from blocking
+                    pass
+
+        threads = [threading.Thread(target=worker, args=(q,), daemon=True) for q in queues]
+        for thread in threads:
+            thread.start()
+        try:
+            for n, line in enumerate(lines):
+                # The same buyer and key always go to the same worker (a replay, not a race).
+                slot = hash((line.buyer, line.key)) if line.key else n
+                queues[slot % self.workers].put(line)
+        finally:
+            for inbox in queues:
+                inbox.put(None)
+            for thread in threads:
+                thread.join()
+        if failures:
+            raise failures[0]
