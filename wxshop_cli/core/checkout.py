@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, exists, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, insert, null, select, update
 from sqlalchemy.orm import aliased
 
 from wxshop_cli.config import check_buyer_name
@@ -134,7 +134,8 @@ def new_idempotency_key() -> str:
 _BUYER_ID = Prepared(lambda _: select(Buyer.id).where(Buyer.name == bindparam("name")))
 _KEY_CLAIM = Prepared(lambda d: dialect_insert(d, IdempotencyKey.__table__).values(
     buyer_id=bindparam("buyer_id"), key=bindparam("key"), request_hash=bindparam("request_hash"),
-    state="running", claimed_at=bindparam("now"), expires_at=bindparam("expires_at"),
+    state="running", order_no=bindparam("order_no"), claimed_at=bindparam("now"),
+    expires_at=bindparam("expires_at"),
 ).on_conflict_do_nothing(index_elements=["buyer_id", "key"]).returning(
     IdempotencyKey.__table__.c.buyer_id))
 _KEY_READ = Prepared(lambda _: select(
@@ -151,12 +152,11 @@ def _KEY_WHERE() -> tuple[Any, Any]:
 _KEY_DELETE = Prepared(lambda _: delete(IdempotencyKey).where(*_KEY_WHERE()))
 _KEY_TAKE_OVER = Prepared(lambda _: update(IdempotencyKey).where(*_KEY_WHERE()).values(
     claimed_at=bindparam("now")))
-_KEY_SET_ORDER = Prepared(lambda _: update(IdempotencyKey).where(*_KEY_WHERE()).values(
-    order_no=bindparam("order_no")))
 _KEY_DONE = Prepared(lambda _: update(IdempotencyKey).where(*_KEY_WHERE()).values(
     state="done", exit_code=bindparam("exit_code")))
 _KEY_REFUSED = Prepared(lambda _: update(IdempotencyKey).where(*_KEY_WHERE()).values(
-    state="done", exit_code=bindparam("exit_code"), response_json=bindparam("response_json")))
+    state="done", order_no=null(), exit_code=bindparam("exit_code"),
+    response_json=bindparam("response_json")))
 _TAKE_ITEM = Prepared(lambda _: update(PromoItem).where(
     PromoItem.id == bindparam("item_id"), PromoItem.stock_total - PromoItem.sold >= bindparam("qty")
 ).values(sold=PromoItem.sold + bindparam("qty")))
@@ -483,9 +483,13 @@ def claim_in(tx: Any, db: Any, buyer_name: str, request: BuyRequest, key: str,
     not use up the key."""
     buyer_id = buyer_id_for(tx, db, buyer_name, now)
     fingerprint = request.fingerprint()
+    # The order number is drawn first so that the key is claimed with it in one statement
+    # (a replay leaves a gap in the sequence, which numbers may have).
+    order_no = next_order_no(tx, now)
     if tx.one(_KEY_CLAIM, buyer_id=buyer_id, key=key, request_hash=fingerprint,
-              now=tx.time(now), expires_at=tx.time(now + KEY_TTL)) is None:
-        existing = _existing_claim(tx, buyer_id, fingerprint, key, generated, now)
+              order_no=order_no, now=tx.time(now),
+              expires_at=tx.time(now + KEY_TTL)) is None:
+        existing = _existing_claim(tx, buyer_id, fingerprint, key, order_no, now)
         if existing is not None:
             return existing
     ref = _reference(tx, buyer_id, request, now)
@@ -505,17 +509,16 @@ def claim_in(tx: Any, db: Any, buyer_name: str, request: BuyRequest, key: str,
         return _Claim(replay=Outcome(order=None, idempotency_key=key, key_generated=generated,
                                      error=refusal))
     order = PlacedOrder(
-        order_no=next_order_no(tx, now), buyer_id=buyer_id, promo_id=ref.promo_id,
+        order_no=order_no, buyer_id=buyer_id, promo_id=ref.promo_id,
         item_id=ref.item_id, sku=ref.sku, title=ref.title, qty=request.qty,
         unit_price_fen=unit, amount_fen=amount, card_id=ref.card_id,
         address_id=ref.address_id, region_code=ref.region_code, idempotency_key=key,
         created_at=now, promo_code=ref.promo_code)
-    tx.execute(_INSERT_ORDER, order_no=order.order_no, buyer_id=buyer_id,
+    tx.execute(_INSERT_ORDER, order_no=order_no, buyer_id=buyer_id,
                promo_id=order.promo_id, item_id=order.item_id, sku=order.sku,
                title=order.title, qty=order.qty, unit_price_fen=unit, amount_fen=amount,
                card_id=order.card_id, address_id=order.address_id,
                region_code=order.region_code, idempotency_key=key, created_at=tx.time(now))
-    tx.execute(_KEY_SET_ORDER, buyer_id=buyer_id, key=key, order_no=order.order_no)
     return _Claim(order=order)
 
 
@@ -561,18 +564,18 @@ def _sold_out(tx: Any, ref: _Reference, qty: int) -> SoldOut:
                    hint="see `wxshop promo list` for what is still in stock")
 
 
-def _existing_claim(tx: Any, buyer_id: int, fingerprint: str, key: str, generated: bool,
+def _existing_claim(tx: Any, buyer_id: int, fingerprint: str, key: str, order_no: str,
                     now: dt.datetime) -> _Claim | None:
-    """The key was claimed before. None when an expired key was dropped and may be claimed
-    afresh (the caller goes on as for a new key)."""
+    """The key was claimed before. None when an expired key was dropped and claimed afresh
+    with `order_no` (the caller goes on as for a new key)."""
     row = tx.one(_KEY_READ, buyer_id=buyer_id, key=key)
-    request_hash, state, order_no, response_json = row[:4]
+    request_hash, state, claimed_order_no, response_json = row[:4]
     claimed_at, expires_at = tx.from_time(row[4]), tx.from_time(row[5])
-    if expires_at <= now or (state != "done" and order_no is None):
+    if expires_at <= now or (state != "done" and claimed_order_no is None):
         # Past its 24 hours, or a claim that never reserved anything: claim it afresh.
         tx.execute(_KEY_DELETE, buyer_id=buyer_id, key=key)
         tx.execute(_KEY_CLAIM, buyer_id=buyer_id, key=key, request_hash=fingerprint,
-                   now=tx.time(now), expires_at=tx.time(now + KEY_TTL))
+                   order_no=order_no, now=tx.time(now), expires_at=tx.time(now + KEY_TTL))
         return None
     if request_hash != fingerprint:
         raise Conflict("idempotency key already used for another request",
@@ -580,18 +583,18 @@ def _existing_claim(tx: Any, buyer_id: int, fingerprint: str, key: str, generate
                        hint="use a new key for a different purchase")
     if state == "done":
         replay = Outcome(order=None, idempotency_key=key, key_generated=False, replayed=True)
-        if order_no is None:
+        if claimed_order_no is None:
             stored = json.loads(response_json or "{}")
             replay.error = SoldOut(stored.get("message", "sold out"),
                                    slug=stored.get("slug", "sold_out"), **stored.get("extra", {}))
-        return _Claim(replay=replay, replay_order_no=order_no)
+        return _Claim(replay=replay, replay_order_no=claimed_order_no)
     if now - claimed_at < CLAIM_TIMEOUT:
         raise TryAgain("the same request is still running", slug="request_in_progress",
-                       idempotency_key=key, order_no=order_no,
+                       idempotency_key=key, order_no=claimed_order_no,
                        hint="retry in a minute with the same key")
     # A claim left by a crashed process: take it over and ask the gateway first.
     tx.execute(_KEY_TAKE_OVER, buyer_id=buyer_id, key=key, now=tx.time(now))
-    return _Claim(resume_order_no=order_no)
+    return _Claim(resume_order_no=claimed_order_no)
 
 
 def _finish_key(db: Any, buyer_id: int, key: str, outcome: Outcome) -> None:

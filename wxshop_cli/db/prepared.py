@@ -17,6 +17,7 @@ datetime the way the `UTCDateTime` column type does (naive UTC text on SQLite).
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ class Prepared:
 
     def __init__(self, build: Callable[[str], Any]) -> None:
         self._build = build  # called with the dialect name ("sqlite", "postgresql")
-        self._by_dialect: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._by_dialect: dict[str, tuple[str, Callable[[dict], Any], dict[str, Any]]] = {}
         self._statements: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -43,7 +44,9 @@ class Prepared:
             found = self._statements[dialect_name] = self._build(dialect_name)
         return found
 
-    def compiled(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    def compiled(self, dialect: Any) -> tuple[str, Callable[[dict], Any], dict[str, Any]]:
+        """(driver SQL, a function from named values to the driver's parameters, the values
+        of the statement's own literals)."""
         found = self._by_dialect.get(dialect.name)
         if found is None:
             with self._lock:
@@ -53,10 +56,20 @@ class Prepared:
                 # their value here; named ones (`bindparam("x")`) are given per execution.
                 defaults = {name: value for name, value in compiled.params.items()
                             if value is not None}
-                order = tuple(compiled.positiontup) if dialect.positional else None
-                found = (compiled.string, order, defaults)
+                if not dialect.positional:
+                    bind: Callable[[dict], Any] = _as_is
+                elif len(compiled.positiontup) == 1:
+                    (only,) = compiled.positiontup
+                    bind = lambda values, name=only: (values[name],)  # noqa: E731
+                else:
+                    bind = operator.itemgetter(*compiled.positiontup)
+                found = (compiled.string, bind, defaults)
                 self._by_dialect[dialect.name] = found
         return found
+
+
+def _as_is(values: dict) -> dict:
+    return values
 
 
 class HotTransaction:
@@ -73,11 +86,11 @@ class HotTransaction:
         self._from_time = from_time
 
     def execute(self, prepared: Prepared, **params: Any) -> Any:
-        sql, order, defaults = prepared.compiled(self.dialect)
+        sql, bind, defaults = prepared.compiled(self.dialect)
         if defaults:
-            params = {**defaults, **params}
+            params.update(defaults)  # literal parameters have generated names: no clash
         cursor = self.cursor
-        cursor.execute(sql, params if order is None else tuple(params[n] for n in order))
+        cursor.execute(sql, bind(params))
         return cursor
 
     def one(self, prepared: Prepared, **params: Any) -> tuple | None:
@@ -160,14 +173,34 @@ def dialect_insert(dialect_name: str, table: Any) -> Any:
     return insert(table)
 
 
+_CONVERTERS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {}
+
+
 def _time_converters(dialect: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-    """The `UTCDateTime` column type's own bind and result processing, for the driver."""
+    """The `UTCDateTime` column type's own bind and result processing, for the driver (the
+    last value converted is remembered: a purchase binds the same `now` several times)."""
+    found = _CONVERTERS.get(dialect.name)
+    if found is None:
+        found = _CONVERTERS[dialect.name] = _make_converters(dialect)
+    return found
+
+
+def _make_converters(dialect: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     from sqlalchemy import DateTime
 
     from wxshop_cli.db.types import UTCDateTime
 
     column_type = UTCDateTime().dialect_impl(dialect)
-    to_db = column_type.bind_processor(dialect) or (lambda value: value)
+    process = column_type.bind_processor(dialect) or (lambda value: value)
+    last: list[tuple[Any, Any]] = [(None, None)]  # one (value, converted) pair: swapped whole
+
+    def to_db(value: Any) -> Any:
+        seen, converted = last[0]
+        if value is not seen:
+            converted = process(value)
+            last[0] = (value, converted)
+        return converted
+
     from_db = column_type.result_processor(dialect, DateTime(timezone=True)) or (
         lambda value: value)
     return to_db, from_db

@@ -129,6 +129,7 @@ class SandboxGateway:
         self.db = db
         self.charge_delay = _charge_delay()
         self._local = threading.local()
+        self._cards: dict[str, tuple] = {}
 
     # ---------------------------------------------------------------- cards
 
@@ -183,11 +184,10 @@ class SandboxGateway:
 
     def _charge_in(self, tx: Any, request: ChargeRequest, rate_ppm: int,
                    now: dt.datetime) -> ChargeResult:
-        existing = tx.one(_PAYMENT, out_trade_no=request.out_trade_no)
-        if existing is not None:
-            return _result_of(tx, request.out_trade_no, existing)
+        # A savepoint per charge: a charge of an out_trade_no already charged (a retry, or
+        # another process at the same moment) undoes its day spend and answers the first.
         tx.savepoint()
-        card = tx.one(_CARD, token=request.card_token)
+        card = self._card(tx, request.card_token)
         refusal = self._refusal(tx, request.card_token, card, request.amount_fen, now)
         status, paid_at, txn_id, fee = FAILED, None, None, 0
         if refusal is None:
@@ -202,8 +202,6 @@ class SandboxGateway:
                           fee_fen=fee, created_at=tx.time(now),
                           paid_at=None if paid_at is None else tx.time(paid_at))
         if inserted is None:
-            # Another process charged the same out_trade_no at the same moment: its result
-            # is the one result, and this attempt's day spend is undone.
             tx.rollback_to()
             return _result_of(tx, request.out_trade_no,
                               tx.one(_PAYMENT, out_trade_no=request.out_trade_no))
@@ -211,6 +209,16 @@ class SandboxGateway:
         return ChargeResult(out_trade_no=request.out_trade_no, status=status,
                             transaction_id=txn_id, paid_at=paid_at, fee_fen=fee,
                             failure_code=refusal)
+
+    def _card(self, tx: Any, token: str) -> tuple | None:
+        """A card's behaviour and limits: recorded once at binding and never changed, so
+        each process remembers them."""
+        found = self._cards.get(token)
+        if found is None:
+            found = tx.one(_CARD, token=token)
+            if found is not None:
+                self._cards[token] = found = tuple(found)
+        return found
 
     def _refusal(self, tx: Any, token: str, card: tuple | None, amount_fen: int,
                  now: dt.datetime) -> str | None:
