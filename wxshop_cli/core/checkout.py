@@ -523,37 +523,46 @@ def claim_in(tx: Any, db: Any, buyer_name: str, request: BuyRequest, key: str,
 
 
 def _take_units(tx: Any, ref: _Reference, buyer_id: int, qty: int) -> SoldOut | None:
-    """Stock by one conditional UPDATE, then the buyer's units by one conditional upsert
-    (`used + qty <= limit`); never count-then-insert. The refusal, if any, with the stock
-    given back in the same transaction."""
+    """The buyer's units by one conditional upsert (`used + qty <= limit`), then stock by one
+    conditional UPDATE; never count-then-insert. The hot row (the item's stock) is locked
+    last, so on PostgreSQL its lock is held only for the order's insert and the commit. The
+    refusal, if any, with what was taken given back in the same transaction; sold out is
+    reported before the limit when both apply."""
+    limited = ref.item_id is not None and ref.per_buyer_limit is not None
+    if limited and (qty > ref.per_buyer_limit or tx.one(
+            _TAKE_LIMIT, buyer_id=buyer_id, item_id=ref.item_id, qty=qty,
+            limit=ref.per_buyer_limit) is None):
+        if _left(tx, ref) < qty:
+            return _sold_out(tx, ref, qty)
+        used = tx.one(_USED, buyer_id=buyer_id, item_id=ref.item_id)
+        return SoldOut(f"the per-buyer limit of {ref.per_buyer_limit} for {ref.title} "
+                       f"would be exceeded (already bought {used[0] if used else 0})",
+                       slug="limit_exceeded", item_id=ref.item_id, sku=ref.sku,
+                       hint="this promotion allows each buyer that many units in all")
     if ref.item_id is not None:
         taken = tx.rowcount(_TAKE_ITEM, item_id=ref.item_id, qty=qty) == 1
     else:
         taken = tx.rowcount(_TAKE_PRODUCT, sku=ref.sku, qty=qty) == 1
-    if not taken:
-        return _sold_out(tx, ref, qty)
-    if ref.item_id is None or ref.per_buyer_limit is None:
+    if taken:
         return None
-    if qty <= ref.per_buyer_limit and tx.one(_TAKE_LIMIT, buyer_id=buyer_id,
-                                             item_id=ref.item_id, qty=qty,
-                                             limit=ref.per_buyer_limit) is not None:
-        return None
-    order_states.return_stock(tx, ref.item_id, ref.sku, qty)
-    used = tx.one(_USED, buyer_id=buyer_id, item_id=ref.item_id)
-    return SoldOut(f"the per-buyer limit of {ref.per_buyer_limit} for {ref.title} "
-                   f"would be exceeded (already bought {used[0] if used else 0})",
-                   slug="limit_exceeded", item_id=ref.item_id, sku=ref.sku,
-                   hint="this promotion allows each buyer that many units in all")
+    if limited:
+        order_states.return_usage(tx, buyer_id, ref.item_id, qty)
+    return _sold_out(tx, ref, qty)
+
+
+def _left(tx: Any, ref: _Reference) -> int:
+    if ref.item_id is not None:
+        return tx.one(_ITEM_LEFT, item_id=ref.item_id)[0]
+    return tx.one(_PRODUCT_LEFT, sku=ref.sku)[0]
 
 
 def _sold_out(tx: Any, ref: _Reference, qty: int) -> SoldOut:
     """Say exactly what ran out: the promotion's allocation or the list-price stock, and how
     many are left when some are."""
+    left = _left(tx, ref)
     if ref.item_id is not None:
-        left = tx.one(_ITEM_LEFT, item_id=ref.item_id)[0]
         where = f"promo item {ref.item_id}"
     else:
-        left = tx.one(_PRODUCT_LEFT, sku=ref.sku)[0]
         where = f"{ref.sku} at list price (no live promotion)"
     if left > 0:
         return SoldOut(f"only {left} of {ref.title} left for {where}, asked for {qty}",

@@ -133,7 +133,12 @@ def return_units(tx: Any, item_id: str | None, sku: str, buyer_id: int, qty: int
     buyer's usage. Callers guard that it happens once."""
     return_stock(tx, item_id, sku, qty)
     if item_id is not None:
-        tx.execute(_USAGE_GIVE_BACK, b_buyer_id=buyer_id, b_item_id=item_id, b_qty=qty)
+        return_usage(tx, buyer_id, item_id, qty)
+
+
+def return_usage(tx: Any, buyer_id: int, item_id: str, qty: int) -> None:
+    """Give back `qty` of the buyer's units of a promo item."""
+    tx.execute(_USAGE_GIVE_BACK, b_buyer_id=buyer_id, b_item_id=item_id, b_qty=qty)
 
 
 def return_stock(tx: Any, item_id: str | None, sku: str, qty: int) -> None:
