@@ -90,6 +90,10 @@ def buy(
         if not claimed:
             raise
         order_no, key = claimed[0]
+        try:
+            checkout.release_claim(db, settings.buyer, key, now)
+        except Exception:
+            pass
         raise Interrupted(
             f"interrupted while the bank was asked to pay order {order_no}: the payment may "
             "have gone through", order_no=order_no, idempotency_key=key,

@@ -606,6 +606,20 @@ def _existing_claim(tx: Any, buyer_id: int, fingerprint: str, key: str, order_no
     return _Claim(resume_order_no=claimed_order_no)
 
 
+_KEY_RELEASE = Prepared(lambda _: update(IdempotencyKey).where(
+    *_KEY_WHERE(), IdempotencyKey.state == "running").values(claimed_at=bindparam("lapsed")))
+
+
+def release_claim(db: Any, buyer_name: str, key: str, now: dt.datetime) -> None:
+    """Let a retry take over at once a claim this process gives up (an interrupt while the
+    bank was asked): the retry asks the gateway about the order before anything else, as for
+    a crashed process's claim, so it never pays twice."""
+    with hot_transaction(db) as tx:
+        buyer_id = buyer_id_for(tx, db, buyer_name, now)
+        tx.execute(_KEY_RELEASE, buyer_id=buyer_id, key=key,
+                   lapsed=tx.time(now - CLAIM_TIMEOUT - dt.timedelta(seconds=1)))
+
+
 def _finish_key(db: Any, buyer_id: int, key: str, outcome: Outcome) -> None:
     # Done even when the payment is unknown: a replay settles the order with the gateway
     # first (see _refresh_replay), so the retry answers with the settled state.
