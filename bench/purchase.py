@@ -159,8 +159,8 @@ def bench_postgres(url: str, n: int) -> list[str]:
     for writers in (1, 2, 4):
         ours[writers] = run_writers("wxshop", url, str(home), writers, n)
         base = run_writers("raw", url, str(home), writers, n)
-        lines.append(f"{'PostgreSQL place_order vs raw psycopg, ' + str(writers) + ' writer(s)':<46}"
-                     f" wxshop {ours[writers]:>9,.0f}/s  baseline {base:>9,.0f}/s  "
+        label = f"PostgreSQL place_order vs raw psycopg, {writers} writer(s)"
+        lines.append(f"{label:<46} wxshop {ours[writers]:>9,.0f}/s  baseline {base:>9,.0f}/s  "
                      f"ratio {ours[writers] / base:5.2f}x (target >= 0.50x)")
     lines.append(f"{'PostgreSQL wxshop 4 writers vs 1 writer':<46} "
                  f"{ours[4]:>9,.0f}/s vs {ours[1]:,.0f}/s  ratio {ours[4] / ours[1]:5.2f}x "
