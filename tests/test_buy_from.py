@@ -257,3 +257,16 @@ def shop_file(name: str, text: str):
     path = Path(os.environ["WXSHOP_HOME"]).parent / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_buy_from_dash_reads_a_real_pipe(store):
+    from tests.conftest import run_wxshop
+
+    item = store["items"]["YX-2001"]
+    done = run_wxshop("--json", "--now", shop.DURING, "buy", "--from", "-", "--group", "2",
+                      input=lines(*({"buyer": "b1", "item": item} for _ in range(3))),
+                      env=PAY)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [row["line"] for row in rows] == [1, 2, 3]
+    assert all(row["status"] == "paid" for row in rows)
