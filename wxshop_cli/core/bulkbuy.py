@@ -165,12 +165,10 @@ class BatchBuy:
         self.summary = BatchSummary()
 
     def run(self, lines: Iterable[BatchLine]) -> BatchSummary:
+        """Read `lines` in this thread and work them in `workers` threads."""
         started = time.perf_counter()
         try:
-            if self.workers == 1:
-                self._work(iter(lines))
-            else:
-                self._run_threads(lines)
+            self._run_threads(lines)
         finally:
             self.summary.seconds = time.perf_counter() - started
         return self.summary
@@ -192,29 +190,40 @@ class BatchBuy:
 
     # -------------------------------------------------------- one worker
 
-    def _work(self, lines: Iterator[BatchLine]) -> None:
+    def _work(self, inbox: queue.Queue) -> None:
         connection = HotConnection(self.db)
         try:
-            for group in self._groups(lines):
+            for group in self._groups(inbox):
                 self._report(self._run_group(connection, group))
         finally:
             connection.close()
             self.gateway.close()
 
-    def _groups(self, lines: Iterator[BatchLine]) -> Iterator[list[BatchLine]]:
-        """Groups of up to `group` purchases. A line whose key is already in the group starts
-        the next one, so that it replays the first as a later single buy would."""
-        group: list[BatchLine] = []
-        keys: set[tuple[str, str]] = set()
-        for line in lines:
-            identity = (line.buyer, line.key) if line.key else None
-            if group and (len(group) >= self.group or identity in keys):
-                yield group
-                group, keys = [], set()
-            group.append(line)
-            if identity:
-                keys.add(identity)
-        if group:
+    def _groups(self, inbox: queue.Queue) -> Iterator[list[BatchLine]]:
+        """Groups of up to `group` purchases: what has arrived, without waiting for more (a
+        paced stream is not held back to fill a group). A line whose key is already in the
+        group starts the next one, so that it replays the first as a later single buy would."""
+        held: BatchLine | None = None
+        while True:
+            line = held if held is not None else inbox.get()
+            held = None
+            if line is None:
+                return
+            group, keys = [line], {(line.buyer, line.key)} if line.key else set()
+            while len(group) < self.group:
+                try:
+                    line = inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if line is None:
+                    yield group
+                    return
+                if line.key and (line.buyer, line.key) in keys:
+                    held = line
+                    break
+                group.append(line)
+                if line.key:
+                    keys.add((line.buyer, line.key))
             yield group
 
     def _run_group(self, connection: HotConnection, lines: list[BatchLine]) -> list[LineResult]:
@@ -342,13 +351,9 @@ class BatchBuy:
                                      for _ in range(self.workers)]
         failures: list[BaseException] = []
 
-        def drain(inbox: queue.Queue) -> Iterator[BatchLine]:
-            while (line := inbox.get()) is not None:
-                yield line
-
         def worker(inbox: queue.Queue) -> None:
             try:
-                self._work(drain(inbox))
+                self._work(inbox)
             except BaseException as exc:  # reported by the reading thread
                 failures.append(exc)
                 while inbox.get() is not None:  # keep the reader from blocking
