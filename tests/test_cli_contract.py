@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from wxshop_cli.lazy import COMMANDS
+
 
 def test_regions_json_lists_the_34_divisions(cli):
     regions = cli.json("regions")
@@ -123,13 +125,60 @@ def test_database_in_a_missing_directory_is_a_usage_error(cli, tmp_path):
 
 def test_help_and_regions_start_without_the_database_stack():
     for args in (["--help"], ["regions"], ["db", "path"]):
-        proc = _importtime(*args)
-        assert proc.returncode == 0, proc.stderr
-        imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
-                    if line.startswith("import time:")}
+        imported = _imported(*args)
         assert "sqlalchemy" not in imported, args
         assert "sqlmodel" not in imported, args
         assert "typer" in imported  # the check really sees imports
+
+
+@pytest.mark.parametrize("args", [["--help"], ["regions"], ["buy", "--help"],
+                                  ["orders", "list", "--help"], ["promo", "--help"],
+                                  ["reconcile", "--help"], ["--buyer", "me", "regions"]])
+def test_help_and_regions_import_no_rich_pydantic_or_other_commands(args):
+    """Start-up rules (issue 10): no Rich when stdout is not a terminal, no pydantic (Typer's
+    parameter adapters), and only the command module that runs."""
+    imported = _imported(*args)
+    for heavy in ("rich", "pydantic", "sqlalchemy"):
+        assert heavy not in imported, (args, heavy)
+    commands = {name for name in imported if name.startswith("wxshop_cli.commands.")}
+    used = {name for name in args if not name.startswith("-")}
+    allowed = {"wxshop_cli.commands", *(f"wxshop_cli.commands.{COMMANDS[n].module}"
+                                         for n in used if n in COMMANDS)}
+    allowed.add("wxshop_cli.commands.buy")  # orders reuses buy's columns
+    assert commands <= allowed, (args, commands - allowed)
+    assert "typer" in imported
+
+
+def test_the_command_table_says_what_the_modules_say():
+    """`wxshop --help` reads wxshop_cli/lazy.py's table; it must match the real commands."""
+    import typer.main
+
+    from wxshop_cli.app import app
+    from wxshop_cli.lazy import load
+
+    root = typer.main.get_command(app)
+    assert list(root.list_commands(None)) == list(COMMANDS)
+    for name, entry in COMMANDS.items():
+        command = load(name, entry)
+        assert command.name == name
+        first = " ".join((command.help or "").split("\n\n")[0].split())
+        assert first == entry.help, name
+
+
+def test_root_help_lists_every_command_with_its_short_help(cli):
+    result = cli("--help")
+    assert result.exit_code == 0
+    listed = result.stdout.split("Commands:")[1].split()
+    for name in COMMANDS:
+        assert name in listed
+    assert "Buy in one step: item → saved address → bound card." in result.stdout
+
+
+def _imported(*args):
+    proc = _importtime(*args)
+    assert proc.returncode == 0, proc.stderr
+    return {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+            if line.startswith("import time:")}
 
 
 def _importtime(*args):
