@@ -12,9 +12,19 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Column, Date, Index, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+from sqlmodel import SQLModel as _SQLModel
+from sqlmodel.main import SQLModelConfig
 
 from wxshop_cli.db.types import Money, UTCDateTime
+
+
+class SQLModel(_SQLModel):
+    """Every model's base: pydantic builds a model's validators when it is first validated,
+    not when this module is imported (a command uses a few of these tables, and building
+    all of them was a tenth of a database command's start-up)."""
+
+    model_config = SQLModelConfig(defer_build=True)
 
 
 def utc_field(*, nullable: bool = False, index: bool = False):
