@@ -174,6 +174,43 @@ def test_root_help_lists_every_command_with_its_short_help(cli):
     assert "Buy in one step: item → saved address → bound card." in result.stdout
 
 
+@pytest.mark.parametrize("annotation,value", [
+    (int, "1"), (int, "+7"), (int, "-0012"), (int, "abc"), (int, "1.5"), (int, " 3"),
+    (int, "1_000"), (int, "99999999999999999999"), (int, ""), (str, "abc"), (str, ""),
+    (bool, True), (bool, False)])
+def test_lean_coercion_reads_values_exactly_as_typer_does(annotation, value):
+    """wxshop_cli/lean.py skips pydantic for plain parameters; the results (and errors)
+    must be Typer's own."""
+    import typer
+    import typer.main
+    from typer._click import Context
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import build_runtime_param
+
+    from wxshop_cli.lean import install
+
+    install()
+    demo = typer.Typer()
+
+    @demo.command()
+    def command(opt: annotation = typer.Option(None, "--opt")) -> None:  # type: ignore
+        pass
+
+    click_command = typer.main.get_command(demo)
+    param = next(p for p in click_command.params if p.name == "opt")
+    ctx = Context(click_command)
+
+    def outcome(runtime):
+        try:
+            return "value", runtime._coerce_value(value, param, ctx)
+        except BadParameter as exc:
+            return "error", exc.message
+
+    assert type(param.get_runtime_param()).__name__ == "TextParam"
+    assert outcome(param.get_runtime_param()) == outcome(build_runtime_param(
+        param.type_descriptor))
+
+
 def _imported(*args):
     proc = _importtime(*args)
     assert proc.returncode == 0, proc.stderr

@@ -3,11 +3,11 @@
 Typer >= 0.29 coerces every parameter value through a pydantic `TypeAdapter`, built on first
 use, so even `wxshop regions` or `wxshop buy --help` (whose root options `--db`, `--buyer`,
 `--now` are processed first) imported pydantic: about as costly as Typer itself. A plain
-text (or flag) parameter needs no coercion: a value the parser read from the command line
-is already the `str` (`bool`) that pydantic would return unchanged. `install()` gives such
-parameters a coercion that returns such a value as it is and hands anything else to Typer's
-own adapter, so behaviour is the same and pydantic is imported only by commands that use it
-(every database command loads it anyway, with SQLModel).
+text (flag, whole number) parameter needs no pydantic: a value the parser read from the
+command line is already the `str` (`bool`) that pydantic would return unchanged, or digits
+that `int()` reads exactly as pydantic does. `install()` gives such parameters a coercion
+that does just that and hands anything else (and every error) to Typer's own adapter, so
+behaviour is the same and pydantic is imported only by commands that use it.
 
 If Typer's internals differ from what this expects, nothing is patched (start-up is then
 slower, never wrong); tests/test_cli_contract.py notices.
@@ -15,9 +15,11 @@ slower, never wrong); tests/test_cli_contract.py notices.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 _installed = False
+_DIGITS = re.compile(r"[+-]?[0-9]{1,18}", re.ASCII)
 
 
 def install() -> None:
@@ -38,14 +40,16 @@ def install() -> None:
 
     @dataclass(frozen=True)
     class TextParam(RuntimeParam):
-        """A `str` (or `bool`) parameter: a value of that type is returned unchanged;
-        anything else goes to Typer's adapter."""
+        """A `str`, `bool` or `int` parameter: a value of that type is returned unchanged,
+        plain digits become an int; anything else (and every error) is Typer's adapter's."""
 
         descriptor: Any = None
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
             if type(value) is self.annotation:
                 return value
+            if self.annotation is int and isinstance(value, str) and _DIGITS.fullmatch(value):
+                return int(value)  # what pydantic makes of "12", "+12", "-0012"
             return build_runtime_param(self.descriptor)._coerce_value(value, param, ctx)
 
     def get_runtime_param(self: Any) -> Any:
@@ -61,7 +65,7 @@ def install() -> None:
 
 def _is_plain_text(param: Any) -> bool:
     desc = getattr(param, "type_descriptor", None)
-    if desc is None or desc.annotation not in (str, bool):
+    if desc is None or desc.annotation not in (str, bool, int) or desc.is_ranged:
         return False
     return not (desc.is_file or desc.is_path or desc.is_choice or desc.is_list
                 or desc.is_tuple)
