@@ -337,3 +337,26 @@ def test_no_color_is_honoured_on_a_terminal(tmp_path):
 
     assert colour.search(run({}))
     assert not colour.search(run({"NO_COLOR": "1"}))
+
+
+@pytest.mark.parametrize("markup", [
+    "[yellow]warning:[/yellow] x", "[bold]Bind[/bold] [dim](sandbox bank)[/dim]",
+    r"a \[b] c", "10:00 plain", "[strike dim]old[/strike dim] new", r"x \\[red]y[/red]",
+    "price [¥3.00]", "[green]Bound 招商银行 ****0000[/green] (default card)"])
+def test_talk_on_a_pipe_is_what_rich_would_print_there_without_rich(markup):
+    """`say` writes plain text when stderr is not a terminal (no Rich import): the same text
+    Rich renders from that markup."""
+    from rich.markup import render
+
+    from wxshop_cli.output import plain
+
+    assert plain(markup) == render(markup).plain
+
+
+def test_a_database_command_on_a_pipe_does_not_import_rich(cli, tmp_path):
+    """stdout and stderr are pipes: TSV on stdout, talk on stderr, and no Rich at all."""
+    cli.json("db", "upgrade")
+    for args in (["promo", "list"], ["orders", "list"], ["merchant", "show"]):
+        imported = _imported(*args)
+        assert "sqlalchemy" in imported, args  # the check sees a database command
+        assert "rich" not in imported, args
