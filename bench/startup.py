@@ -17,7 +17,9 @@ burst of load on the machine hits both sides of a pair:
   and the default payment-password cost; every round buys one more unit.
 
 Targets (issue 10): ≤ 1.3× for the first kind, ≤ 1.2× for the second. Printed: each command's
-median ratio, its median wall time and the baseline's, and the verdict against the target.
+median ratio of wall times (the verdict against the target), the median ratio of CPU times
+(user + system, steadier than wall time when other work shares the cores), its median wall
+time and the baseline's.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -112,14 +115,18 @@ def run(argv: list[str], env: dict[str, str], *, check: bool = False
     return proc
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           cwd=REPO, timeout=300)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(argv[3:])} failed ({proc.returncode}):\n{proc.stderr.decode()}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -142,24 +149,26 @@ def main() -> None:
         if args.only:
             words = args.only.split(",")
             cases = [case for case in cases if any(w in " ".join(case[0]) for w in words)]
-        for argv in {tuple(base) for _, base, _, _ in cases}:  # warm the file cache
+        for argv in sorted({tuple(base) for _, base, _, _ in cases}):  # warm the file cache
             timed(list(argv), env)
         results = []
         for command, base, target, base_name in cases:
             timed(WXSHOP + command, env)  # warm-up (and first-run work) not counted
-            ratios, mine, theirs = [], [], []
+            ratios, cpu_ratios, mine, theirs = [], [], [], []
             for round_no in range(args.rounds):
                 if round_no % 2:
-                    b = timed(base, env)
-                    c = timed(WXSHOP + command, env)
+                    b, b_cpu = timed(base, env)
+                    c, c_cpu = timed(WXSHOP + command, env)
                 else:
-                    c = timed(WXSHOP + command, env)
-                    b = timed(base, env)
+                    c, c_cpu = timed(WXSHOP + command, env)
+                    b, b_cpu = timed(base, env)
                 ratios.append(c / b)
+                cpu_ratios.append(c_cpu / b_cpu)
                 mine.append(c)
                 theirs.append(b)
             result = {"command": "wxshop " + " ".join(command), "baseline": base_name,
                       "ratio": round(statistics.median(ratios), 2),
+                      "cpu_ratio": round(statistics.median(cpu_ratios), 2),
                       "ms": round(statistics.median(mine) * 1000),
                       "baseline_ms": round(statistics.median(theirs) * 1000),
                       "target": target}
@@ -169,9 +178,10 @@ def main() -> None:
                 print(json.dumps(result, ensure_ascii=False), flush=True)
             else:
                 mark = "ok " if result["ok"] else "OVER"
-                print(f"{mark} {result['ratio']:>5.2f}× (≤{target})  {result['ms']:>5} ms vs "
-                      f"{result['baseline_ms']:>4} ms [{base_name}]  {result['command']}",
-                      flush=True)
+                print(f"{mark} {result['ratio']:>5.2f}× (≤{target}) "
+                      f"cpu {result['cpu_ratio']:>4.2f}× {result['ms']:>5} ms vs "
+                      f"{result['baseline_ms']:>4} ms [{base_name}]  "
+                      f"{result['command']}", flush=True)
     if not args.json:
         over = [r for r in results if not r["ok"]]
         worst = max(results, key=lambda r: r["ratio"] / r["target"])
