@@ -360,3 +360,26 @@ def test_a_database_command_on_a_pipe_does_not_import_rich(cli, tmp_path):
         imported = _imported(*args)
         assert "sqlalchemy" in imported, args  # the check sees a database command
         assert "rich" not in imported, args
+
+
+def test_the_fast_exit_keeps_output_exit_codes_and_committed_writes(wx_env):
+    """The console script ends with os._exit after flushing and closing the database:
+    whole output, the right exit code, and what was committed is there for the next one."""
+    from tests.conftest import run_wxshop
+
+    regions = run_wxshop("regions")
+    assert regions.returncode == 0 and len(regions.stdout.splitlines()) == 35
+    assert regions.stdout.splitlines()[-1].startswith("820000\t")  # the last line whole
+    unknown = run_wxshop("frobnicate")
+    assert unknown.returncode == 2 and "No such command" in unknown.stderr
+    wrong = run_wxshop("--json", "merchant", "set", "--mch-id", "12")
+    assert wrong.returncode == 3
+    assert json.loads(wrong.stderr)["error"]["code"] == "invalid_mch_id"
+    changed = run_wxshop("--json", "merchant", "set", "--fee-rate", "0.38")
+    assert changed.returncode == 0, changed.stderr
+    shown = run_wxshop("--json", "merchant", "show")
+    assert shown.returncode == 0
+    assert json.loads(shown.stdout)["fee_rate_ppm"] == 3800 == json.loads(changed.stdout)[
+        "fee_rate_ppm"]
+    assert not (wx_env / "wxshop.db-wal").exists() or (wx_env / "wxshop.db-wal").stat(
+        ).st_size == 0  # connections closed: the WAL was checkpointed
