@@ -9,10 +9,10 @@
 For each size, `make_bill.py` generates the day (bill + book, with planted differences);
 then two child processes run on the same file, one after the other:
 
-- the **baseline** only parses the bill with `csv.reader` (strip the backticks, turn the
-  amounts into fen, count the rows) — the least any reader must do;
-- **reconcile** is the real command, `python -m wxshop_cli --json reconcile BILL`, both
-  passes and the database work included.
+- the **baseline** only parses the bill with `csv.reader` (strip the backticks, read the
+  amounts as `Decimal`, count the rows) — the least any reader must do;
+- **reconcile** is the real command, `python -m wxshop_cli --json reconcile BILL`: its one
+  pass that reads, checks and stages the bill, the SQL matching and the recording included.
 
 Peak memory is each child's own high-water resident set (VmHWM, read at exit; `ru_maxrss`
 where /proc is missing), interpreter included, so the two figures compare like with like.
@@ -68,8 +68,9 @@ else:
 
 BASELINE = r"""
 import csv, sys
+from decimal import Decimal
 rows = 0
-total = 0
+total = Decimal(0)
 with open(sys.argv[1], encoding="utf-8-sig", newline="") as handle:
     reader = csv.reader(handle)
     header = next(reader)
@@ -79,7 +80,7 @@ with open(sys.argv[1], encoding="utf-8-sig", newline="") as handle:
         if not fields[0].startswith("`"):
             break  # the summary header
         values = [f[1:] for f in fields]
-        total += int(values[settle].replace(".", "")) + int(values[fee].replace(".", ""))
+        total += Decimal(values[settle]) + Decimal(values[fee])
         rows += 1
 print(rows, total)
 """
@@ -180,7 +181,7 @@ def main() -> None:
         print(f"\n{result['engine']}: {result['payments']:,} payments, {result['rows']:,} "
               f"bill rows ({result['bill_mb']} MB)")
         for label, key in (("baseline (csv.reader)", "baseline"),
-                           ("reconcile (2 passes)", "reconcile")):
+                           ("reconcile (one pass)", "reconcile")):
             print(f"  {label:<22} {result[key + '_s']:>8.2f} s "
                   f"{result[key + '_rows_per_s']:>10,} rows/s  "
                   f"peak {result[key + '_peak_mb']:>7} MB")

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from wxshop_cli.lazy import COMMANDS
+
 
 def test_regions_json_lists_the_34_divisions(cli):
     regions = cli.json("regions")
@@ -123,13 +125,97 @@ def test_database_in_a_missing_directory_is_a_usage_error(cli, tmp_path):
 
 def test_help_and_regions_start_without_the_database_stack():
     for args in (["--help"], ["regions"], ["db", "path"]):
-        proc = _importtime(*args)
-        assert proc.returncode == 0, proc.stderr
-        imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
-                    if line.startswith("import time:")}
+        imported = _imported(*args)
         assert "sqlalchemy" not in imported, args
         assert "sqlmodel" not in imported, args
         assert "typer" in imported  # the check really sees imports
+
+
+@pytest.mark.parametrize("args", [["--help"], ["regions"], ["buy", "--help"],
+                                  ["orders", "list", "--help"], ["promo", "--help"],
+                                  ["reconcile", "--help"], ["--buyer", "me", "regions"]])
+def test_help_and_regions_import_no_rich_pydantic_or_other_commands(args):
+    """Start-up rules (issue 10): no Rich when stdout is not a terminal, no pydantic (Typer's
+    parameter adapters), and only the command module that runs."""
+    imported = _imported(*args)
+    for heavy in ("rich", "pydantic", "sqlalchemy"):
+        assert heavy not in imported, (args, heavy)
+    commands = {name for name in imported if name.startswith("wxshop_cli.commands.")}
+    used = {name for name in args if not name.startswith("-")}
+    allowed = {"wxshop_cli.commands", *(f"wxshop_cli.commands.{COMMANDS[n].module}"
+                                         for n in used if n in COMMANDS)}
+    allowed.add("wxshop_cli.commands.buy")  # orders reuses buy's columns
+    assert commands <= allowed, (args, commands - allowed)
+    assert "typer" in imported
+
+
+def test_the_command_table_says_what_the_modules_say():
+    """`wxshop --help` reads wxshop_cli/lazy.py's table; it must match the real commands."""
+    import typer.main
+
+    from wxshop_cli.app import app
+    from wxshop_cli.lazy import load
+
+    root = typer.main.get_command(app)
+    assert list(root.list_commands(None)) == list(COMMANDS)
+    for name, entry in COMMANDS.items():
+        command = load(name, entry)
+        assert command.name == name
+        first = " ".join((command.help or "").split("\n\n")[0].split())
+        assert first == entry.help, name
+
+
+def test_root_help_lists_every_command_with_its_short_help(cli):
+    result = cli("--help")
+    assert result.exit_code == 0
+    listed = result.stdout.split("Commands:")[1].split()
+    for name in COMMANDS:
+        assert name in listed
+    assert "Buy in one step: item → saved address → bound card." in result.stdout
+
+
+@pytest.mark.parametrize("annotation,value", [
+    (int, "1"), (int, "+7"), (int, "-0012"), (int, "abc"), (int, "1.5"), (int, " 3"),
+    (int, "1_000"), (int, "99999999999999999999"), (int, ""), (str, "abc"), (str, ""),
+    (bool, True), (bool, False)])
+def test_lean_coercion_reads_values_exactly_as_typer_does(annotation, value):
+    """wxshop_cli/lean.py skips pydantic for plain parameters; the results (and errors)
+    must be Typer's own."""
+    import typer
+    import typer.main
+    from typer._click import Context
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import build_runtime_param
+
+    from wxshop_cli.lean import install
+
+    install()
+    demo = typer.Typer()
+
+    @demo.command()
+    def command(opt: annotation = typer.Option(None, "--opt")) -> None:  # type: ignore
+        pass
+
+    click_command = typer.main.get_command(demo)
+    param = next(p for p in click_command.params if p.name == "opt")
+    ctx = Context(click_command)
+
+    def outcome(runtime):
+        try:
+            return "value", runtime._coerce_value(value, param, ctx)
+        except BadParameter as exc:
+            return "error", exc.message
+
+    assert type(param.get_runtime_param()).__name__ == "TextParam"
+    assert outcome(param.get_runtime_param()) == outcome(build_runtime_param(
+        param.type_descriptor))
+
+
+def _imported(*args):
+    proc = _importtime(*args)
+    assert proc.returncode == 0, proc.stderr
+    return {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+            if line.startswith("import time:")}
 
 
 def _importtime(*args):
@@ -251,3 +337,49 @@ def test_no_color_is_honoured_on_a_terminal(tmp_path):
 
     assert colour.search(run({}))
     assert not colour.search(run({"NO_COLOR": "1"}))
+
+
+@pytest.mark.parametrize("markup", [
+    "[yellow]warning:[/yellow] x", "[bold]Bind[/bold] [dim](sandbox bank)[/dim]",
+    r"a \[b] c", "10:00 plain", "[strike dim]old[/strike dim] new", r"x \\[red]y[/red]",
+    "price [¥3.00]", "[green]Bound 招商银行 ****0000[/green] (default card)"])
+def test_talk_on_a_pipe_is_what_rich_would_print_there_without_rich(markup):
+    """`say` writes plain text when stderr is not a terminal (no Rich import): the same text
+    Rich renders from that markup."""
+    from rich.markup import render
+
+    from wxshop_cli.output import plain
+
+    assert plain(markup) == render(markup).plain
+
+
+def test_a_database_command_on_a_pipe_does_not_import_rich(cli, tmp_path):
+    """stdout and stderr are pipes: TSV on stdout, talk on stderr, and no Rich at all."""
+    cli.json("db", "upgrade")
+    for args in (["promo", "list"], ["orders", "list"], ["merchant", "show"]):
+        imported = _imported(*args)
+        assert "sqlalchemy" in imported, args  # the check sees a database command
+        assert "rich" not in imported, args
+
+
+def test_the_fast_exit_keeps_output_exit_codes_and_committed_writes(wx_env):
+    """The console script ends with os._exit after flushing and closing the database:
+    whole output, the right exit code, and what was committed is there for the next one."""
+    from tests.conftest import run_wxshop
+
+    regions = run_wxshop("regions")
+    assert regions.returncode == 0 and len(regions.stdout.splitlines()) == 35
+    assert regions.stdout.splitlines()[-1].startswith("820000\t")  # the last line whole
+    unknown = run_wxshop("frobnicate")
+    assert unknown.returncode == 2 and "No such command" in unknown.stderr
+    wrong = run_wxshop("--json", "merchant", "set", "--mch-id", "12")
+    assert wrong.returncode == 3
+    assert json.loads(wrong.stderr)["error"]["code"] == "invalid_mch_id"
+    changed = run_wxshop("--json", "merchant", "set", "--fee-rate", "0.38")
+    assert changed.returncode == 0, changed.stderr
+    shown = run_wxshop("--json", "merchant", "show")
+    assert shown.returncode == 0
+    assert json.loads(shown.stdout)["fee_rate_ppm"] == 3800 == json.loads(changed.stdout)[
+        "fee_rate_ppm"]
+    assert not (wx_env / "wxshop.db-wal").exists() or (wx_env / "wxshop.db-wal").stat(
+        ).st_size == 0  # connections closed: the WAL was checkpointed

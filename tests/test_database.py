@@ -139,3 +139,34 @@ def test_many_processes_on_an_empty_home_agree_on_one_key_and_schema(tmp_path, b
     merchants = {json.loads(out)["mch_id"] for out, _ in outputs}
     assert len(merchants) == 1
     assert (home / "secret.key").stat().st_size == 32
+
+
+def test_the_partial_card_index_has_its_where_clause_on_both_engines():
+    """models.PartialIndex fills each engine's option in late (start-up): same DDL."""
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.schema import CreateIndex
+
+    from wxshop_cli.db.models import Card
+
+    (index,) = [i for i in Card.__table__.indexes if i.name == "uq_card_bound_fingerprint"]
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        ddl = str(CreateIndex(index).compile(dialect=dialect))
+        assert ddl.endswith("ON card (buyer_id, fingerprint) WHERE status = 'bound'"), ddl
+        assert ddl.startswith("CREATE UNIQUE INDEX")
+    assert {k: str(v) for k, v in index.dialect_kwargs.items()} == {
+        "sqlite_where": "status = 'bound'", "postgresql_where": "status = 'bound'"}
+
+
+def test_a_database_command_on_sqlite_does_not_load_the_postgresql_dialect(cli):
+    import os
+
+    cli.json("db", "upgrade")
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "wxshop_cli", "--json",
+                           "merchant", "show"], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "sqlalchemy.dialects.sqlite" in imported  # the check sees the engine's imports
+    assert "sqlalchemy.dialects.postgresql" not in imported
+    assert "alembic" not in imported  # the schema is current: only its revision is read

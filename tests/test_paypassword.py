@@ -36,7 +36,8 @@ def test_the_cost_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("WXSHOP_SCRYPT_N", "2048")
     assert paypassword.scrypt_n() == 2048
     monkeypatch.delenv("WXSHOP_SCRYPT_N")
-    assert paypassword.scrypt_n() == paypassword.DEFAULT_SCRYPT_N >= 2**14
+    # A deliberate cost (README, Decisions): the keyed HMAC and the lock protect the password.
+    assert paypassword.scrypt_n() == paypassword.DEFAULT_SCRYPT_N == 2**12
     for bad in ("1000", "abc", "1", "0", "-2"):
         monkeypatch.setenv("WXSHOP_SCRYPT_N", bad)
         with pytest.raises(UsageError):
@@ -107,6 +108,22 @@ def test_a_right_password_resets_the_counter(cli, backend):
         _refused(db, "000001", T0)
     paypassword.verify_pay_password(db, "me", PASSWORD, T0)
     assert _refused(db, "000001", T0).extra["tries_left"] == 4
+
+
+def test_a_right_password_stored_at_another_cost_is_hashed_again(cli, backend, monkeypatch):
+    bind(cli, TEST_DEBIT)  # at the tests' cost, 1024
+    db = _db()
+    before = query("SELECT pay_password_hash FROM buyer WHERE name = 'me'")[0][0]
+    assert before.split("$")[1] == "1024"
+    monkeypatch.setenv("WXSHOP_SCRYPT_N", "2048")
+    _refused(db, "000001", T0)  # a wrong one changes nothing but the counter
+    assert query("SELECT pay_password_hash FROM buyer WHERE name = 'me'")[0][0] == before
+    paypassword.verify_pay_password(db, "me", PASSWORD, T0)
+    after = query("SELECT pay_password_hash, pay_failures FROM buyer WHERE name = 'me'")[0]
+    assert after[0].split("$")[1] == "2048" and after[1] == 0
+    assert paypassword.password_matches(db.key, PASSWORD, after[0])
+    assert not paypassword.password_matches(db.key, "000001", after[0])
+    paypassword.verify_pay_password(db, "me", PASSWORD, T0)  # and it still pays
 
 
 def test_no_password_yet_malformed_or_missing(cli):

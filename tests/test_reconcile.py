@@ -407,6 +407,41 @@ def test_a_bill_that_does_not_add_up(cli, day, bill, tmp_path):
     assert "应结订单总金额" in error["message"]
 
 
+def test_a_bill_rejected_after_rows_were_staged_leaves_nothing(cli, day, bill, tmp_path,
+                                                               monkeypatch):
+    """One pass: rows are staged while they are checked, so a defect found at the end (the
+    totals) comes after staging; the private staging table goes with the rolled-back
+    transaction and its connection, and the next run starts clean."""
+    from wxshop_cli.core import billformat
+    from wxshop_cli.core import reconcile as service
+    from wxshop_cli.errors import InvalidInput
+
+    monkeypatch.setattr(service, "STAGE_BATCH", 1)  # every row its own batch (SQLite)
+    monkeypatch.setattr(service, "_PROGRESS_EVERY", 1)  # and its own progress (COPY)
+    text = bill.read_text(encoding="utf-8").replace("`3999.00,`0.00,`0,", "`3998.00,`0.00,`0,")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text, encoding="utf-8", newline="")
+    db = day["db"]
+    seen = []
+    with billformat.open_bill(bad) as source, pytest.raises(InvalidInput) as caught:
+        service.reconcile(db, source, now=shop.DURING_AT,
+                          progress=lambda phase, done, total: seen.append(phase))
+    assert caught.value.slug == "bill_does_not_add_up"
+    assert seen.count("stage") >= 2 and "match" not in seen  # staged, then refused
+    assert runs(cli) == []
+    with db.engine.connect() as conn:
+        if db.dialect == "postgresql":
+            left = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_class WHERE relname = 'wx_bill_stage'").scalar()
+        else:
+            left = conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_temp_master WHERE name = 'wx_bill_stage'").scalar()
+    assert left == 0
+    with billformat.open_bill(bill) as source:
+        outcome = service.reconcile(db, source, now=shop.DURING_AT)
+    assert not outcome.replayed and len(runs(cli)) == 1
+
+
 def test_a_truncated_bill(cli, day, bill, tmp_path):
     lines = bill.read_bytes().split(b"\r\n")
     path = tmp_path / "cut.csv"
@@ -717,7 +752,7 @@ def test_progress_shows_megabytes_only_while_the_bill_is_read():
 
     screen = io.StringIO()
     bars = _Bars(Console(file=screen, force_terminal=True, width=120))
-    bars("validate", 5_000_000, 10_000_000)
+    bars("stage", 5_000_000, 10_000_000)
     bars.progress.refresh()
     bars("match", 0, None)
     bars.progress.refresh()

@@ -8,6 +8,7 @@ prompts, warnings and errors. Rich honours `NO_COLOR` itself.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -168,12 +169,33 @@ def done(data: dict[str, Any], message: str) -> None:
 
 
 def say(message: str) -> None:
-    """Talk on stderr (never with --json? it is stderr, so it stays harmless)."""
+    """Talk on stderr (never with --json? it is stderr, so it stays harmless).
+
+    Rich draws it on a terminal; elsewhere the line is written as Rich would write it there
+    (markup removed, no colour), without importing Rich."""
+    if not sys.stderr.isatty():
+        sys.stderr.write(plain(message) + "\n")
+        sys.stderr.flush()
+        return
     err_console().print(message)
 
 
 def warn(message: str) -> None:
-    err_console().print(f"[yellow]warning:[/yellow] {message}")
+    say(f"[yellow]warning:[/yellow] {message}")
+
+
+# Rich's markup tags (rich.markup.RE_TAGS): `[style]`, `[/style]`, `[/]`; `\[` escapes one.
+_MARKUP_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")
+
+
+def plain(markup: str) -> str:
+    """The text of a Rich markup string: tags removed, escaped brackets kept."""
+
+    def untag(match: re.Match[str]) -> str:
+        pairs, escaped = divmod(len(match.group(2)), 2)
+        return "\\" * pairs + (f"[{match.group(3)}]" if escaped else "")
+
+    return _MARKUP_TAG.sub(untag, markup)
 
 
 MAX_ERROR_CHARS = 400

@@ -251,10 +251,10 @@ def _money(fen: int | None) -> str:
 
 
 class _Bars:
-    """Progress of both passes on the stderr console (transient)."""
+    """Progress of the run on the stderr console (transient)."""
 
-    LABELS = {"validate": "pass 1/2  validating", "stage": "pass 2/2  staging",
-              "match": "pass 2/2  matching in SQL", "record": "recording the run"}
+    LABELS = {"stage": "reading, checking and staging the bill",
+              "match": "matching in SQL", "record": "recording the run"}
 
     def __init__(self, console: Any) -> None:
         from rich.progress import (

@@ -1,24 +1,25 @@
 """Reconcile a WeChat Pay trade bill against the merchant's book (SPEC section 9).
 
-Two passes over the bill, neither of which holds it in memory:
+One pass over the bill, which is never held in memory:
 
-1. **Validate** (`validate_bill`): `BillReader` checks every row and the summary against
-   running sums; every row's 商户号 (or, in a service provider's bill, 特约商户号/子商户号)
-   must be this shop's merchant number. Any defect is InvalidInput (exit 3) naming the line,
-   and nothing is recorded. The pass also finds the bill's day.
-2. **Stage and match** (`_stage_and_match`): the rows go into a TEMPORARY table in batches
-   (SQLite `executemany`, PostgreSQL `COPY`), and every comparison is SQL — joins of the staged
-   rows with `orders` / `refund`, anti-joins for what the book has and the bill lacks — whose
-   findings land in a second temporary table. Python only ever holds one batch of rows.
+**Read, check and stage** (`_stage_rows`): `BillReader` checks every row and, at the end,
+the summary against running sums; every row's 商户号 (or, in a service provider's bill,
+特约商户号/子商户号) must be this shop's merchant number; the same loop writes each row into a
+TEMPORARY table in batches (SQLite `executemany`, PostgreSQL `COPY`) and finds the bill's day.
+Any defect is InvalidInput (exit 3) naming the line: the transaction is rolled back and the
+connection closed, which drops the private temporary table with everything staged, so a
+rejected bill leaves nothing. Then **match**: every comparison is SQL — joins of the staged
+rows with `orders` / `refund`, anti-joins for what the book has and the bill lacks — whose
+findings land in a second temporary table. Python only ever holds one batch of rows.
 
 Then one short write transaction records the run and copies the findings into `discrepancy`.
 
 Locks. Buyers must keep buying while a million-row bill is matched:
 - SQLite: temporary tables live in the connection's own `temp` database, so writing them
-  takes no lock on the main database file. Stage and match therefore run in a *deferred*
-  transaction (`BEGIN`, the engine's read-only mode, never `BEGIN IMMEDIATE`): it holds a WAL
-  read snapshot of the book — one consistent view for every query — and no write lock, so
-  buyers' `BEGIN IMMEDIATE` transactions go on meanwhile. Only the final insert of the run
+  takes no lock on the main database file. Reading, staging and matching therefore run in a
+  *deferred* transaction (`BEGIN`, the engine's read-only mode, never `BEGIN IMMEDIATE`): it
+  holds a WAL read snapshot of the book — one consistent view for every query — and no write
+  lock, so buyers' `BEGIN IMMEDIATE` transactions go on meanwhile. Only the final insert of the run
   takes the write lock (`BEGIN IMMEDIATE`), for milliseconds. `temp_store=FILE` keeps the
   staged rows on disk (in SQLite's temp directory), not in RAM.
 - PostgreSQL: temporary tables are private to the session; writing them locks nothing that
@@ -102,8 +103,8 @@ KINDS = ("duplicate", "missing_in_book", "status_mismatch", "amount_mismatch",
          "refund_mismatch", "fee_mismatch", "missing_in_bill")
 STATUSES = ("open", "resolved", "deferred")
 
-#: progress(phase, done, total): phases "validate" and "stage" count decompressed bytes of
-#: `total`; "match" and "record" have no total.
+#: progress(phase, done, total): phase "stage" (read, check and stage: the one pass over the
+#: bill) counts decompressed bytes of `total`; "match" and "record" have no total.
 Progress = Callable[[str, int, int | None], None]
 
 # ------------------------------------------------------------------ temporary tables
@@ -149,12 +150,12 @@ FOUND = Table(
 _FOUND_COLUMNS = [c.name for c in FOUND.columns]
 
 
-# ------------------------------------------------------------------ pass one
+# ------------------------------------------------------------------ what the pass learns
 
 
 @dataclass
 class BillFacts:
-    """What pass one learned: the bill's type and totals and the span of its times."""
+    """What the pass over the bill learned: its type and totals and the span of its times."""
 
     bill_type: str
     layout: str
@@ -164,36 +165,11 @@ class BillFacts:
     last_time: dt.datetime | None
 
 
-def validate_bill(source: BillSource, mch_id: str,
-                  progress: Progress | None = None) -> BillFacts:
-    """Pass one: read the whole bill, checking every row, the totals and the merchant."""
-    stream = source.open()
-    try:
-        reader = BillReader(stream)
-        refund_bill = reader.bill_type == "REFUND"
-        first = last = None
-        count = 0
-        for row in reader:
-            if row.mch_id != mch_id and row.sub_mch_id != mch_id:
-                raise InvalidInput(
-                    f"line {row.line_no}: the bill is for merchant {row.mch_id}, not this "
-                    f"shop ({mch_id})", slug="bill_wrong_merchant",
-                    location=f"line {row.line_no}",
-                    hint="check the file, or `wxshop merchant show`")
-            when = row.refund_requested_at if refund_bill else row.trade_time
-            if first is None or when < first:
-                first = when
-            if last is None or when > last:
-                last = when
-            count += 1
-            if progress is not None and count % _PROGRESS_EVERY == 0:
-                progress("validate", stream.tell(), source.size)
-        assert reader.summary is not None
-        if progress is not None:
-            progress("validate", source.size, source.size)
-        return BillFacts(reader.bill_type, reader.layout, count, reader.summary, first, last)
-    finally:
-        stream.close()
+def _wrong_merchant(row: Any, mch_id: str) -> InvalidInput:
+    return InvalidInput(
+        f"line {row.line_no}: the bill is for merchant {row.mch_id}, not this "
+        f"shop ({mch_id})", slug="bill_wrong_merchant", location=f"line {row.line_no}",
+        hint="check the file, or `wxshop merchant show`")
 
 
 def bill_day(facts: BillFacts, given: dt.date | None) -> dt.date:
@@ -233,23 +209,13 @@ def reconcile(db: Any, source: BillSource, *, bill_date: dt.date | None = None,
               rerun: bool = False, now: dt.datetime,
               progress: Progress | None = None,
               warn: Callable[[str], None] | None = None) -> Reconciled:
-    """Validate, then stage and match, then record; returns the run (or the stored one)."""
+    """Read, check and stage the bill in one pass, then match and record; returns the run
+    (or the stored one of the same bill and day, unless `rerun`)."""
     with db.transaction(read_only=True) as session:
         settings = session.get_one(MerchantSettings, 1)
         mch_id, rate_ppm = settings.mch_id, settings.fee_rate_ppm
-    facts = validate_bill(source, mch_id, progress)
-    day = bill_day(facts, bill_date)
-    if warn is not None and bill_date is not None:
-        message = date_mismatch_warning(facts, day)
-        if message:
-            warn(message)
-    if not rerun:
-        with db.transaction(read_only=True) as session:
-            stored = _stored_run(session, source.sha256, day)
-        if stored is not None:
-            return Reconciled(stored, True)
-    return _stage_and_match(db, source, facts, day, rate_ppm, rerun=rerun, now=now,
-                            progress=progress)
+    return _stage_and_match(db, source, mch_id, rate_ppm, bill_date, rerun=rerun, now=now,
+                            progress=progress, warn=warn)
 
 
 def _stored_run(session_or_conn: Any, sha256: str, day: dt.date) -> str | None:
@@ -264,9 +230,10 @@ def _drop_temp_tables(conn: Any) -> None:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
 
 
-def _stage_and_match(db: Any, source: BillSource, facts: BillFacts, day: dt.date,
-                     rate_ppm: int, *, rerun: bool, now: dt.datetime,
-                     progress: Progress | None) -> Reconciled:
+def _stage_and_match(db: Any, source: BillSource, mch_id: str, rate_ppm: int,
+                     bill_date: dt.date | None, *, rerun: bool, now: dt.datetime,
+                     progress: Progress | None,
+                     warn: Callable[[str], None] | None) -> Reconciled:
     postgres = db.dialect == "postgresql"
     conn = db.engine.connect()
     clean = False
@@ -278,60 +245,74 @@ def _stage_and_match(db: Any, source: BillSource, facts: BillFacts, day: dt.date
             conn.execution_options(wx_read_only=True)
             raw = conn.connection.driver_connection
             raw.execute("PRAGMA temp_store=FILE")
+        stored = None
         with conn.begin():
             _drop_temp_tables(conn)
             STAGE.create(conn)
             FOUND.create(conn)
-            _stage_rows(conn, source, rate_ppm, postgres, progress)
-            if progress is not None:
-                progress("match", 0, None)
-            for ddl in _STAGE_INDEXES:
-                conn.exec_driver_sql(ddl)
-            if postgres:
-                conn.exec_driver_sql(f"ANALYZE {STAGE.name}")
-            _match(conn, facts.bill_type, day)
-            totals = _totals(conn, facts.bill_type, day)
-            flagged_rows = conn.execute(select(func.count()).select_from(FOUND).where(
-                FOUND.c.line_no.is_not(None))).scalar_one()
-        if progress is not None:
-            progress("record", 0, None)
-        if postgres:
-            conn.execution_options(isolation_level="READ COMMITTED")
+            facts = _stage_rows(conn, source, mch_id, rate_ppm, postgres, progress)
+            day = bill_day(facts, bill_date)
+            if warn is not None and bill_date is not None:
+                message = date_mismatch_warning(facts, day)
+                if message:
+                    warn(message)
+            if not rerun:
+                stored = _stored_run(conn, source.sha256, day)
+            if stored is None:
+                if progress is not None:
+                    progress("match", 0, None)
+                for ddl in _STAGE_INDEXES:
+                    conn.exec_driver_sql(ddl)
+                if postgres:
+                    conn.exec_driver_sql(f"ANALYZE {STAGE.name}")
+                _match(conn, facts.bill_type, day)
+                totals = _totals(conn, facts.bill_type, day)
+                flagged_rows = conn.execute(select(func.count()).select_from(FOUND).where(
+                    FOUND.c.line_no.is_not(None))).scalar_one()
+        if stored is not None:
+            result = Reconciled(stored, True)
         else:
-            conn.execution_options(wx_read_only=False)  # BEGIN IMMEDIATE: short, at the end
-        with conn.begin():
+            if progress is not None:
+                progress("record", 0, None)
             if postgres:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                             {"k": int(source.sha256[:15], 16)})
-            stored = None if rerun else _stored_run(conn, source.sha256, day)
-            if stored is not None:
-                result = Reconciled(stored, True)
+                conn.execution_options(isolation_level="READ COMMITTED")
             else:
-                run_id = new_id("run")
-                _record(conn, run_id, source, facts, day, totals,
-                        matched=facts.rows - flagged_rows, now=now, postgres=postgres)
-                result = Reconciled(run_id, False)
-        if not postgres:
-            conn.execution_options(wx_read_only=True)
+                conn.execution_options(wx_read_only=False)  # BEGIN IMMEDIATE: short, at the end
+            with conn.begin():
+                if postgres:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                 {"k": int(source.sha256[:15], 16)})
+                stored = None if rerun else _stored_run(conn, source.sha256, day)
+                if stored is not None:
+                    result = Reconciled(stored, True)
+                else:
+                    run_id = new_id("run")
+                    _record(conn, run_id, source, facts, day, totals,
+                            matched=facts.rows - flagged_rows, now=now, postgres=postgres)
+                    result = Reconciled(run_id, False)
+            if not postgres:
+                conn.execution_options(wx_read_only=True)
         with conn.begin():
             _drop_temp_tables(conn)
         clean = True
         return result
     finally:
         if not clean:
-            # An error may have left the transaction aborted; closing the connection (not
-            # returning it to the pool) drops its temporary tables with it.
+            # A rejected bill or an error: the transaction may be aborted; closing the
+            # connection (not returning it to the pool) drops its temporary tables with it.
             conn.invalidate()
         conn.close()
 
 
-def _stage_rows(conn: Any, source: BillSource, rate_ppm: int, postgres: bool,
-                progress: Progress | None) -> None:
-    """Pass two's reading half: every row into the temporary table, one batch at a time."""
+def _stage_rows(conn: Any, source: BillSource, mch_id: str, rate_ppm: int, postgres: bool,
+                progress: Progress | None) -> BillFacts:
+    """The one pass: every row checked and written into the temporary table, one batch at a
+    time. A defect anywhere (the totals are checked at the end) raises InvalidInput."""
     stream = source.open()
     try:
         reader = BillReader(stream)
-        rows = _stage_tuples(reader, rate_ppm)
+        span = _Span()
+        rows = _stage_tuples(reader, mch_id, rate_ppm, span)
         raw = conn.connection.driver_connection
         columns = ", ".join(_STAGE_COLUMNS)
         total = source.size
@@ -355,25 +336,48 @@ def _stage_rows(conn: Any, source: BillSource, rate_ppm: int, postgres: bool,
                         progress("stage", stream.tell(), total)
             if batch:
                 raw.executemany(statement, batch)
+        assert reader.summary is not None  # the iteration ended: the whole bill is valid
         if progress is not None:
             progress("stage", total, total)
+        return BillFacts(reader.bill_type, reader.layout, reader.rows_read, reader.summary,
+                         span.first, span.last)
     finally:
         stream.close()
 
 
-def _stage_tuples(reader: BillReader, rate_ppm: int) -> Iterator[tuple]:
+class _Span:
+    """The earliest and latest time of the bill's rows."""
+
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+
+
+def _stage_tuples(reader: BillReader, mch_id: str, rate_ppm: int, span: _Span
+                  ) -> Iterator[tuple]:
     default_rate = rate_ppm
-    for row in reader:
-        rate = row.rate_ppm if row.rate_ppm is not None else default_rate
-        if row.kind == "payment":
-            yield (row.line_no, "P", row.trade_state, row.transaction_id, row.out_trade_no,
-                   None, None, "P" + row.transaction_id, row.order_fen, 0, None, row.fee_fen,
-                   fee_fen(row.settlement_fen, rate))
-        else:
-            yield (row.line_no, "R", row.trade_state, row.transaction_id, row.out_trade_no,
-                   row.refund_id, row.refund_no, "R" + (row.refund_id or ""), 0,
-                   row.refund_fen, row.refund_status or "", row.fee_fen,
-                   -fee_fen(row.refund_fen, rate))
+    refund_bill = reader.bill_type == "REFUND"
+    first = last = None
+    try:
+        for row in reader:
+            if row.mch_id != mch_id and row.sub_mch_id != mch_id:
+                raise _wrong_merchant(row, mch_id)
+            when = row.refund_requested_at if refund_bill else row.trade_time
+            if first is None or when < first:
+                first = when
+            if last is None or when > last:
+                last = when
+            rate = row.rate_ppm if row.rate_ppm is not None else default_rate
+            if row.kind == "payment":
+                yield (row.line_no, "P", row.trade_state, row.transaction_id,
+                       row.out_trade_no, None, None, "P" + row.transaction_id, row.order_fen, 0,
+                       None, row.fee_fen, fee_fen(row.settlement_fen, rate))
+            else:
+                yield (row.line_no, "R", row.trade_state, row.transaction_id,
+                       row.out_trade_no, row.refund_id, row.refund_no,
+                       "R" + (row.refund_id or ""), 0, row.refund_fen, row.refund_status or "",
+                       row.fee_fen, -fee_fen(row.refund_fen, rate))
+    finally:
+        span.first, span.last = first, last
 
 
 def _text(value: str) -> Any:

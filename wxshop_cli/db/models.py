@@ -7,14 +7,61 @@ written in separate transactions, so that they can disagree as in real life.
 Schema changes go through Alembic (wxshop_cli/db/migrations); a test fails when the two differ.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic would have to evaluate every field's
+# annotation string when the models are defined (a quarter of this module's import time).
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import Column, Date, Index, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy.util import PopulateDict, memoized_property
+from sqlmodel import Field
+from sqlmodel import SQLModel as _SQLModel
+from sqlmodel.main import SQLModelConfig
 
 from wxshop_cli.db.types import Money, UTCDateTime
+
+
+class SQLModel(_SQLModel):
+    """Every model's base: pydantic builds a model's validators when it is first validated,
+    not when this module is imported (a command uses a few of these tables, and building
+    all of them was a tenth of a database command's start-up)."""
+
+    model_config = SQLModelConfig(defer_build=True)
+
+
+class PartialIndex(Index):
+    """An index with a WHERE clause on both engines (`sqlite_where`, `postgresql_where`).
+
+    Given as keywords, the PostgreSQL option is validated when the model is defined, which
+    imports SQLAlchemy's whole PostgreSQL dialect (a tenth of a command's start-up) even on
+    SQLite. Here each engine's option is filled in when that engine (or Alembic, through
+    `dialect_kwargs`) first asks for it; the DDL is the same (tests/test_database.py)."""
+
+    _ENGINES = ("sqlite", "postgresql")
+
+    def __init__(self, name: str, *columns: str, where: Any, **kw: Any) -> None:
+        self._wx_where = where
+        super().__init__(name, *columns, **kw)
+
+    @memoized_property
+    def dialect_options(self) -> Any:
+        def options(dialect: str) -> Any:
+            found = self._kw_reg_for_dialect_cls(dialect)
+            if dialect in self._ENGINES:
+                found["where"] = self._wx_where
+            return found
+
+        return PopulateDict(options)
+
+    @property
+    def dialect_kwargs(self) -> Any:
+        for dialect in self._ENGINES:
+            self.dialect_options[dialect]  # fills the option in
+        return super().dialect_kwargs
+
+    @property
+    def kwargs(self) -> Any:
+        return self.dialect_kwargs
 
 
 def utc_field(*, nullable: bool = False, index: bool = False):
@@ -104,9 +151,8 @@ class Card(CardBase, table=True):
     __tablename__ = "card"
     __table_args__ = (
         # A buyer cannot bind the same card twice while it is bound.
-        Index("uq_card_bound_fingerprint", "buyer_id", "fingerprint", unique=True,
-              sqlite_where=text("status = 'bound'"),
-              postgresql_where=text("status = 'bound'")),
+        PartialIndex("uq_card_bound_fingerprint", "buyer_id", "fingerprint", unique=True,
+                     where=text("status = 'bound'")),
     )
 
     id: str = Field(primary_key=True, max_length=40)  # card_…, also the gateway token
@@ -254,10 +300,21 @@ class BuyerItemUsage(SQLModel, table=True):
 
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
+    # `orders list` filters by buyer, status, promotion or day, newest first: each filter has
+    # an index that also gives the order, so a page costs the same at a million orders as at
+    # ten thousand (no long walk of the created_at index skipping other buyers' or statuses'
+    # orders, no sort). `report sales --date` reads the day through paid_at's index.
+    # See tests/test_indexes.py and bench/growth.py.
+    __table_args__ = (
+        Index("ix_orders_buyer_created", "buyer_id", "created_at", "order_no"),
+        Index("ix_orders_status_created", "status", "created_at", "order_no"),
+        Index("ix_orders_promo_created", "promo_id", "created_at", "order_no"),
+        Index("ix_orders_created", "created_at", "order_no"),
+    )
 
     order_no: str = Field(primary_key=True, max_length=32)  # out_trade_no
-    buyer_id: int = Field(foreign_key="buyer.id", index=True)
-    promo_id: int | None = Field(default=None, foreign_key="promo.id", index=True)
+    buyer_id: int = Field(foreign_key="buyer.id")
+    promo_id: int | None = Field(default=None, foreign_key="promo.id")
     item_id: str | None = Field(default=None, max_length=40)
     sku: str = Field(max_length=64)
     title: str = Field(max_length=200)
@@ -268,12 +325,12 @@ class Order(SQLModel, table=True):
     card_id: str = Field(max_length=40)
     address_id: str = Field(max_length=40)
     region_code: str = Field(max_length=6)
-    status: str = Field(max_length=20, index=True)
+    status: str = Field(max_length=20)
     transaction_id: str | None = Field(default=None, max_length=32)
     idempotency_key: str | None = Field(default=None, max_length=128)
     # Guards the give-back of stock and limit: it can happen once only.
     stock_returned: bool = Field(default=False)
-    created_at: dt.datetime = utc_field(index=True)
+    created_at: dt.datetime = utc_field()
     paid_at: dt.datetime | None = utc_field(nullable=True, index=True)
     closed_at: dt.datetime | None = utc_field(nullable=True)
     close_reason: str | None = Field(default=None, max_length=40)
@@ -368,7 +425,9 @@ class GatewayRefund(SQLModel, table=True):
 
 class ReconcileRun(SQLModel, table=True):
     __tablename__ = "reconcile_run"
-    __table_args__ = (Index("ix_reconcile_run_content", "content_sha256", "bill_date"),)
+    __table_args__ = (Index("ix_reconcile_run_content", "content_sha256", "bill_date"),
+                      # `reconciliations list`: newest first
+                      Index("ix_reconcile_run_created", "created_at", "id"))
 
     id: str = Field(primary_key=True, max_length=40)  # run_…
     content_sha256: str = Field(max_length=64)
@@ -395,9 +454,11 @@ class ReconcileRun(SQLModel, table=True):
 
 class Discrepancy(SQLModel, table=True):
     __tablename__ = "discrepancy"
+    # A run's items and its open / deferred / resolved counts.
+    __table_args__ = (Index("ix_discrepancy_run_status", "run_id", "status"),)
 
     id: str = Field(primary_key=True, max_length=40)  # dsc_…
-    run_id: str = Field(foreign_key="reconcile_run.id", index=True, max_length=40)
+    run_id: str = Field(foreign_key="reconcile_run.id", max_length=40)
     kind: str = Field(max_length=20)
     out_trade_no: str | None = Field(default=None, max_length=32)
     transaction_id: str | None = Field(default=None, max_length=32)
