@@ -24,6 +24,7 @@ from wxshop_cli.commands import product as product_commands
 from wxshop_cli.commands import promo as promo_commands
 from wxshop_cli.commands import reconcile as reconcile_commands
 from wxshop_cli.commands import regions as regions_commands
+from wxshop_cli.commands import rehearse as rehearse_commands
 from wxshop_cli.commands import report as report_commands
 from wxshop_cli.config import Settings, activate, env
 
@@ -96,6 +97,7 @@ app.add_typer(bill_commands.app, name="bill")
 app.command("reconcile")(reconcile_commands.reconcile)
 app.add_typer(reconcile_commands.app, name="reconciliations")
 app.add_typer(report_commands.app, name="report")
+app.command("rehearse")(rehearse_commands.rehearse)
 
 
 def main() -> None:
