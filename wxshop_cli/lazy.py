@@ -36,6 +36,11 @@ COMMANDS: dict[str, Entry] = {
     "buy": Entry("buy", "buy",
                  "Buy in one step: item → saved address → bound card. The payment password "
                  "comes from the terminal or WXSHOP_PAY_PASSWORD."),
+    "rehearse": Entry("rehearse", "rehearse",
+                      "Rehearse a Double 11: a seeded crowd with storms on a throwaway "
+                      "database (or --db), then the verdict: audit clean, stock exact, limits "
+                      "kept, the day's bill reconciled. Exit 0 when every check holds, 8 when "
+                      "any fails."),
     "reconcile": Entry("reconcile", "reconcile",
                        "Compare a WeChat Pay trade bill with the order book. Exit 0 when "
                        "nothing is open, 8 when discrepancies are (printed on stdout, not an "

@@ -28,6 +28,7 @@ CARDS = {"approve": "6222020000000000000", "decline": "6222020000000004002",
          "insufficient_funds": "6222020000000009951", "frozen": "6222020000000000695",
          "timeout": "6222020000000001198"}
 MAX_BUYERS = 1_000_000
+CROWD_SCRYPT_N = 1024  # the crowd's password hash cost (a sandbox password; see README)
 #: The rehearsal happens this long after the promotion opens (the midnight rush) …
 RUSH_OFFSET = dt.timedelta(seconds=30)
 #: … and a killed worker's purchases are retried past the claim timeout.
@@ -168,7 +169,9 @@ def _create_crowd(db: Any, buyers: list[str], behaviour: dict[str, str], regions
     from wxshop_cli.db.models import Address, Buyer, Card, GatewayCard
     from wxshop_cli.db.types import new_id
 
-    password_hash = hash_password(db.key, PASSWORD)  # one hash for the whole crowd
+    # One hash for the whole crowd, at a sandbox cost: every worker checks each of its buyers
+    # once, and a rehearsal of 10,000 buyers should not spend minutes in scrypt.
+    password_hash = hash_password(db.key, PASSWORD, n=CROWD_SCRYPT_N)
     numbers = {kind: check_number(number) for kind, number in CARDS.items()}
     prints = {kind: security.keyed_hash(db.key, FINGERPRINT, n.digits)
               for kind, n in numbers.items()}
@@ -415,6 +418,13 @@ def _reconciles(db: Any, stage: Stage, bill_path: Any) -> Check:
 
 
 # ------------------------------------------------------------------ the dashboard's numbers
+
+
+def units_sold(db: Any, stage: Stage) -> dict[str, int]:
+    """Units sold per SKU of the promotion: what a rehearsal with the same seed repeats."""
+    with db.transaction(read_only=True) as session:
+        units = _units(session)
+    return {item.sku: units.get(item.id, 0) for item in stage.items}
 
 
 def percentile(values: list[float], p: float) -> float:

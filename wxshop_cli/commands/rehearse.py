@@ -1,0 +1,373 @@
+"""`wxshop rehearse`: run a seeded Double 11 crowd through real `wxshop buy --from -` worker
+processes, draw the dashboard, and give the verdict (core/rehearsal.py decides the plan and
+the checks; this module runs processes and draws)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from wxshop_cli.output import Column
+
+CHECK_COLUMNS = [Column("check", "name"), Column("ok", "ok", "bool"),
+                 Column("detail", "detail")]
+
+
+def rehearse(
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the crowd and its storms.")] = 1,
+    buyers: Annotated[int, typer.Option("--buyers", metavar="N",
+                                        help="Buyers in the crowd.")] = 200,
+    duration: Annotated[float, typer.Option("--duration", metavar="SECONDS",
+                                            help="Length of the rush.")] = 10.0,
+    workers: Annotated[int, typer.Option("--workers", metavar="N",
+                                         help="Worker processes buying.")] = 2,
+    group: Annotated[int, typer.Option("--group", metavar="N",
+                                       help="Purchases per commit in each worker.")] = 8,
+    storms: Annotated[str, typer.Option("--storms", metavar="all|none|LIST",
+                                        help="Storms to raise (comma list).")] = "all",
+    promo: Annotated[str | None, typer.Option("--promo", metavar="FILE",
+                                              help="Promotion file (default: double11).")]
+    = None,
+    refusal_rate: Annotated[float, typer.Option("--refusal-rate", metavar="R",
+                                                help="Share of refusing cards.")] = 0.05,
+    timeout_rate: Annotated[float, typer.Option("--timeout-rate", metavar="R",
+                                                help="Share of timing-out cards.")] = 0.02,
+    force: Annotated[bool, typer.Option("--force", help="With --db: wipe a database that "
+                                                        "is not empty.")] = False,
+) -> None:
+    """Rehearse a Double 11: a seeded crowd with storms on a throwaway database (or --db),
+    then the verdict: audit clean, stock exact, limits kept, the day's bill reconciled.
+    Exit 0 when every check holds, 8 when any fails."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import rehearsal
+    from wxshop_cli.output import emit, say
+
+    settings = current()
+    options = rehearsal.Options(seed=seed, buyers=buyers, duration=duration, workers=workers,
+                                group=group, storms=rehearsal.parse_storms(storms),
+                                refusal_rate=refusal_rate, timeout_rate=timeout_rate)
+    options.check()
+    spec = _promo_spec(promo, settings.tz)
+    db = _throwaway_database(settings, force)
+    say(f"rehearsing {options.buyers:,} buyers on {db.url} (seed {options.seed})")
+    stage = rehearsal.prepare(db, options, spec, settings.tz)
+    plan = rehearsal.make_plan(stage, options)
+    crowd = Crowd(db, stage, plan, options)
+    crowd.run()
+    crowd.retry_killed()
+    crowd.settle()
+    bill = settings.home / f"rehearsal-bill-{stage.now:%Y%m%d}.csv"
+    checks = rehearsal.verdict(db, stage, plan, crowd.results, crowd.killed_keys, bill)
+    failed = [check for check in checks if not check.ok]
+    summary = {**crowd.summary(), "database": db.url, "seed": options.seed,
+               "buyers": options.buyers, "workers": options.workers, "group": options.group,
+               "storms": sorted(options.storms), "bill": str(bill),
+               "verdict": "pass" if not failed else "fail",
+               "checks": [check.to_json() for check in checks]}
+    if settings.json:
+        emit(summary, [])
+    else:
+        say(f"{summary['paid']:,} paid, {summary['orders_per_second']:,.0f} orders/s overall, "
+            f"p50 {summary['p50_ms']:.0f} ms, p99 {summary['p99_ms']:.0f} ms")
+        emit([check.to_json() for check in checks], CHECK_COLUMNS,
+             title="Verdict: pass" if not failed else "Verdict: FAIL")
+    if failed:
+        say("failed: " + "; ".join(check.name for check in failed))
+        raise typer.Exit(8)
+
+
+def _promo_spec(promo: str | None, tz: Any) -> Any:
+    from wxshop_cli.core import fixtures, promofile
+
+    if promo is not None:
+        return promofile.load(Path(promo), tz)
+    step = next(s for s in fixtures.load_steps("double11") if s["op"] == "promo.publish")
+    return promofile.parse_spec(step["args"], tz, source="double11")
+
+
+def _throwaway_database(settings: Any, force: bool) -> Any:
+    """`rehearse.db` in the data directory, recreated, unless --db names one (which must be
+    empty, or --force wipes it) — as `demo` does."""
+    from wxshop_cli.core import demo
+    from wxshop_cli.db import engine
+    from wxshop_cli.errors import Conflict
+
+    if settings.db_option is None:
+        path = settings.home / "rehearse.db"
+        for suffix in ("", "-wal", "-shm"):
+            candidate = path.with_name(path.name + suffix)
+            if candidate.exists():
+                candidate.unlink()
+        settings.db_option = str(path)
+        engine.forget()
+    db = engine.database()
+    if not demo.is_empty(db):
+        if not force:
+            raise Conflict("the database given with --db is not empty",
+                           slug="rehearsal_not_empty",
+                           hint="use an empty database, or --force to wipe it")
+        demo.wipe(db)
+        engine.forget()
+        db = engine.database()
+    return db
+
+
+class Crowd:
+    """The worker processes, fed on the plan's schedule, and what they answered."""
+
+    def __init__(self, db: Any, stage: Any, plan: Any, options: Any) -> None:
+        self.db, self.stage, self.plan, self.options = db, stage, plan, options
+        self.results: list[dict[str, Any]] = []
+        self.killed_keys: set[str] = set()
+        self.latencies: list[float] = []
+        self.per_second: Counter = Counter()
+        self.refused: Counter = Counter()
+        self.paid = 0
+        self.elapsed = 0.0
+        self._sent: dict[tuple[int, int], float] = {}
+        self._inbox: queue.Queue = queue.Queue()
+        self._killed_lines: list[dict[str, Any]] = []
+        self._ended = 0  # worker processes whose output ended
+
+    def _spawn(self, now: Any, group: int) -> subprocess.Popen:
+        from wxshop_cli.clock import iso
+
+        env = dict(os.environ, WXSHOP_PAY_PASSWORD=_password(), PYTHONUNBUFFERED="1")
+        return subprocess.Popen(
+            [sys.executable, "-m", "wxshop_cli", "--db", self.db.url, "--json", "--now",
+             iso(now, now.tzinfo), "buy", "--from", "-", "--group", str(group)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, env=env)
+
+    def _read(self, worker: int, stream: Any) -> None:
+        for text in stream:
+            self._inbox.put((worker, time.monotonic(), text))
+        self._inbox.put((worker, time.monotonic(), None))
+
+    def run(self) -> None:
+        procs = [self._spawn(self.stage.now, self.options.group)
+                 for _ in range(self.plan.workers)]
+        readers = [threading.Thread(target=self._read, args=(w, p.stdout), daemon=True)
+                   for w, p in enumerate(procs)]
+        for reader in readers:
+            reader.start()
+        counts = self._wait_until_ready(procs)
+        start = time.monotonic()
+        dashboard = Dashboard(self, start)
+        killed = False
+        with dashboard:
+            for send in self.plan.sends:
+                while True:
+                    wait = start + send.at - time.monotonic()
+                    if not killed and self.plan.kill_worker is not None and \
+                            time.monotonic() - start >= self.plan.kill_at:
+                        procs[self.plan.kill_worker].send_signal(signal.SIGKILL)
+                        killed = True
+                    self._collect(start, timeout=max(0.0, min(wait, 0.2)))
+                    dashboard.update()
+                    if wait <= 0:
+                        break
+                if send.worker == self.plan.kill_worker:
+                    self.killed_keys.add(send.line["idempotency_key"])
+                    self._killed_lines.append(send.line)
+                proc = procs[send.worker]
+                counts[send.worker] += 1
+                self._sent[(send.worker, counts[send.worker])] = time.monotonic()
+                try:
+                    proc.stdin.write(json.dumps(send.line) + "\n")
+                    proc.stdin.flush()
+                except (BrokenPipeError, ValueError):
+                    pass  # the killed worker: its lines are retried afterwards
+            if self.plan.kill_worker is not None and not killed:
+                procs[self.plan.kill_worker].send_signal(signal.SIGKILL)
+            for proc in procs:
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+            while self._ended < len(procs):
+                self._collect(start, timeout=0.2)
+                dashboard.update()
+        for proc in procs:
+            proc.wait()
+        self.elapsed = time.monotonic() - start
+
+    def _wait_until_ready(self, procs: list[subprocess.Popen]) -> list[int]:
+        """Each worker first answers a ping (a line it refuses at once), so the rush is timed
+        from when every worker has started, not from the interpreters' start-up."""
+        for proc in procs:
+            proc.stdin.write('{"ping": true}\n')
+            proc.stdin.flush()
+        ready: set[int] = set()
+        deadline = time.monotonic() + 120
+        while len(ready) < len(procs) and time.monotonic() < deadline:
+            try:
+                worker, _, text = self._inbox.get(timeout=1)
+            except queue.Empty:
+                continue
+            if text is None:
+                self._ended += 1
+            ready.add(worker)
+        return [1] * len(procs)  # the ping was each worker's line 1
+
+    def _collect(self, start: float, timeout: float) -> None:
+        """Record what the workers answered within `timeout` (and count the ended ones)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                worker, at, text = self._inbox.get(timeout=max(0.0, remaining)) \
+                    if remaining > 0 else self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if text is None:
+                self._ended += 1
+                continue
+            self._record(worker, at, text, start)
+
+    def _record(self, worker: int, at: float, text: str, start: float) -> None:
+        try:
+            row = json.loads(text)
+        except ValueError:
+            return
+        row["worker"] = worker
+        sent = self._sent.get((worker, row.get("line")))
+        if sent is not None:
+            self.latencies.append(at - sent)
+        if row.get("exit_code") == 0:
+            self.paid += 1
+            self.per_second[int(at - start)] += 1
+        else:
+            self.refused[(row.get("error") or {}).get("code", "unknown")] += 1
+        key = row.get("idempotency_key") or (row.get("error") or {}).get("idempotency_key")
+        row["idempotency_key"] = key
+        self.results.append(row)
+
+    def retry_killed(self) -> None:
+        """The killed worker's purchases, sent again with the same keys past the claim
+        timeout: each is paid once or not at all."""
+        lines = self._killed_lines
+        if not lines:
+            return
+        proc = self._spawn(self.stage.retry_now, 1)
+        out, _ = proc.communicate("".join(json.dumps(line) + "\n" for line in lines),
+                                  timeout=600)
+        for text in out.splitlines():
+            self._record(-1, time.monotonic(), text, time.monotonic())
+
+    def settle(self) -> None:
+        """Unknown payments (the timing-out bank) are settled as the sweep does."""
+        from wxshop_cli.core.orders import close_expired
+        from wxshop_cli.gateway import get_gateway
+
+        close_expired(self.db, get_gateway(self.db), self.stage.retry_now)
+
+    def summary(self) -> dict[str, Any]:
+        from wxshop_cli.core.rehearsal import percentile, units_sold
+
+        return {"paid": self.paid, "sold": units_sold(self.db, self.stage),
+                "refused": dict(self.refused),
+                "orders_per_second": self.paid / self.elapsed if self.elapsed else 0.0,
+                "p50_ms": percentile(self.latencies, 0.5) * 1000,
+                "p99_ms": percentile(self.latencies, 0.99) * 1000,
+                "seconds": round(self.elapsed, 3),
+                "killed_purchases": len(self.killed_keys)}
+
+
+def _password() -> str:
+    from wxshop_cli.core.rehearsal import PASSWORD
+
+    return PASSWORD
+
+
+class Dashboard:
+    """Live on a terminal (stderr): orders/s now and overall, latency, stock left, refusals,
+    the rush as a sparkline. In a pipe: a progress line a second."""
+
+    def __init__(self, crowd: Crowd, start: float) -> None:
+        from wxshop_cli.output import stderr_is_terminal
+
+        self.crowd, self.start = crowd, start
+        self.live: Any = None
+        self.terminal = stderr_is_terminal()
+        self.last = 0.0
+
+    def __enter__(self) -> Dashboard:
+        if self.terminal:
+            from rich.live import Live
+
+            from wxshop_cli.output import err_console
+
+            self.live = Live(self._render(), console=err_console(), refresh_per_second=4,
+                             transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+            self.live.__exit__(*exc)
+
+    def update(self) -> None:
+        now = time.monotonic()
+        if now - self.last < (0.25 if self.terminal else 1.0):
+            return
+        self.last = now
+        if self.live is not None:
+            self.live.update(self._render())
+        else:
+            crowd = self.crowd
+            elapsed = now - self.start
+            sys.stderr.write(f"t={elapsed:5.1f}s paid={crowd.paid} "
+                             f"({crowd.per_second.get(int(elapsed) - 1, 0)}/s now) "
+                             f"not paid={sum(crowd.refused.values())}\n")
+            sys.stderr.flush()
+
+    def _render(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        from wxshop_cli.core.rehearsal import percentile, sparkline
+
+        crowd = self.crowd
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        second = int(elapsed)
+        table = Table.grid(padding=(0, 2))
+        table.add_row("orders/s", f"{crowd.per_second.get(second - 1, 0):,} now  "
+                                  f"{crowd.paid / elapsed:,.0f} overall  ({crowd.paid:,} paid)")
+        table.add_row("latency", f"p50 {percentile(crowd.latencies, 0.5) * 1000:.0f} ms  "
+                                 f"p99 {percentile(crowd.latencies, 0.99) * 1000:.0f} ms")
+        table.add_row("rush", sparkline([crowd.per_second.get(s, 0)
+                                         for s in range(second + 1)]))
+        refused = ", ".join(f"{slug} {n}" for slug, n in crowd.refused.most_common(6))
+        table.add_row("not paid", Text(refused or "none"))  # Text: never read as markup
+        for sku, left in _stock_left(crowd)[:8]:
+            table.add_row(Text(f"  {sku}"), f"{left:,} left")
+        return table
+
+
+def _stock_left(crowd: Crowd) -> list[tuple[str, int]]:
+    """Stock left per item, read from the book (cheap: one indexed query)."""
+    from sqlalchemy import select
+
+    from wxshop_cli.db.models import PromoItem
+
+    ids = [item.id for item in crowd.stage.items]
+    skus = {item.id: item.sku for item in crowd.stage.items}
+    try:
+        with crowd.db.transaction(read_only=True) as session:
+            rows = session.execute(select(PromoItem.id, PromoItem.stock_total - PromoItem.sold)
+                                   .where(PromoItem.id.in_(ids))).all()
+    except Exception:  # the dashboard never stops the rehearsal
+        return []
+    return sorted(((skus[item_id], left) for item_id, left in rows), key=lambda r: r[1])
