@@ -112,6 +112,18 @@ class RawShop:
         self.x("UPDATE idempotency_key SET state = 'done', exit_code = 0 "
                "WHERE buyer_id = ? AND key = ?", (buyer_id, key))
 
+    def verify_passwords(self, buyers: list[str], password: str, key: bytes) -> None:
+        """What `buy --from` does once per buyer of a batch: the keyed scrypt check (the
+        hashing itself is the library's, the same function wxshop uses)."""
+        from wxshop_cli.core.paypassword import password_matches
+
+        for buyer in dict.fromkeys(buyers):
+            stored = self.x("SELECT pay_password_hash FROM buyer WHERE name = ?",
+                            (buyer,)).fetchone()[0]
+            assert password_matches(key, password, stored)
+        if not self.sqlite:
+            self.conn.commit()
+
     def rate(self) -> int:
         return self.x("SELECT fee_rate_ppm FROM merchant_settings WHERE id = 1").fetchone()[0]
 
