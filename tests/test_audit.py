@@ -347,3 +347,100 @@ def test_each_planted_violation_is_found_with_its_kind_and_ids(cli, tmp_path, ba
     report = audit(cli, code=8)
     assert v("key_ordered_twice", order_no="D201311110009999995", buyer="me",
              idempotency_key="kettle-me", other_order_no=o["me_kettle"]) not in found(report)
+
+
+def test_a_new_book_is_clean_and_the_bad_options_change_nothing(cli, backend):
+    report = audit(cli)
+    assert report["clean"] is True and set(report["checked"].values()) == {0}
+    for value, code, slug in (("abc", 2, "usage"), ("1.5", 2, "usage"),
+                              ("-1", 3, "invalid_audit_limit"),
+                              ("1000001", 3, "invalid_audit_limit"),
+                              ("１０", 3, "invalid_audit_limit"),
+                              (" 5", 3, "invalid_audit_limit")):
+        assert cli.fails(code, "audit", "--limit", value)["code"] == slug, value
+    result = cli("audit", "--limit", "abc")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: --limit: not a whole number")
+    assert cli("audit", "--bogus").exit_code == 2
+
+
+def _dirty_book(cli) -> None:
+    """Three planted violations on an otherwise empty book: two negative stocks and one key
+    left running."""
+    db = shop.open_db()
+    shop.product(db, "YX-0001", 100, stock=-2)
+    shop.product(db, "YX-0002", 100, stock=-1)
+    me = shop.buyer(db, "me")
+    with db.transaction() as session:
+        session.execute(insert(IdempotencyKey).values(
+            buyer_id=me, key="k", request_hash="0" * 64, state="running", claimed_at=AT,
+            expires_at=AT + dt.timedelta(days=1)))
+
+
+def test_limit_caps_the_list_but_every_violation_is_counted(cli, backend):
+    _dirty_book(cli)
+    report = audit(cli, "--limit", "1", code=8)
+    assert report["violation_count"] == 3 and report["listed"] == 1
+    assert report["truncated"] is True
+    assert report["counts"] == {"product_stock_negative": 2, "key_stuck_running": 1}
+    assert [v["sku"] for v in report["violations"]] == ["YX-0001"]
+    none = audit(cli, "--limit", "0", code=8)
+    assert none["violations"] == [] and none["violation_count"] == 3
+    # The claim timeout is measured from the audit's clock: 59 s after it, nothing is stuck.
+    fresh = audit(cli, now=(AT + dt.timedelta(seconds=59)).isoformat(), code=8)
+    assert "key_stuck_running" not in fresh["counts"]
+    stuck = audit(cli, now=(AT + dt.timedelta(seconds=60)).isoformat(), code=8)
+    assert stuck["counts"]["key_stuck_running"] == 1
+
+
+def test_a_pipe_gets_tab_separated_violations_and_the_summary_on_stderr(cli):
+    _dirty_book(cli)
+    result = cli("--now", LATER, "audit")
+    assert result.exit_code == 8
+    lines = result.stdout.splitlines()
+    assert lines[0].split("\t") == ["kind", "ids", "expected", "found", "detail"]
+    assert lines[1].split("\t")[:4] == ["product_stock_negative", "sku=YX-0001", "0", "-2"]
+    assert lines[3].split("\t")[:2] == ["key_stuck_running", "buyer=me idempotency_key=k"]
+    assert len(lines) == 4
+    assert "audit: 3 violations in 3 rows checked" in result.stderr
+
+
+def test_a_terminal_gets_a_summary_and_a_table(cli, monkeypatch):
+    _dirty_book(cli)
+    monkeypatch.setattr("wxshop_cli.output.stdout_is_terminal", lambda: True)
+    monkeypatch.setenv("COLUMNS", "120")
+    result = cli("--now", LATER, "audit")
+    assert result.exit_code == 8
+    assert "Audit of the book" in result.stdout and "3 violations" in result.stdout
+    assert "product_stock_negative" in result.stdout and "sku=YX-0001" in result.stdout
+    clean = shop.open_db()
+    with clean.transaction() as session:
+        session.execute(delete(Product))
+        session.execute(delete(IdempotencyKey))
+    result = cli("--now", LATER, "audit")
+    assert result.exit_code == 0 and "clean" in result.stdout
+    assert "Violations" not in result.stdout
+
+
+def test_the_audit_reads_one_snapshot(backend, monkeypatch):
+    """PostgreSQL: REPEATABLE READ, READ ONLY (one snapshot for every query); SQLite: one
+    read transaction (WAL: one snapshot)."""
+    db = shop.open_db()
+    seen = {}
+    original = audit_core.audit_session
+
+    def spy(session, now, *, limit):
+        if backend == "postgresql":
+            seen["isolation"] = session.execute(text("SHOW transaction_isolation")).scalar()
+            seen["read_only"] = session.execute(text("SHOW transaction_read_only")).scalar()
+        else:
+            seen["in_transaction"] = session.connection().connection.driver_connection \
+                .in_transaction
+        return original(session, now, limit=limit)
+
+    monkeypatch.setattr(audit_core, "audit_session", spy)
+    assert audit_core.audit_book(db, AT).clean
+    if backend == "postgresql":
+        assert seen == {"isolation": "repeatable read", "read_only": "on"}
+    else:
+        assert seen == {"in_transaction": True}
