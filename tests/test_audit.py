@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from typing import Any
 
-import pytest
 from sqlalchemy import delete, insert, select, text, update
 
 from tests import shop
