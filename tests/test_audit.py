@@ -159,6 +159,8 @@ def test_a_book_built_through_the_cli_is_clean(cli, tmp_path, backend):
     assert audit(cli, now="2026-01-01T00:00:00+08:00")["clean"] is True
     core = audit_core.audit_book(book["db"], dt.datetime(2013, 11, 11, 4, tzinfo=dt.UTC))
     assert core.clean and core.to_json()["checked"] == report["checked"]
+    with book["db"].transaction(read_only=True) as session:  # in the caller's transaction
+        assert audit_core.audit_book(session, core.now).to_json() == core.to_json()
 
 
 def _drop_push_once(db) -> None:
@@ -443,3 +445,31 @@ def test_the_audit_reads_one_snapshot(backend, monkeypatch):
         assert seen == {"isolation": "repeatable read", "read_only": "on"}
     else:
         assert seen == {"in_transaction": True}
+
+
+def test_a_refund_or_late_charge_younger_than_a_minute_is_in_flight(cli, backend):
+    """On a live book the audit may read between a process's steps: a refund still
+    `processing` or a closed order's charge not yet refunded is in flight for 60 s."""
+    db = shop.open_db()
+    me = shop.buyer(db, "me")
+    paid = _order("D201311110000000001", me, status="paid", stock_returned=False,
+                  transaction_id="4200000001201311110000000001", paid_at=AT, closed_at=None,
+                  close_reason=None, refunded_fen=100)
+    closed = _order("D201311110000000002", me)
+    with db.transaction() as session:
+        session.execute(insert(Product).values(
+            sku="YX-9001", title="苏泊尔 电水壶", list_price_fen=8900, stock=5, created_at=AT,
+            updated_at=AT))
+        session.execute(insert(Order).values([paid, closed]))
+        session.execute(insert(GatewayPayment).values([
+            {"out_trade_no": row["order_no"], "transaction_id": f"420000000120131111000000000{n}",
+             "openid": "oWXSHOP_me", "card_token": "card_x", "bank_code": "ICBC_DEBIT",
+             "product": "x", "amount_fen": 8900, "fee_fen": 53, "rate_ppm": 6000,
+             "status": "SUCCESS", "created_at": AT, "paid_at": AT}
+            for n, row in ((1, paid), (2, closed))]))
+        session.execute(insert(Refund).values(
+            refund_no="R201311110000000001", order_no=paid["order_no"], amount_fen=100,
+            status="processing", reason="", created_at=AT))
+    assert audit(cli, now=(AT + dt.timedelta(seconds=59)).isoformat())["clean"] is True
+    later = audit(cli, now=(AT + dt.timedelta(seconds=60)).isoformat(), code=8)
+    assert later["counts"] == {"refund_unknown_to_gateway": 1, "closed_order_charged": 1}
