@@ -369,8 +369,8 @@ def _dirty_book(cli) -> None:
     """Three planted violations on an otherwise empty book: two negative stocks and one key
     left running."""
     db = shop.open_db()
+    shop.product(db, "YX-0002", 100, stock=-1)  # (stored first: listed second, by SKU)
     shop.product(db, "YX-0001", 100, stock=-2)
-    shop.product(db, "YX-0002", 100, stock=-1)
     me = shop.buyer(db, "me")
     with db.transaction() as session:
         session.execute(insert(IdempotencyKey).values(
