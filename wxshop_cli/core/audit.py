@@ -7,13 +7,15 @@ check inside it; `audit_session(session, now)` runs them in a transaction the ca
 Each check is one SQL query over the tables (aggregates, GROUP BY, LEFT JOINs), never a loop
 over orders in Python. It is run first as a count — `COUNT(*)` of the rows checked and, per
 violation kind, `SUM(CASE WHEN <violated> …)` — so a clean book costs one pass per check and
-Python receives one row per check. Only kinds that were violated are queried again to list
-their rows, in a stable order, up to `limit` in all: memory stays flat however big the book.
+Python receives one row per check. A check with violations is read once more, streaming only
+the rows that violate something, and Python keeps the `limit` smallest ids per kind in a
+bounded heap: memory stays flat however big the book or the damage.
 
-What counts as a violation: a state nothing will ever repair by itself. A state the sweep
-(`orders close-expired`, a read, a retry) settles is in flight, not a violation: a
-`pending_payment` or `paying` order whose charge the gateway has already decided, a buyer's
-unpaid order past its window. See the README ("wxshop audit") for the list of kinds.
+What counts as a violation: a state nothing will ever repair by itself. A state that the
+sweep (`orders close-expired`, a read, a retry) or the process in the middle of it settles is
+in flight, not a violation: a `pending_payment` or `paying` order whatever the gateway says,
+an unpaid order past its window, a refund `processing` or a closed order's late charge for
+less than IN_FLIGHT. See the README ("wxshop audit") for the list of kinds.
 """
 
 from __future__ import annotations
