@@ -87,6 +87,19 @@ def build_book(cli, tmp_path) -> dict[str, Any]:
                          "--idempotency-key", "kettle-me")["order_no"]
     o["decl_nuts"] = buy(cli, "decl", items["YX-3001"], code=6)["order_no"]
     o["slow_phone"] = buy(cli, "slow", items["YX-1004"], code=9)["order_no"]
+    # A batch through `buy --from` (group commit): paid, refused, unknown and sold out.
+    lines = [{"buyer": "lilei", "item": items["YX-1004"], "qty": 2, "idempotency_key": "b1"},
+             {"buyer": "hanmeimei", "item": items["YX-2002"], "idempotency_key": "b2"},
+             {"buyer": "decl", "item": items["YX-2003"], "idempotency_key": "b3"},
+             {"buyer": "slow", "item": items["YX-1003"], "idempotency_key": "b4"},
+             {"buyer": "me", "item": items["YX-2005"], "idempotency_key": "b5"}]
+    batch = tmp_path / "crowd.jsonl"
+    batch.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    result = cli("--json", "--now", shop.DURING, "buy", "--from", str(batch), "--group", "2",
+                 env=PAY)
+    assert result.exit_code == 10, (result.stdout, result.stderr)
+    codes = sorted(json.loads(line)["exit_code"] for line in result.stdout.splitlines())
+    assert codes == [0, 0, 6, 7, 9]
     # A paying order whose charge the bank has not decided is in flight, not a violation.
     assert audit(cli)["clean"] is True
     assert cli.json("--buyer", "slow", "--now", shop.DURING, "orders", "show",
@@ -153,7 +166,7 @@ def test_a_book_built_through_the_cli_is_clean(cli, tmp_path, backend):
     # Every invariant looked at real rows.
     assert set(report["checked"]) == set(audit_core.kinds().values())
     assert all(rows > 0 for rows in report["checked"].values()), report["checked"]
-    assert report["checked"]["orders"] == len(book["keys"]) == 8
+    assert report["checked"]["orders"] == len(book["keys"]) == 12
     assert report["checked"]["refunds"] == 4
     # The same book under the real clock (no key is left running) and through the core.
     assert audit(cli, now="2026-01-01T00:00:00+08:00")["clean"] is True
