@@ -45,6 +45,9 @@ COMMANDS: dict[str, Entry] = {
                        "Compare a WeChat Pay trade bill with the order book. Exit 0 when "
                        "nothing is open, 8 when discrepancies are (printed on stdout, not an "
                        "error)."),
+    "audit": Entry("audit", "audit",
+                   "Check every invariant of the book in one consistent read. Exit 0 when "
+                   "clean, 8 when anything is violated (printed on stdout, not an error)."),
     "db": Entry("db", "app", "Where the database is, and its schema."),
     "merchant": Entry("merchant", "app",
                       "The shop's settings: WeChat app id, merchant number, fee rate."),
