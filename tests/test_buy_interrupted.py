@@ -54,6 +54,14 @@ def wait_for_the_bank(db) -> None:
         time.sleep(0.05)
 
 
+def interrupt(child) -> str:
+    """Ctrl-C, then what the terminal showed (whitespace folded)."""
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    return re.sub(r"\s+", " ", child.before)
+
+
 def retry(item_id: str, key: str, now: str = shop.DURING):
     return run_wxshop("--json", "--now", now, "buy", item_id, "--idempotency-key", key,
                       env={"WXSHOP_PAY_PASSWORD": shop.PASSWORD})
@@ -62,10 +70,7 @@ def retry(item_id: str, key: str, now: str = shop.DURING):
 def test_ctrl_c_while_the_bank_answers_names_the_order_and_the_safe_retry(item):
     child, order_no, key = spawn_buy(item["id"])
     wait_for_the_bank(item["db"])
-    child.sendintr()
-    child.expect(pexpect.EOF)
-    child.close()
-    said = re.sub(r"\s+", " ", child.before)
+    said = interrupt(child)
     assert child.exitstatus == 130
     assert f"order {order_no}" in said and "may have gone through" in said
     assert f"--idempotency-key {key}" in said and f"wxshop orders show {order_no}" in said
@@ -103,9 +108,7 @@ def test_kill_while_the_bank_answers_then_the_printed_key_pays_once(item):
 def test_orders_show_after_an_interrupt_settles_the_payment(item):
     child, order_no, _ = spawn_buy(item["id"])
     wait_for_the_bank(item["db"])
-    child.sendintr()
-    child.expect(pexpect.EOF)
-    child.close()
+    interrupt(child)
     shown = run_wxshop("--json", "--now", shop.DURING, "orders", "show", order_no)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["status"] == "paid"
@@ -115,9 +118,7 @@ def test_ctrl_c_before_the_bank_charged_is_retried_safely_too(item):
     """Interrupted inside the bank's own transaction: nothing was charged, and the same
     retry pays once."""
     child, order_no, key = spawn_buy(item["id"])
-    child.sendintr()
-    child.expect(pexpect.EOF)
-    child.close()
+    interrupt(child)
     assert child.exitstatus == 130
     again = retry(item["id"], key)
     assert again.returncode == 0, again.stderr

@@ -16,27 +16,11 @@ def demo(
     recreated each run; never the one in WXSHOP_DB)."""
     from wxshop_cli.config import current
     from wxshop_cli.core import demo as story
-    from wxshop_cli.db import engine
-    from wxshop_cli.errors import Conflict
+    from wxshop_cli.db.scratch import open_scratch
     from wxshop_cli.output import err_console, out_console, stdout_is_terminal
 
     settings = current()
-    if settings.db_option is None:
-        path = settings.home / "demo.db"
-        for suffix in ("", "-wal", "-shm"):
-            candidate = path.with_name(path.name + suffix)
-            if candidate.exists():
-                candidate.unlink()
-        settings.db_option = str(path)
-        engine.forget()
-    db = engine.database()
-    if not story.is_empty(db):
-        if not force:
-            raise Conflict("the database given with --db is not empty", slug="demo_not_empty",
-                           hint="use an empty database, or --force to wipe it")
-        story.wipe(db)
-        engine.forget()
-        db = engine.database()
+    db = open_scratch(settings, "demo.db", force=force, slug="demo_not_empty")
 
     terminal = stdout_is_terminal() and not settings.json
 

@@ -52,6 +52,7 @@ def rehearse(
     Exit 0 when every check holds, 8 when any fails."""
     from wxshop_cli.config import current
     from wxshop_cli.core import rehearsal
+    from wxshop_cli.db.scratch import open_scratch
     from wxshop_cli.output import emit, say
 
     settings = current()
@@ -60,7 +61,7 @@ def rehearse(
                                 refusal_rate=refusal_rate, timeout_rate=timeout_rate)
     options.check()
     spec = _promo_spec(promo, settings.tz)
-    db = _throwaway_database(settings, force)
+    db = open_scratch(settings, "rehearse.db", force=force, slug="rehearsal_not_empty")
     say(f"rehearsing {options.buyers:,} buyers on {db.url} (seed {options.seed})")
     stage = rehearsal.prepare(db, options, spec, settings.tz)
     plan = rehearsal.make_plan(stage, options)
@@ -95,33 +96,6 @@ def _promo_spec(promo: str | None, tz: Any) -> Any:
         return promofile.load(Path(promo), tz)
     step = next(s for s in fixtures.load_steps("double11") if s["op"] == "promo.publish")
     return promofile.parse_spec(step["args"], tz, source="double11")
-
-
-def _throwaway_database(settings: Any, force: bool) -> Any:
-    """`rehearse.db` in the data directory, recreated, unless --db names one (which must be
-    empty, or --force wipes it) — as `demo` does."""
-    from wxshop_cli.core import demo
-    from wxshop_cli.db import engine
-    from wxshop_cli.errors import Conflict
-
-    if settings.db_option is None:
-        path = settings.home / "rehearse.db"
-        for suffix in ("", "-wal", "-shm"):
-            candidate = path.with_name(path.name + suffix)
-            if candidate.exists():
-                candidate.unlink()
-        settings.db_option = str(path)
-        engine.forget()
-    db = engine.database()
-    if not demo.is_empty(db):
-        if not force:
-            raise Conflict("the database given with --db is not empty",
-                           slug="rehearsal_not_empty",
-                           hint="use an empty database, or --force to wipe it")
-        demo.wipe(db)
-        engine.forget()
-        db = engine.database()
-    return db
 
 
 class Crowd:

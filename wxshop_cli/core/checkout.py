@@ -40,7 +40,13 @@ from wxshop_cli.db.models import (
     PromoItem,
     PromoRegion,
 )
-from wxshop_cli.db.prepared import HotConnection, Prepared, dialect_insert, hot_transaction
+from wxshop_cli.db.prepared import (
+    HotConnection,
+    Prepared,
+    dialect_insert,
+    guarded_increment,
+    hot_transaction,
+)
 from wxshop_cli.errors import (
     Conflict,
     InvalidInput,
@@ -171,18 +177,9 @@ _USED = Prepared(lambda _: select(BuyerItemUsage.used).where(
     BuyerItemUsage.item_id == bindparam("item_id")))
 
 
-def _take_limit_statement(dialect_name: str) -> Any:
-    statement = dialect_insert(dialect_name, BuyerItemUsage.__table__).values(
-        buyer_id=bindparam("buyer_id"), item_id=bindparam("item_id"), used=bindparam("qty"))
-    table = BuyerItemUsage.__table__
-    return statement.on_conflict_do_update(
-        index_elements=["buyer_id", "item_id"],
-        set_={"used": table.c.used + statement.excluded.used},
-        where=(table.c.used + statement.excluded.used) <= bindparam("limit"),
-    ).returning(table.c.buyer_id)
-
-
-_TAKE_LIMIT = Prepared(_take_limit_statement)
+_TAKE_LIMIT = Prepared(lambda d: guarded_increment(
+    d, BuyerItemUsage.__table__, {"buyer_id": "buyer_id", "item_id": "item_id"}, "used", "qty",
+    "limit"))
 _INSERT_ORDER = Prepared(lambda _: insert(Order.__table__).values(
     {**{name: bindparam(name) for name in (
         "order_no", "buyer_id", "promo_id", "item_id", "sku", "title", "qty", "unit_price_fen",

@@ -286,29 +286,6 @@ STORY: list[Callable[[DemoContext], Chapter]] = [shop, bind_card, save_address, 
                                                   declined_card]
 
 
-def is_empty(db: Any) -> bool:
-    """True when the database holds no buyers, products, promotions, orders or fixtures."""
-    from sqlalchemy import func, select
-
-    from wxshop_cli.db.models import Buyer, FixtureStep, Order, Product, Promo
-
-    with db.transaction(read_only=True) as session:
-        return all(session.execute(select(func.count()).select_from(model)).scalar() == 0
-                   for model in (Buyer, Product, Promo, Order, FixtureStep))
-
-
-def wipe(db: Any) -> None:
-    """Drop every wxshop table (demo --force on a database given with --db)."""
-    from sqlalchemy import text
-    from sqlmodel import SQLModel
-
-    import wxshop_cli.db.models  # noqa: F401
-
-    with db.engine.begin() as conn:
-        SQLModel.metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-
-
 def run_story(db: Any, now: dt.datetime,
               show: Callable[[int, Chapter], None] | None = None) -> list[Chapter]:
     from wxshop_cli.clock import Clock, parse_instant

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import bindparam
+
 from wxshop_cli.errors import WxError
 
 
@@ -183,6 +185,21 @@ def _time_converters(dialect: Any) -> tuple[Callable[[Any], Any], Callable[[Any]
     if found is None:
         found = _CONVERTERS[dialect.name] = _make_converters(dialect)
     return found
+
+
+def guarded_increment(dialect_name: str, table: Any, keys: dict[str, str], column: str,
+                      amount: str, ceiling: str) -> Any:
+    """`INSERT … ON CONFLICT DO UPDATE SET column = column + amount WHERE column + amount <=
+    :ceiling RETURNING key`: a counter raised by one conditional upsert, never count-then-
+    insert. `keys` maps key columns to parameter names; no row comes back when it would pass
+    the ceiling."""
+    statement = dialect_insert(dialect_name, table).values(
+        **{name: bindparam(param) for name, param in keys.items()},
+        **{column: bindparam(amount)})
+    raised = table.c[column] + statement.excluded[column]
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={column: raised},
+        where=raised <= bindparam(ceiling)).returning(table.c[next(iter(keys))])
 
 
 def _make_converters(dialect: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:

@@ -27,7 +27,7 @@ from wxshop_cli.db.models import (
     GatewayRefund,
     MerchantSettings,
 )
-from wxshop_cli.db.prepared import HotConnection, Prepared, dialect_insert
+from wxshop_cli.db.prepared import HotConnection, Prepared, dialect_insert, guarded_increment
 from wxshop_cli.db.sql import insert_ignore
 from wxshop_cli.gateway.base import (
     FAILED,
@@ -103,18 +103,10 @@ _INSERT_PAYMENT = Prepared(lambda d: dialect_insert(d, GatewayPayment.__table__)
     GatewayPayment.__table__.c.out_trade_no))
 
 
-def _spend_statement(dialect_name: str) -> Any:
-    table = GatewayCardDay.__table__
-    statement = dialect_insert(dialect_name, table).values(
-        token=bindparam("token"), day=bindparam("day"), used_fen=bindparam("used_fen"))
-    return statement.on_conflict_do_update(
-        index_elements=["token", "day"],
-        set_={"used_fen": table.c.used_fen + statement.excluded.used_fen},
-        where=(table.c.used_fen + statement.excluded.used_fen) <= bindparam("daily_limit"),
-    ).returning(table.c.token)
-
-
-_SPEND = Prepared(_spend_statement)
+# The day's spend rises by one conditional upsert (SPEC section 5).
+_SPEND = Prepared(lambda d: guarded_increment(
+    d, GatewayCardDay.__table__, {"token": "token", "day": "day"}, "used_fen", "used_fen",
+    "daily_limit"))
 
 
 def _result_of(tx: Any, out_trade_no: str, row: tuple) -> ChargeResult:
