@@ -154,15 +154,18 @@ def run_writers(kind: str, url: str, home: str, writers: int, n: int) -> float:
     return writers * n / wall
 
 
-def bench_postgres(url: str, n: int) -> list[str]:
+def bench_postgres(url: str, n: int, rounds: int = 3) -> list[str]:
+    """Paired rounds (wxshop, then raw, `rounds` times) for each writer count; medians."""
     home = _shop.temp_home()
     db = _shop.open_database(url, home)
     _shop.seed(db, buyers=BUYERS, items=ITEMS, stock=STOCK)
     db.dispose()
     lines, ours = [], {}
     for writers in (1, 2, 4):
-        ours[writers] = run_writers("wxshop", url, str(home), writers, n)
-        base = run_writers("raw", url, str(home), writers, n)
+        pairs = [(run_writers("wxshop", url, str(home), writers, n),
+                  run_writers("raw", url, str(home), writers, n)) for _ in range(rounds)]
+        ours[writers] = statistics.median(p[0] for p in pairs)
+        base = statistics.median(p[1] for p in pairs)
         label = f"PostgreSQL place_order vs raw psycopg, {writers} writer(s)"
         lines.append(f"{label:<46} wxshop {ours[writers]:>9,.0f}/s  baseline {base:>9,.0f}/s  "
                      f"ratio {ours[writers] / base:5.2f}x (target >= 0.50x)")
