@@ -364,6 +364,7 @@ def test_each_planted_violation_is_found_with_its_kind_and_ids(cli, tmp_path, ba
 
 
 def test_a_new_book_is_clean_and_the_bad_options_change_nothing(cli, backend):
+    cli.json("db", "upgrade")  # an audit never creates the database it reads
     report = audit(cli)
     assert report["clean"] is True and set(report["checked"].values()) == {0}
     for value, code, slug in (("abc", 2, "usage"), ("1.5", 2, "usage"),
@@ -486,3 +487,10 @@ def test_a_refund_or_late_charge_younger_than_a_minute_is_in_flight(cli, backend
     assert audit(cli, now=(AT + dt.timedelta(seconds=59)).isoformat())["clean"] is True
     later = audit(cli, now=(AT + dt.timedelta(seconds=60)).isoformat(), code=8)
     assert later["counts"] == {"refund_unknown_to_gateway": 1, "closed_order_charged": 1}
+
+
+def test_an_audit_of_a_missing_database_creates_nothing(cli, tmp_path):
+    missing = tmp_path / "typo.db"
+    error = cli.fails(4, "--db", str(missing), "audit")
+    assert error["code"] == "database_not_found"
+    assert not missing.exists()

@@ -172,10 +172,32 @@ def test_batch_level_mistakes_change_nothing(cli, store, tmp_path):
     assert cli.fails(2, "buy", "YX-2001", "--from", "-", input="")["code"] == "usage"
     assert cli.fails(2, "buy", "--from", "-", "--group", "0", input="")["code"] == "usage"
     assert cli.fails(2, "buy", "--from", str(tmp_path))["code"] == "invalid_file"
-    (tmp_path / "latin1.jsonl").write_bytes(b'{"item": "caf\xe9"}\n')
-    assert cli.fails(2, "buy", "--from", str(tmp_path / "latin1.jsonl"),
-                     env=PAY)["code"] == "invalid_file"
+    assert cli.fails(2, "buy", "YX-2001", "--group", "5", env=PAY)["code"] == "usage"
     assert count(store["db"], Order) == 0
+
+
+def test_odd_bytes_are_that_lines_error_and_a_bom_is_not(cli, store):
+    """Each line is decoded on its own: a non-UTF-8 line is refused alone (nothing else
+    bought twice or skipped); a byte-order mark at the start of the file is dropped; a field
+    given twice is refused, not silently the last one; a card number is never echoed."""
+    item = store["items"]["YX-2001"]
+    raw = ("\ufeff" + json.dumps({"buyer": "b1", "item": item})).encode() + b"\n" + \
+        b'{"buyer": "b2", "item": "caf\xe9"}\n' + \
+        f'{{"buyer": "b3", "item": "{item}", "item": "YX-1001"}}\n'.encode() + \
+        json.dumps({"buyer": "b4", "item": item, "card": "4111 1111 1111 1111"}).encode()
+    result = cli("--json", "--now", shop.DURING, "buy", "--from", "-", input=raw, env=PAY)
+    rows = {row["line"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert rows[1]["exit_code"] == 0
+    assert rows[2]["error"]["code"] == "invalid_batch_line" and rows[2]["buyer"] == "me"
+    assert rows[3]["error"]["code"] == "invalid_batch_line" and rows[3]["buyer"] == "b3"
+    assert rows[4]["error"]["code"] == "invalid_card_id" and rows[4]["buyer"] == "b4"
+    assert "4111" not in result.stdout and "4111" not in result.stderr
+    assert count(store["db"], Order) == 1
+
+
+def test_no_header_on_stdout_when_the_batch_cannot_run(cli, store, tmp_path):
+    result = cli("--now", shop.DURING, "buy", "--from", str(tmp_path / "none.jsonl"), env=PAY)
+    assert result.exit_code == 4 and result.stdout == ""
 
 
 def test_tab_separated_results_in_a_pipe(cli, store):
@@ -270,3 +292,32 @@ def test_buy_from_dash_reads_a_real_pipe(store):
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert [row["line"] for row in rows] == [1, 2, 3]
     assert all(row["status"] == "paid" for row in rows)
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_batch_finishes_or_releases_and_the_same_file_pays_once(cli, store):
+    """SIGINT while the bank answers a group: the groups under way finish (or give their
+    claims up), the rest is not attempted, the message says how to go on, and the same file
+    again at once pays every line exactly once."""
+    item = store["items"]["YX-2001"]
+    text = lines(*({"buyer": f"b{n % 4 + 1}", "item": item, "idempotency_key": f"int-{n}"}
+                   for n in range(12)))
+    path = shop_file("interrupt.jsonl", text)
+    env = dict(os.environ, PYTHONPATH=str(REPO), WXSHOP_PAY_PASSWORD=shop.PASSWORD,
+               WXSHOP_SANDBOX_CHARGE_DELAY="0.5")
+    proc = subprocess.Popen([sys.executable, "-m", "wxshop_cli", "--json", "--now",
+                             shop.DURING, "buy", "--from", str(path), "--group", "3"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert json.loads(proc.stdout.readline())["exit_code"] == 0  # a group is done…
+    proc.send_signal(signal.SIGINT)  # …and the next is with the bank
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    error = json.loads(err.strip().splitlines()[-1])["error"]
+    assert error["code"] == "interrupted" and "rerun the same file" in error["hint"]
+    assert "rerun to continue" not in err
+    assert count(store["db"], GatewayPayment) < 12
+
+    result, rows = run_batch(cli, text)  # the same clock: claims were finished or given up
+    assert result.exit_code == 0, result.stderr
+    assert len({row["order_no"] for row in rows}) == 12
+    assert count(store["db"], GatewayPayment) == 12 and sold(store["db"], item) == 12

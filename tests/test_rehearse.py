@@ -107,3 +107,35 @@ def test_a_database_that_is_not_empty_is_refused(cli, tmp_path):
              "double11")
     error = cli.fails(5, "--db", str(shop_db), "rehearse", *SMALL)
     assert error["code"] == "rehearsal_not_empty"
+
+
+def test_storm_and_force_mistakes_are_usage_errors(cli):
+    assert cli.fails(2, "rehearse", "--storms", "")["code"] == "usage"
+    assert cli.fails(2, "rehearse", "--storms", "kill,,")["code"] == "usage"
+    assert cli.fails(2, "rehearse", "--force")["code"] == "usage"
+
+
+@pytest.mark.slow
+def test_a_tiny_promotion_that_sells_out_still_passes(cli, tmp_path):
+    """One item of 3 units: the raced key may find it sold out (no order is right), and
+    every storm that is on is really raised."""
+    promo = tmp_path / "tiny.toml"
+    promo.write_text(textwrap.dedent("""
+        code = "tiny"
+        title = "双11 tiny"
+        starts_at = "2013-11-11T00:00:00+08:00"
+        ends_at = "2013-11-12T00:00:00+08:00"
+        [[items]]
+        sku = "YX-9001"
+        title = "One phone"
+        list_price = "100.00"
+        price = "10.00"
+        stock = 3
+        per_buyer_limit = 1
+    """), encoding="utf-8")
+    result, summary = rehearse(cli, "--promo", str(promo), "--buyers", "12")
+    assert result.exit_code == 0, failed(summary)
+    assert summary["sold"] == {"YX-9001": 3}
+    names = {check["name"] for check in summary["checks"]}
+    assert any("timeouts" in name for name in names) and any("refusals" in name for name in names)
+    assert summary["paid"] == 3  # distinct orders, replays not counted again

@@ -35,7 +35,8 @@ COMMANDS: dict[str, Entry] = {
                    "listing marks them read (`read` shows the state before this listing)."),
     "buy": Entry("buy", "buy",
                  "Buy in one step: item → saved address → bound card. The payment password "
-                 "comes from the terminal or WXSHOP_PAY_PASSWORD."),
+                 "comes from the terminal or WXSHOP_PAY_PASSWORD (with --from: "
+                 "WXSHOP_PAY_PASSWORD or each line's pay_password; a batch never prompts)."),
     "rehearse": Entry("rehearse", "rehearse",
                       "Rehearse a Double 11: a seeded crowd with storms on a throwaway "
                       "database (or --db), then the verdict: audit clean, stock exact, limits "

@@ -25,6 +25,7 @@ def audit(
     settings = current()
     count = service.check_limit(parse_count(limit, option="--limit",
                                             slug="invalid_audit_limit"))
+    _require_existing_database(settings)
     report = service.audit_book(database(), settings.clock.now(), limit=count)
     document = report.to_json()
     if settings.json:
@@ -122,3 +123,18 @@ def _render(document: dict[str, Any]) -> None:
     if more > 0:
         console.print(f"[dim]… and {more:,} more (see --json or a pipe, and --limit)[/dim]")
 
+
+
+def _require_existing_database(settings) -> None:
+    """An audit reads: a mistyped path must not create an empty book that audits clean."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from wxshop_cli.errors import NotFound
+
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
+            and not Path(url.database).exists():
+        raise NotFound(f"no database at {url.database}", slug="database_not_found",
+                       hint="check --db / WXSHOP_DB; an audit never creates a database")

@@ -33,15 +33,18 @@ def buy(
     = None,
     from_file: Annotated[str | None, typer.Option(
         "--from", metavar="FILE|-",
-        help="Many purchases from JSON lines (a file, or - for stdin); one result line each.")]
+        help="Many purchases from JSON lines (a file, or - for stdin); one result line each "
+             "(with --json, one JSON object per line).")]
     = None,
     group: Annotated[int, typer.Option(
         "--group", metavar="N", help="With --from: up to N purchases share each commit.")] = 1,
     workers: Annotated[int, typer.Option(
-        "--workers", metavar="N", help="With --from: N connections work the stream.")] = 1,
+        "--workers", metavar="N",
+        help="With --from: N threads, each with its own connection, work the stream.")] = 1,
 ) -> None:
     """Buy in one step: item → saved address → bound card. The payment password comes from the
-    terminal or WXSHOP_PAY_PASSWORD."""
+    terminal or WXSHOP_PAY_PASSWORD (with --from: WXSHOP_PAY_PASSWORD or each line's
+    pay_password; a batch never prompts)."""
     if from_file is not None:
         if item is not None or any(v is not None for v in (region, address, card,
                                                             idempotency_key)) or qty != 1:
@@ -52,9 +55,12 @@ def buy(
                              hint='put them on each line: {"item": "…", "qty": 1}')
         _buy_from(from_file, group, workers)
         return
-    if item is None:
-        from wxshop_cli.errors import UsageError
+    from wxshop_cli.errors import UsageError
 
+    if group != 1 or workers != 1:
+        raise UsageError("--group and --workers go with --from", slug="usage",
+                         hint="wxshop buy --from FILE --group 500")
+    if item is None:
         raise UsageError("missing ITEM", slug="missing_value",
                          hint="wxshop buy ITEM, or wxshop buy --from FILE")
     from wxshop_cli.config import current
@@ -116,7 +122,7 @@ def buy(
 
 
 BATCH_COLUMNS = ["line", "exit_code", "status", "order_no", "amount", "buyer",
-                 "idempotency_key", "error"]
+                 "idempotency_key", "replayed", "error"]
 
 
 def _buy_from(source: str, group: int, workers: int) -> None:
@@ -140,10 +146,10 @@ def _buy_from(source: str, group: int, workers: int) -> None:
         raise UsageError("--workers takes 1 to 64", slug="usage", hint="e.g. --workers 4")
     settings = current()
     if source == "-":
-        stream = sys.stdin
+        stream = sys.stdin.buffer  # bytes: each line is decoded on its own (its own error)
     else:
         try:
-            stream = open(source, encoding="utf-8")  # noqa: SIM115 (closed below)
+            stream = open(source, "rb")  # noqa: SIM115 (closed below)
         except FileNotFoundError:
             raise NotFound(f"no file {source}", slug="file_not_found",
                            hint="give a JSON-lines file, or - for stdin") from None
@@ -153,48 +159,49 @@ def _buy_from(source: str, group: int, workers: int) -> None:
     db = database()
     password = os.environ.get(ENV_PASSWORD) or None
     json_output = settings.json
-    if not json_output:
-        sys.stdout.write("\t".join(BATCH_COLUMNS) + "\n")
+    header = [not json_output]  # the TSV header goes out with the first result only
 
     def emit(result: bulkbuy.LineResult) -> None:
         outcome = result.outcome
         error = result.error or (outcome.error if outcome else None)
         order = (checkout.order_json(db, outcome, result.buyer, settings.tz)
                  if outcome is not None and outcome.order is not None else None)
+        key = (outcome.idempotency_key if outcome else
+               (error.extra.get("idempotency_key") if error else None)) or result.key or ""
         if json_output:
-            row = dict(order or {})
+            row = dict(order or {"buyer": result.buyer, "idempotency_key": key or None})
             row.update(line=result.line_no, exit_code=result.exit_code)
             if error is not None:
                 row["error"] = error.to_json()["error"]
             sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
         else:
+            if header[0]:
+                sys.stdout.write("\t".join(BATCH_COLUMNS) + "\n")
+                header[0] = False
             cells = [result.line_no, result.exit_code, order["status"] if order else "",
                      order["order_no"] if order else "",
-                     money.yuan(order["amount_fen"]) if order else "", result.buyer,
-                     outcome.idempotency_key if outcome else
-                     (error.extra.get("idempotency_key", "") if error else ""),
+                     money.yuan(order["amount_fen"]) if order else "", result.buyer, key,
+                     "true" if outcome is not None and outcome.replayed else "false",
                      error.line() if error else ""]
             sys.stdout.write("\t".join(_cell(c) for c in cells) + "\n")
         sys.stdout.flush()
 
     def parsed():
-        for number, text in enumerate(stream, start=1):
-            if text.strip():
-                yield bulkbuy.parse_line(text.strip(), number, default_buyer=settings.buyer,
+        for number, raw in enumerate(stream, start=1):
+            if raw.strip():
+                yield bulkbuy.parse_line(raw, number, default_buyer=settings.buyer,
                                          default_password=password)
 
     runner = bulkbuy.BatchBuy(db, get_gateway(db), settings.clock.now, group=group,
                               workers=workers, emit=emit)
     try:
         summary = runner.run(parsed())
-    except UnicodeDecodeError:
-        raise UsageError(f"{source} is not UTF-8 text", slug="invalid_file",
-                         hint="JSON lines in UTF-8") from None
     finally:
         if stream is not sys.stdin:
             stream.close()
     refused = ", ".join(f"{slug} {n}" for slug, n in summary.refused.most_common())
-    say(f"{summary.lines} lines: {summary.paid} paid ({summary.replayed} replayed), "
+    say(f"{summary.lines} line{'s' if summary.lines != 1 else ''}: {summary.paid} paid "
+        f"({summary.replayed} replayed), "
         f"{summary.not_paid} not paid{': ' + refused if refused else ''}; "
         f"{summary.orders_per_second:,.0f} orders/s")
     if summary.exit_code:

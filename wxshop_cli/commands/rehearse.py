@@ -37,8 +37,9 @@ def rehearse(
                                        help="Purchases per commit in each worker.")] = 8,
     storms: Annotated[str, typer.Option("--storms", metavar="all|none|LIST",
                                         help="Storms to raise (comma list).")] = "all",
-    promo: Annotated[str | None, typer.Option("--promo", metavar="FILE",
-                                              help="Promotion file (default: double11).")]
+    promo: Annotated[str | None, typer.Option(
+        "--promo", metavar="FILE|-",
+        help="Promotion file, TOML or JSON (- reads stdin; default: the shipped double11).")]
     = None,
     refusal_rate: Annotated[float, typer.Option("--refusal-rate", metavar="R",
                                                 help="Share of refusing cards.")] = 0.05,
@@ -56,6 +57,11 @@ def rehearse(
     from wxshop_cli.output import emit, say
 
     settings = current()
+    if force and settings.db_option is None:
+        from wxshop_cli.errors import UsageError
+
+        raise UsageError("--force goes with --db (the throwaway rehearse.db is always new)",
+                         slug="usage", hint="wxshop --db shop.db rehearse --force")
     options = rehearsal.Options(seed=seed, buyers=buyers, duration=duration, workers=workers,
                                 group=group, storms=rehearsal.parse_storms(storms),
                                 refusal_rate=refusal_rate, timeout_rate=timeout_rate)
@@ -69,7 +75,9 @@ def rehearse(
     crowd.run()
     crowd.retry_killed()
     crowd.settle()
-    bill = settings.home / f"rehearsal-bill-{stage.now:%Y%m%d}.csv"
+    from wxshop_cli.clock import beijing
+
+    bill = settings.home / f"rehearsal-bill-{stage.now.astimezone(beijing()):%Y%m%d}.csv"
     checks = rehearsal.verdict(db, stage, plan, crowd.results, crowd.killed_keys, bill)
     failed = [check for check in checks if not check.ok]
     summary = {**crowd.summary(), "database": db.url, "seed": options.seed,
@@ -92,6 +100,8 @@ def rehearse(
 def _promo_spec(promo: str | None, tz: Any) -> Any:
     from wxshop_cli.core import fixtures, promofile
 
+    if promo == "-":
+        return promofile.load_stdin(tz)
     if promo is not None:
         return promofile.load(Path(promo), tz)
     step = next(s for s in fixtures.load_steps("double11") if s["op"] == "promo.publish")
@@ -114,6 +124,7 @@ class Crowd:
         self._inbox: queue.Queue = queue.Queue()
         self._killed_lines: list[dict[str, Any]] = []
         self._ended = 0  # worker processes whose output ended
+        self._paid_orders: set[str | None] = set()
 
     def _spawn(self, now: Any, group: int) -> subprocess.Popen:
         from wxshop_cli.clock import iso
@@ -219,8 +230,10 @@ class Crowd:
         if sent is not None:
             self.latencies.append(at - sent)
         if row.get("exit_code") == 0:
-            self.paid += 1
-            self.per_second[int(at - start)] += 1
+            if row.get("order_no") not in self._paid_orders:  # a replay is not a new sale
+                self._paid_orders.add(row.get("order_no"))
+                self.paid += 1
+                self.per_second[int(at - start)] += 1
         else:
             self.refused[(row.get("error") or {}).get("code", "unknown")] += 1
         key = row.get("idempotency_key") or (row.get("error") or {}).get("idempotency_key")

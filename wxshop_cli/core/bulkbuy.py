@@ -15,6 +15,7 @@ What a batch adds:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import queue
@@ -27,7 +28,7 @@ from typing import Any
 
 from wxshop_cli.core import checkout
 from wxshop_cli.db.prepared import HotConnection
-from wxshop_cli.errors import InvalidInput, TryAgain, UsageError, WxError
+from wxshop_cli.errors import Interrupted, InvalidInput, TryAgain, UsageError, WxError
 from wxshop_cli.gateway.base import ChargeRequest
 
 #: The fields a line may have.
@@ -59,6 +60,7 @@ class LineResult:
     buyer: str
     outcome: checkout.Outcome | None = None
     error: WxError | None = None
+    key: str | None = None  # the line's own idempotency key, if it gave one
 
     @property
     def exit_code(self) -> int:
@@ -91,34 +93,76 @@ class BatchSummary:
 # ---------------------------------------------------------------- parsing
 
 
-def parse_line(text: str, line_no: int, *, default_buyer: str,
+def parse_line(raw: bytes | str, line_no: int, *, default_buyer: str,
                default_password: str | None) -> BatchLine:
-    """A JSON object per line. A mistyped value is a usage error (2) of that line, a value
-    that breaks a rule invalid input (3), as on the command line."""
+    """A JSON object per line (UTF-8; a byte-order mark on line 1 is dropped). A mistyped
+    value is a usage error (2) of that line, a value that breaks a rule invalid input (3), as
+    on the command line. The line's buyer and key are kept for its result even when it is
+    refused."""
     line = BatchLine(line_no=line_no, buyer=default_buyer)
     try:
+        data = _decode(raw, line_no)
+        buyer, key = data.get("buyer"), data.get("idempotency_key")
+        if isinstance(buyer, str) and buyer:
+            line.buyer = buyer
+        if isinstance(key, str):
+            line.key = key
+        if getattr(data, "repeated", None) is not None:
+            raise InvalidInput(f"field {data.repeated!r} given twice",
+                               slug="invalid_batch_line", hint="each field once per line")
         line.buyer, line.request, line.key, line.password = _parse(
-            text, default_buyer, default_password)
+            data, default_buyer, default_password)
     except WxError as exc:
         line.error = exc
     return line
 
 
-def _parse(text: str, default_buyer: str, default_password: str | None) -> tuple:
-    from wxshop_cli.config import check_buyer_name
+class _Fields(dict):
+    """A JSON object that remembers a field given twice (refused: which one was meant?)."""
 
+    repeated: str | None = None
+
+
+def _fields(pairs: list[tuple[str, Any]]) -> _Fields:
+    fields = _Fields()
+    for name, value in pairs:
+        if name in fields and fields.repeated is None:
+            fields.repeated = name
+        fields.setdefault(name, value)
+    return fields
+
+
+def _decode(raw: bytes | str, line_no: int) -> dict[str, Any]:
+    if len(raw) > MAX_LINE_CHARS * 4:
+        raise InvalidInput(f"line longer than {MAX_LINE_CHARS} characters",
+                           slug="invalid_batch_line", hint="one purchase per line")
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("not UTF-8 text", slug="invalid_batch_line",
+                               hint="JSON lines in UTF-8") from None
+    text = raw.strip()
     if len(text) > MAX_LINE_CHARS:
         raise InvalidInput(f"line longer than {MAX_LINE_CHARS} characters",
                            slug="invalid_batch_line", hint="one purchase per line")
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_fields)
     except ValueError as exc:
-        raise InvalidInput(f"not JSON: {exc.msg} at column {exc.colno}",
+        msg = getattr(exc, "msg", "malformed")
+        raise InvalidInput(f"not JSON: {msg}" + (f" at column {exc.colno}"
+                                                 if hasattr(exc, "colno") else ""),
                            slug="invalid_batch_line",
                            hint='one object per line, e.g. {"item": "YX-1001"}') from None
     if not isinstance(data, dict):
         raise InvalidInput("a line must be a JSON object", slug="invalid_batch_line",
                            hint='e.g. {"buyer": "b1", "item": "YX-1001", "qty": 1}')
+    return data
+
+
+def _parse(data: dict[str, Any], default_buyer: str, default_password: str | None) -> tuple:
+    from wxshop_cli.config import check_buyer_name
+
     unknown = sorted(set(data) - FIELDS)
     if unknown:
         raise InvalidInput(f"unknown field {unknown[0]!r}", slug="invalid_batch_line",
@@ -163,6 +207,9 @@ class BatchBuy:
         self._passwords: dict[tuple[str, str], WxError | None] = {}
         self._password_lock = threading.Lock()
         self.summary = BatchSummary()
+        self._stop = threading.Event()  # set by an interrupt: no new group starts
+        self._in_flight: dict[tuple[str, str], str] = {}  # (buyer, key) → claimed order
+        self._in_flight_lock = threading.Lock()
 
     def run(self, lines: Iterable[BatchLine]) -> BatchSummary:
         """Read `lines` in this thread and work them in `workers` threads."""
@@ -209,6 +256,10 @@ class BatchBuy:
             held = None
             if line is None:
                 return
+            if self._stop.is_set():  # interrupted: the rest is not attempted
+                while inbox.get() is not None:
+                    pass
+                return
             group, keys = [line], {(line.buyer, line.key)} if line.key else set()
             while len(group) < self.group:
                 try:
@@ -238,14 +289,18 @@ class BatchBuy:
         now = self.now()
         claims = self._claim_group(connection, ready, now, results)
         fresh = [(line, claim) for line, claim in claims if claim.order is not None]
+        self._flying(fresh, True)
         charged = self._charge(fresh, now, results)
         if charged:
             self._record_outcomes(connection, charged, now, results)
+        self._flying(fresh, False)
         for line, claim in claims:
             if claim.order is None:  # a replay or a crashed claim taken over
                 results[line.line_no] = self._guarded(line, lambda c=claim, ln=line: (
                     checkout.complete_claim(self.db, self.gateway, c, c.key, ln.key is None,
                                             now)))
+        for line in lines:
+            results[line.line_no].key = line.key
         return [results[line.line_no] for line in lines]
 
     def _claim_group(self, connection: HotConnection, lines: list[BatchLine],
@@ -322,6 +377,15 @@ class BatchBuy:
                 checkout.settle_slowly(self.db, self.gateway, c.order, a, c.key,
                                        ln.key is None, now)))
 
+    def _flying(self, fresh: list[tuple], claimed: bool) -> None:
+        """Orders claimed and not yet settled: what an interrupt must name and release."""
+        with self._in_flight_lock:
+            for line, claim in fresh:
+                if claimed:
+                    self._in_flight[(line.buyer, claim.key)] = claim.order.order_no
+                else:
+                    self._in_flight.pop((line.buyer, claim.key), None)
+
     def _guarded(self, line: BatchLine, step: Callable[[], checkout.Outcome]) -> LineResult:
         try:
             return LineResult(line.line_no, line.buyer, step())
@@ -362,15 +426,47 @@ class BatchBuy:
         threads = [threading.Thread(target=worker, args=(q,), daemon=True) for q in queues]
         for thread in threads:
             thread.start()
+        interrupted = forced = False
         try:
             for n, line in enumerate(lines):
                 # The same buyer and key always go to the same worker (a replay, not a race).
                 slot = hash((line.buyer, line.key)) if line.key else n
                 queues[slot % self.workers].put(line)
+        except KeyboardInterrupt:
+            interrupted = True
+            self._stop.set()  # the groups under way finish; no new one starts
         finally:
-            for inbox in queues:
-                inbox.put(None)
-            for thread in threads:
-                thread.join()
+            try:
+                for inbox in queues:
+                    inbox.put(None)
+                for thread in threads:
+                    thread.join()
+            except KeyboardInterrupt:  # a second interrupt: stop waiting for them
+                interrupted = forced = True
+        if interrupted:
+            raise self._interrupted(forced)
         if failures:
             raise failures[0]
+
+    def _interrupted(self, forced: bool) -> Interrupted:
+        """What an interrupted batch says: what was done, and how to go on without paying
+        twice. Orders still in the bank's hands have their claims given up, so the same
+        file's keys take them over at once (asking the gateway first)."""
+        from wxshop_cli.core.checkout import release_claim
+
+        with self._in_flight_lock:
+            flying = dict(self._in_flight)
+        for (buyer, key), _ in flying.items():
+            with contextlib.suppress(Exception):  # still interrupted; claims lapse in 60 s
+                release_claim(self.db, buyer, key, self.now())
+        done = f"interrupted after {self.summary.lines} result lines"
+        if flying:
+            orders = ", ".join(sorted(flying.values())[:5])
+            message = (f"{done}; {len(flying)} payment(s) may have gone through without a "
+                       f"result line: {orders}{' …' if len(flying) > 5 else ''}")
+        else:
+            message = f"{done}; every line after them was not attempted"
+        return Interrupted(message, in_flight=sorted(flying.values()),
+                           hint="rerun the same file: lines with an idempotency_key replay or "
+                                "finish and never pay twice; lines without one would buy "
+                                "again, so drop the lines that have a result")

@@ -487,9 +487,23 @@ def _finish(session: Session, binding_id: str, password_hash: str | None,
 # ---------------------------------------------------------------- bound cards
 
 
+_CARD_ID_FORM = re.compile(r"card_[A-Za-z0-9]{1,64}", re.ASCII)
+
+
+def check_card_id(card_id: str) -> str:
+    """A card is named by its id (`card_…`). Anything else is refused without being echoed:
+    it may be a card number typed in the wrong place."""
+    if not _CARD_ID_FORM.fullmatch(card_id):
+        raise InvalidInput("not a card id: cards are named card_… (never by their number)",
+                           slug="invalid_card_id", hint="see `wxshop cards list`")
+    return card_id
+
+
 def _require_card(session: Session, buyer_name: str, card_id: str, *,
                   lock: bool = False) -> Card:
     from wxshop_cli.core.buyers import find_buyer
+
+    check_card_id(card_id)
 
     buyer = find_buyer(session, buyer_name)
     card = session.get(Card, card_id, with_for_update=lock) if buyer else None

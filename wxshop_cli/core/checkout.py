@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 from wxshop_cli.config import check_buyer_name
 from wxshop_cli.core import orders as order_states
 from wxshop_cli.core.buyers import openid_of
-from wxshop_cli.core.cards import BOUND
+from wxshop_cli.core.cards import BOUND, check_card_id
 from wxshop_cli.core.numbers import next_order_no
 from wxshop_cli.db.models import (
     Address,
@@ -120,6 +120,8 @@ def check_request(request: BuyRequest, idempotency_key: str | None) -> None:
         from wxshop_cli.core.regions import check_region
 
         check_region(request.region)
+    if request.card is not None:
+        check_card_id(request.card)
     if idempotency_key is not None and not _KEY_FORM.fullmatch(idempotency_key):
         raise InvalidInput("idempotency key: 1-128 characters of A-Z a-z 0-9 _ . : -",
                            slug="invalid_idempotency_key",
