@@ -41,11 +41,11 @@ from wxshop_cli.db.models import (
     PromoRegion,
 )
 from wxshop_cli.db.prepared import (
-    HotConnection,
     Prepared,
     dialect_insert,
     guarded_increment,
     hot_transaction,
+    thread_connection,
 )
 from wxshop_cli.errors import (
     Conflict,
@@ -391,21 +391,18 @@ def place_order(db: Any, gateway: Any, buyer_name: str, request: BuyRequest, now
     check_request(request, idempotency_key)
     generated = idempotency_key is None
     key = idempotency_key or new_idempotency_key()
-    connection = HotConnection(db)
-    try:
-        with connection.transaction() as tx:
-            claim = claim_in(tx, db, buyer_name, request, key, generated, now)
-        if claim.order is not None and on_claimed is not None:
-            on_claimed(claim.order.order_no, key)
-        if claim.order is None:
-            return complete_claim(db, gateway, claim, key, generated, now)
-        result = charge(gateway, buyer_name, claim.order, now)
-        with connection.transaction() as tx:
-            settled = record_outcome(tx, claim.order, result, key, generated, now)
-    finally:
-        connection.close()
+    connection = thread_connection(db)
+    with connection.transaction() as tx:
+        claim = claim_in(tx, db, buyer_name, request, key, generated, now)
+    if claim.order is not None and on_claimed is not None:
+        on_claimed(claim.order.order_no, key)
+    if claim.order is None:
+        return complete_claim(db, gateway, claim, key, generated, now)
+    result = charge(gateway, buyer_name, claim.order, now)
+    with connection.transaction() as tx:
+        settled = record_outcome(tx, claim.order, result, key, generated, now)
     return settled if settled is not None else settle_slowly(db, gateway, claim.order, result,
-                                                              key, generated, now)
+                                                             key, generated, now)
 
 
 def charge(gateway: Any, buyer_name: str, order: PlacedOrder, now: dt.datetime) -> Any:

@@ -241,6 +241,9 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        from wxshop_cli.db.prepared import close_thread_connection
+
+        close_thread_connection(self)
         if self.engine is not None:
             self.engine.dispose()
 

@@ -54,24 +54,62 @@ class Prepared:
             with self._lock:
                 statement = self.statement(dialect.name)
                 compiled = statement.compile(dialect=dialect)
-                # Literal values in the statement (`status = 'bound'`) become parameters with
-                # their value here; named ones (`bindparam("x")`) are given per execution.
-                defaults = {name: value for name, value in compiled.params.items()
+                # Literal values in the statement (`status = 'bound'`, `LIMIT 1`) are written
+                # into the SQL: as parameters they cost SQLite a re-plan per execution (a
+                # bound value may make a partial index usable), measured 4x on the card
+                # lookup. Named ones (`bindparam("x")`) are given per execution.
+                literals = {name: value for name, value in compiled.params.items()
                             if value is not None}
+                sql, names = _inline(compiled, dialect, literals)
+                defaults: dict[str, Any] = {}
                 if not dialect.positional:
                     bind: Callable[[dict], Any] = _as_is
-                elif len(compiled.positiontup) == 1:
-                    (only,) = compiled.positiontup
+                elif len(names) == 1:
+                    (only,) = names
                     bind = lambda values, name=only: (values[name],)  # noqa: E731
+                elif not names:
+                    bind = lambda values: ()  # noqa: E731
                 else:
-                    bind = operator.itemgetter(*compiled.positiontup)
-                found = (compiled.string, bind, defaults)
+                    bind = operator.itemgetter(*names)
+                found = (sql, bind, defaults)
                 self._by_dialect[dialect.name] = found
         return found
 
 
 def _as_is(values: dict) -> dict:
     return values
+
+
+def _inline(compiled: Any, dialect: Any, literals: dict[str, Any]) -> tuple[str, tuple]:
+    """The compiled SQL with its literal parameters written in, and the names of the
+    parameters left, in order (positional dialects)."""
+    if not dialect.positional:  # psycopg: %(name)s
+        sql = compiled.string
+        for name, value in literals.items():
+            sql = sql.replace(f"%({name})s", _literal(value, dialect).replace("%", "%%"))
+        return sql, ()
+    pieces = compiled.string.split("?")  # qmark: no literal text holds a "?" here
+    if len(pieces) - 1 != len(compiled.positiontup):
+        raise ValueError("cannot inline the parameters of this statement")
+    sql, names = pieces[0], []
+    for name, piece in zip(compiled.positiontup, pieces[1:], strict=True):
+        if name in literals:
+            sql += _literal(literals[name], dialect) + piece
+        else:
+            sql += "?" + piece
+            names.append(name)
+    return sql, tuple(names)
+
+
+def _literal(value: Any, dialect: Any) -> str:
+    if isinstance(value, bool):
+        return ("1" if value else "0") if dialect.name == "sqlite" else (
+            "true" if value else "false")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no literal for {type(value).__name__}")
 
 
 class HotTransaction:
@@ -282,15 +320,29 @@ class HotConnection:
                 pass
 
 
+def thread_connection(db: Any) -> HotConnection:
+    """This thread's hot connection to `db`, kept between purchases (checking one out of the
+    pool and back for every transaction cost ~50 us a purchase). `db.dispose()` closes it."""
+    local = db.__dict__.setdefault("_hot_local", threading.local())
+    connection = getattr(local, "connection", None)
+    if connection is None:
+        connection = local.connection = HotConnection(db)
+    return connection
+
+
+def close_thread_connection(db: Any) -> None:
+    local = db.__dict__.get("_hot_local")
+    connection = getattr(local, "connection", None) if local is not None else None
+    if connection is not None:
+        connection.close()
+        local.connection = None
+
+
 @contextmanager
 def hot_transaction(db: Any, *, read_only: bool = False) -> Iterator[HotTransaction]:
-    """One hot transaction on a connection checked out for it alone."""
-    connection = HotConnection(db)
-    try:
-        with connection.transaction(read_only=read_only) as tx:
-            yield tx
-    finally:
-        connection.close()
+    """One hot transaction on this thread's connection (see `thread_connection`)."""
+    with thread_connection(db).transaction(read_only=read_only) as tx:
+        yield tx
 
 
 def _is_driver_error(exc: BaseException) -> bool:
