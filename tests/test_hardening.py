@@ -139,3 +139,239 @@ def test_shown_is_the_one_escape():
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("Linux device files and /proc")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def snapshot() -> dict[str, list]:
+    """Every row of every table of the test's database (SQLite file or PostgreSQL)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    from wxshop_cli.config import Settings
+
+    engine = create_engine(Settings().db_url)
+    try:
+        with engine.connect() as conn:
+            names = sorted(inspect(conn).get_table_names())
+            return {name: sorted((tuple(map(repr, row)) for row in conn.execute(
+                text(f'SELECT * FROM "{name}"'))), key=repr) for name in names}
+    finally:
+        engine.dispose()
+
+
+def sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- 2. foreign
+
+
+def _foreign_sqlite(path, table: str = "notes") -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, body TEXT)")
+    conn.execute(f"INSERT INTO {table} (body) VALUES ('keep me')")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("table", ["notes", "product"])
+@pytest.mark.parametrize("args", [("orders", "list"), ("product", "add", "--sku", "A",
+                                                      "--title", "T", "--price", "1",
+                                                      "--stock", "1"), ("db", "upgrade")])
+def test_a_foreign_sqlite_database_is_refused_byte_for_byte_unchanged(cli, tmp_path, table,
+                                                                      args):
+    path = tmp_path / "notes.sqlite"
+    _foreign_sqlite(path, table)
+    before = sha256(path)
+    error = cli.fails(5, "--db", str(path), *args)
+    assert error["code"] == "foreign_database", error
+    assert sha256(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "notes.sqlite"] or \
+        not (tmp_path / "notes.sqlite-wal").exists()
+    result = cli("--db", str(path), *args)
+    assert result.exit_code == 5 and result.stderr.count("\n") == 1
+
+
+def test_an_empty_file_and_a_wxshop_database_are_still_used(cli, tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    assert cli.json("--db", str(empty), "orders", "list") == []
+    assert cli.json("--db", str(empty), "orders", "list") == []  # and again, now wxshop's
+
+
+def test_a_foreign_postgresql_schema_is_refused_untouched(cli, backend):
+    if backend != "postgresql":
+        pytest.skip("the PostgreSQL check (SQLite's is above)")
+    from sqlalchemy import create_engine, text
+
+    from tests.conftest import PG_URL
+
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE notes (id serial PRIMARY KEY, body text)"))
+        conn.execute(text("INSERT INTO notes (body) VALUES ('keep me')"))
+    before = snapshot()
+    assert cli.fails(5, "orders", "list")["code"] == "foreign_database"
+    assert cli.fails(5, "db", "upgrade")["code"] == "foreign_database"
+    assert snapshot() == before == {"notes": [("1", "'keep me'")]}
+    engine.dispose()
+
+
+# --------------------------------------------------------------------------- 3. faults
+
+
+def _shop_db(cli, tmp_path):
+    path = tmp_path / "shop.db"
+    assert cli("--db", str(path), "product", "add", "--sku", "A", "--title", "T", "--price",
+               "1", "--stock", "1").exit_code == 0
+    from wxshop_cli.db.engine import forget
+
+    forget()  # as a new process would: nothing open on the file when it is changed
+    return path
+
+
+@pytest.mark.parametrize(("make", "slug", "code"), [
+    (lambda p: p.write_bytes(p.read_bytes()[:5000]), "database_corrupt", 5),  # truncated
+    (lambda p: p.write_bytes(p.read_bytes()[:50]), "database_corrupt", 5),  # header cut
+    (lambda p: p.write_bytes(p.read_bytes()[:100] + bytes(range(256)) * 400),
+     "database_corrupt", 5),  # an SQLite header, then garbage
+    (lambda p: p.write_bytes(b"hello\n"), "invalid_database_path", 2),  # not SQLite at all
+])
+def test_a_damaged_database_file_is_named_and_left_as_it_is(cli, tmp_path, make, slug, code):
+    path = _shop_db(cli, tmp_path)
+    make(path)
+    before = sha256(path)
+    for args in (("product", "list"), ("product", "add", "--sku", "B", "--title", "T",
+                                       "--price", "1", "--stock", "1")):
+        error = cli.fails(code, "--db", str(path), *args)
+        assert error["code"] == slug, error
+        assert error["hint"]
+    assert sha256(path) == before
+
+
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/zero", "/dev/full"])
+def test_a_device_file_is_not_a_database(cli, device):
+    assert cli.fails(2, "--db", device, "orders", "list")["code"] == "database_not_a_file"
+
+
+def test_a_fifo_is_not_a_database(cli, tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert cli.fails(2, "--db", str(fifo), "orders", "list")["code"] == "database_not_a_file"
+
+
+def _chattr(flag: str, path) -> bool:
+    import subprocess
+
+    try:
+        return subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("what", ["file", "directory"])
+def test_an_immutable_database_file_or_directory_is_read_only(cli, tmp_path, what):
+    """`chattr +i` stops root too (a chmod would not); skipped where chattr cannot."""
+    path = _shop_db(cli, tmp_path)
+    target = path if what == "file" else tmp_path
+    if not _chattr("+i", target):
+        pytest.skip("chattr +i is not available here")
+    try:
+        before = sha256(path)
+        error = cli.fails(5, "--db", str(path), "product", "add", "--sku", "B", "--title",
+                          "T", "--price", "1", "--stock", "1")
+        assert error["code"] == "database_read_only", error
+        if what == "directory":
+            error = cli.fails(5, "--db", str(tmp_path / "new.db"), "orders", "list")
+            assert error["code"] == "database_read_only", error
+        assert sha256(path) == before
+    finally:
+        _chattr("-i", target)
+
+
+def test_a_read_only_connection_names_the_fault_on_both_engines(cli, backend, tmp_path):
+    """The driver-level view of a read-only database: SQLite opened with mode=ro,
+    PostgreSQL with default_transaction_read_only."""
+    from tests.conftest import PG_URL
+
+    if backend == "sqlite":
+        path = _shop_db(cli, tmp_path)
+        url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    else:
+        assert cli("product", "add", "--sku", "A", "--title", "T", "--price", "1",
+                   "--stock", "1").exit_code == 0
+        url = PG_URL + "&options=-c%20default_transaction_read_only%3Don"
+    before = snapshot()
+    assert [p["sku"] for p in cli.json("--db", url, "product", "list")] == ["A"]
+    error = cli.fails(5, "--db", url, "product", "add", "--sku", "B", "--title", "T",
+                      "--price", "1", "--stock", "1")
+    assert error["code"] == "database_read_only", error
+    assert snapshot() == before
+
+
+def test_a_full_disk_is_named_changes_nothing_and_the_same_command_completes_later(
+        cli, tmp_path):
+    """SQLite's max_page_count stands in for a full disk (no root tricks)."""
+    from sqlalchemy import event
+
+    db = shop.open_db()
+    with db.engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+
+    def limit(dbapi_connection, _record):
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    event.listen(db.engine, "connect", limit)
+    db.engine.dispose()
+    failed = None
+    for n in range(200):
+        args = ("product", "add", "--sku", f"S{n}", "--title", "T" * 200, "--price", "1",
+                "--stock", "1", "--description", "d" * 500)
+        before = snapshot()
+        result = cli("--json", *args)
+        if result.exit_code != 0:
+            failed = args
+            break
+    assert failed is not None, "the page limit never bit"
+    assert result.exit_code == 9, result.stderr
+    assert json.loads(result.stderr)["error"]["code"] == "disk_full"
+    assert snapshot() == before
+    event.remove(db.engine, "connect", limit)
+    db.engine.dispose()
+    assert cli("--json", *failed).exit_code == 0  # space is back: the same command works
+
+
+def test_postgresql_disk_full_and_read_only_states_are_named():
+    from wxshop_cli.db.engine import translate_db_error
+
+    class Orig(Exception):
+        def __init__(self, sqlstate):
+            super().__init__("could not extend file")
+            self.sqlstate = sqlstate
+
+    class Wrapped(Exception):
+        def __init__(self, sqlstate):
+            self.orig = Orig(sqlstate)
+
+    assert translate_db_error(Wrapped("53100")).slug == "disk_full"
+    assert translate_db_error(Wrapped("25006")).slug == "database_read_only"
+
+
+def test_bill_export_onto_a_full_disk_is_named_and_leaves_the_device_alone(cli, tmp_path):
+    import os
+    import stat
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    billing.paid_day(cli)
+    error = cli.fails(9, "bill", "export", "--date", billing.DAY, "-o", "/dev/full")
+    assert error["code"] == "disk_full"
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # written in place, never replaced
+    assert not [p for p in os.listdir("/dev") if p.startswith(".full.")]

@@ -72,6 +72,12 @@ def translate_exception(exc: Exception) -> errors.WxError:
         return translate_db_error(exc)
     if isinstance(exc, BrokenPipeError):
         return errors.WxError("output closed early", slug="broken_pipe")
+    if isinstance(exc, OSError):  # the machine's fault, not a bug: a full disk, a read-only file
+        return errors.os_error(exc, str(exc.filename) if exc.filename else "output")
+    if isinstance(exc, RecursionError | MemoryError):
+        return errors.InvalidInput(f"input too large or too deeply nested ({type(exc).__name__})",
+                                   slug="input_too_large",
+                                   hint="split or flatten the input file")
     return errors.WxError(f"unexpected {type(exc).__name__}: {exc}", slug="internal_error",
                           hint="run again with WXSHOP_DEBUG=1 for a traceback")
 
