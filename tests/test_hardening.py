@@ -375,3 +375,211 @@ def test_bill_export_onto_a_full_disk_is_named_and_leaves_the_device_alone(cli, 
     assert error["code"] == "disk_full"
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # written in place, never replaced
     assert not [p for p in os.listdir("/dev") if p.startswith(".full.")]
+
+
+# --------------------------------------------------------------------------- 4. bounds
+
+BIG = "9" * 5000
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo", "huge"])
+@pytest.mark.parametrize("command", [("promo", "publish"), ("fixtures", "load")])
+def test_promotion_files_and_fixtures_must_be_small_regular_files(cli, tmp_path, source,
+                                                                 command):
+    import os
+
+    from wxshop_cli.core.inputlimits import MAX_FILE_BYTES
+
+    if source == "fifo":
+        path = tmp_path / "promo.json"
+        os.mkfifo(path)  # opening it would wait for a writer: it is never opened
+    elif source == "huge":
+        path = tmp_path / "promo.json"
+        path.write_bytes(b" " * (MAX_FILE_BYTES + 1))
+    else:
+        path = source
+    error = cli.fails(2, *command, str(path))
+    assert error["code"] == "invalid_file", error
+    assert "regular file" in error["message"] or "MiB" in error["message"]
+
+
+def _nested(kind: str, depth: int) -> str:
+    if kind == "json":
+        return '{"code": ' + "[" * depth + "]" * depth + "}"
+    return "code = " + "[" * depth + "]" * depth + "\n"
+
+
+@pytest.mark.parametrize("kind", ["json", "toml"])
+def test_a_promotion_file_nested_deep_is_a_located_mistake(cli, tmp_path, kind):
+    path = tmp_path / f"deep.{kind}"
+    path.write_text(_nested(kind, 100_000))
+    error = cli.fails(3, "promo", "publish", str(path))
+    assert error["code"] == "invalid_promo_file"
+    # The 33rd level: the JSON object is the first, so its 32nd bracket.
+    assert error["location"] == "line 1, column " + ("41" if kind == "json" else "40")
+    assert "nested more than 32 levels" in error["message"] + " ".join(error["details"])
+
+
+def test_nesting_inside_strings_does_not_count(cli, tmp_path):
+    from wxshop_cli.core.inputlimits import too_deep
+
+    assert too_deep('{"t": "' + "[" * 100 + '"}', toml=False) is None
+    assert too_deep('t = "' + "[" * 100 + '" # ' + "{" * 100 + "\nu = '[[[['", toml=True) \
+        is None
+    assert too_deep("a = " + "[" * 33, toml=True) == "line 1, column 37"
+
+
+def test_a_fixture_nested_deep_is_a_located_mistake(cli, tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"steps": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    error = cli.fails(3, "fixtures", "load", str(path))
+    assert error["code"] == "invalid_fixture" and error["location"] == "line 1, column 42"
+
+
+@pytest.mark.parametrize("args", [
+    ("product", "add", "--sku", "A", "--title", "T", "--price", BIG, "--stock", "1"),
+    ("product", "add", "--sku", "A", "--title", "T", "--price", "1", "--stock", BIG),
+    ("promo", "add-item", "X", "--sku", "A", "--price", BIG, "--stock", "1"),
+    ("promo", "add-item", "X", "--sku", "A", "--price", "1", "--stock", BIG),
+    ("orders", "refund", "D2013111100000000001", "--amount", BIG),
+    ("merchant", "set", "--fee-rate", BIG),
+])
+def test_a_number_of_5000_digits_is_invalid_input(cli, args):
+    error = cli.fails(3, *args)
+    assert error["code"] in ("invalid_amount", "invalid_stock", "invalid_rate"), error
+    assert len(error["message"]) <= 400
+
+
+@pytest.mark.parametrize("kind", ["json", "toml"])
+def test_a_number_of_5000_digits_in_a_promotion_file_is_invalid_input(cli, tmp_path, kind):
+    from tests.test_promofile import base, write
+
+    document = base()
+    document["items"][0]["stock"] = 1
+    path = tmp_path / f"p.{kind}"
+    write(tmp_path, document, path.name)
+    path.write_text(path.read_text().replace("stock = 1\n", f"stock = {BIG}\n").replace(
+        '"stock": 1,', f'"stock": {BIG},'))
+    assert BIG in path.read_text()
+    error = cli.fails(3, "promo", "publish", str(path))
+    assert error["code"] == "invalid_promo_file"
+
+
+def test_paths_too_long_are_usage_errors(cli, tmp_path):
+    long = tmp_path / ("x" * 300)
+    assert cli.fails(2, "--db", str(long) + ".db", "orders", "list")["code"] == \
+        "invalid_database_path"
+    error = cli.fails(2, "bill", "export", "--date", "2013-11-11", "-o", str(long))
+    assert error["code"] == "invalid_path", error
+    assert cli.fails(2, "promo", "publish", str(long))["code"] == "invalid_path"
+
+
+def test_a_wxshop_home_symlink_loop_is_a_usage_error(cli, tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for args in (("orders", "list"), ("db", "path")):
+        error = cli.fails(2, *args, env={"WXSHOP_HOME": str(tmp_path / "a")})
+        assert error["code"] == "invalid_home"
+
+
+CAFE = "caf\udce9"  # what Python makes of the bytes caf\xe9 in argv
+
+LOOKUPS = [
+    ("orders", "show", CAFE), ("orders", "cancel", CAFE), ("orders", "refund", CAFE),
+    ("cards", "show", CAFE), ("cards", "unbind", CAFE), ("cards", "default", CAFE),
+    ("promo", "show", CAFE), ("promo", "publish", CAFE), ("promo", "unpublish", CAFE),
+    ("promo", "archive", CAFE), ("product", "show", CAFE), ("address", "default", CAFE),
+    ("address", "remove", CAFE), ("reconciliations", "show", CAFE), ("buy", CAFE),
+    ("reconcile", CAFE), ("fixtures", "load", CAFE), ("--db", f"/tmp/{CAFE}.db", "orders",
+                                                       "list"),
+    ("--buyer", CAFE, "orders", "list"),
+]
+
+
+@pytest.mark.parametrize("args", LOOKUPS, ids=lambda a: " ".join(a).replace(CAFE, "CAFE"))
+def test_a_non_utf8_argument_is_a_usage_error_for_every_command(cli, args):
+    result = cli(*args)
+    assert result.exit_code in (2, 3), (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    if result.exit_code == 2:
+        assert "not UTF-8" in result.stderr and "caf\\xe9" in result.stderr
+
+
+def test_a_huge_now_is_clipped_in_the_one_line_error(cli):
+    result = cli("--now", "x" * 100_000, "orders", "list")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and len(result.stderr) < 600
+    assert result.stderr.startswith("error: Invalid value for --now")
+
+
+def test_click_usage_errors_are_one_line_and_json_with_json(cli):
+    result = cli("orders", "list", "--bogus")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: No such option: --bogus")
+    error = cli.fails(2, "orders", "list", "--bogus")
+    assert error["code"] == "usage" and "--help" in error["hint"]
+
+
+# --------------------------------------------------------------------------- 5. spools
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_spools_of_dead_processes_are_removed_by_the_next_run(cli, tmp_path,
+                                                                    monkeypatch):
+    import os
+    import tempfile
+    import time
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = _dead_pid()
+    old = time.time() - 3600
+    stale = tmp_path / f"wxshop-bill-{dead}-abc.spool"
+    fresh = tmp_path / f"wxshop-bill-{dead}-def.spool"  # under a minute: maybe still starting
+    alive = tmp_path / f"wxshop-bill-{os.getpid()}-ghi.spool"
+    other = tmp_path / "unrelated.spool"
+    for path in (stale, fresh, alive, other):
+        path.write_bytes(b"x" * 100)
+    for path in (stale, alive, other):
+        os.utime(path, (old, old))
+    cli("reconcile", "-", input="")  # any run reading a bill from stdin cleans up first
+    assert not stale.exists()
+    assert fresh.exists() and alive.exists() and other.exists()
+
+
+def test_a_killed_reconcile_leaves_a_spool_the_next_run_removes(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import REPO
+
+    env = dict(os.environ, TMPDIR=str(tmp_path), WXSHOP_HOME=str(tmp_path / "home"),
+               PYTHONPATH=str(REPO))
+    child = subprocess.Popen([sys.executable, "-m", "wxshop_cli", "reconcile", "-"],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env)
+    assert child.stdin is not None
+    child.stdin.write(b"x" * (9 * 1024 * 1024))  # past the 8 MiB kept in memory
+    child.stdin.flush()
+    deadline = time.time() + 60
+    while not list(tmp_path.glob("wxshop-bill-*.spool")) and time.time() < deadline:
+        time.sleep(0.05)
+    spools = list(tmp_path.glob("wxshop-bill-*.spool"))
+    assert spools and spools[0].name.startswith(f"wxshop-bill-{child.pid}-")
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert spools[0].exists()  # kill -9 leaves it behind
+    old = time.time() - 120
+    os.utime(spools[0], (old, old))
+    again = subprocess.run([sys.executable, "-m", "wxshop_cli", "reconcile", "-"], input=b"",
+                           capture_output=True, env=env, timeout=120)
+    assert again.returncode in (2, 3), again.stderr
+    assert not spools[0].exists()

@@ -1141,7 +1141,42 @@ def open_bill(path_or_dash: str | os.PathLike[str], *,
     return BillSource(str(path), path=path)
 
 
+#: A spool file is named `wxshop-bill-<pid>-<random>.spool`; one whose process is gone and
+#: that is older than this is the leftover of a killed run and is removed by the next one.
+STALE_SPOOL_SECONDS = 60
+
+
+def clean_stale_spools(directory: str | None = None) -> int:
+    """Remove the spool files of killed runs (see STALE_SPOOL_SECONDS); returns how many."""
+    import time
+
+    removed = 0
+    folder = Path(directory or tempfile.gettempdir())
+    cutoff = time.time() - STALE_SPOOL_SECONDS
+    for path in folder.glob("wxshop-bill-*.spool"):
+        pid_text = path.name[len("wxshop-bill-"):].split("-", 1)[0]
+        try:
+            if not pid_text.isdigit() or path.stat().st_mtime > cutoff or _alive(int(pid_text)):
+                continue
+            path.unlink()
+            removed += 1
+        except OSError:  # gone meanwhile, or another user's
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 def _spool(name: str, stream: BinaryIO) -> BillSource:
+    clean_stale_spools()
     buffer = bytearray()
     temp: Path | None = None
     spool = None
@@ -1153,7 +1188,7 @@ def _spool(name: str, stream: BinaryIO) -> BillSource:
             buffer += chunk
             if len(buffer) > _SPOOL_IN_MEMORY:
                 spool = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below
-                    prefix="wxshop-bill-", suffix=".spool", delete=False)
+                    prefix=f"wxshop-bill-{os.getpid()}-", suffix=".spool", delete=False)
                 temp = Path(spool.name)
                 spool.write(buffer)
                 buffer = bytearray()
