@@ -138,9 +138,15 @@ class OneLineUsageError(_ClickUsageError):
         from wxshop_cli.output import report_error
 
         path = self.ctx.command_path if self.ctx is not None else "wxshop"
-        current().json = current().json or self.as_json
-        report_error(errors.UsageError(self.message, slug="usage",
-                                       hint=f"see '{path} --help'"))
+        # The invocation's settings may not exist yet (the root options failed to parse):
+        # --json is looked for in the arguments themselves.
+        settings = current()
+        saved, settings.json = settings.json, self.as_json
+        try:
+            report_error(errors.UsageError(self.message, slug="usage",
+                                           hint=f"see '{path} --help'"))
+        finally:
+            settings.json = saved
 
 
 class OneLineGroup(TyperGroup):
@@ -152,6 +158,8 @@ class OneLineGroup(TyperGroup):
         return OneLineUsageError(exc, as_json="--json" in (args or ()))
 
     def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any):
+        if parent is not None:  # a sub-group: the root converts, knowing every argument
+            return super().make_context(info_name, args, parent=parent, **extra)
         self._args = list(args)
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
@@ -159,6 +167,8 @@ class OneLineGroup(TyperGroup):
             raise self._one_line(exc, args) from None
 
     def invoke(self, ctx: Any) -> Any:
+        if ctx.parent is not None:
+            return super().invoke(ctx)
         try:
             return super().invoke(ctx)
         except _ClickUsageError as exc:
