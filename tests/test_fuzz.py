@@ -9,7 +9,7 @@ them against a shop with a paid day in it. Whatever it tries:
   results that are recorded by design: a declined payment, a reconciliation's
   discrepancies, an unknown payment outcome).
 
-The default run is small (WXSHOP_FUZZ_EXAMPLES=40 examples, a few seconds); set
+The default run is small (25 examples per engine, a few seconds); set
 WXSHOP_FUZZ_EXAMPLES=2000 for a long run (CONTRIBUTING).
 """
 
@@ -27,7 +27,7 @@ from tests import billing
 from tests.billing import PAY
 from tests.test_hardening import snapshot
 
-EXAMPLES = int(os.environ.get("WXSHOP_FUZZ_EXAMPLES") or "40")
+EXAMPLES = int(os.environ.get("WXSHOP_FUZZ_EXAMPLES") or "25")
 DOCUMENTED = {0, 2, 3, 4, 5, 6, 7, 8, 9}
 RECORDED_BY_DESIGN = {6, 8, 9}
 DEVICE_FILES = ["/dev/null", "/dev/zero", "/dev/full"]
@@ -157,7 +157,7 @@ def invocations(draw, files: st.SearchStrategy[bytes], workdir: Path, real: list
 
 
 @pytest.fixture
-def day(cli, tmp_path, monkeypatch):
+def day(cli, backend, tmp_path, monkeypatch):
     """A shop with a paid day, a foreign SQLite file beside it, the cwd in a scratch dir."""
     import sqlite3
 
