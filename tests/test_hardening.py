@@ -583,3 +583,48 @@ def test_a_killed_reconcile_leaves_a_spool_the_next_run_removes(tmp_path):
                            capture_output=True, env=env, timeout=120)
     assert again.returncode in (2, 3), again.stderr
     assert not spools[0].exists()
+
+
+def test_a_buy_on_a_full_disk_completes_once_with_the_same_key_when_space_is_back(cli):
+    """Buys with their own keys until the disk (max_page_count) is full; the buy that hit it
+    is named disk_full, and rerun with its key once space is back it completes, charged
+    once: one order per key, one bank payment per paid order."""
+    from sqlalchemy import event, text
+
+    day = billing.open_day(cli)
+    db = day["db"]
+    item = day["items"]["YX-2001"]
+    with db.engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar() + 2
+
+    def limit(dbapi_connection, _record):
+        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
+
+    event.listen(db.engine, "connect", limit)
+    db.engine.dispose()
+    failed = None
+    for n in range(90):
+        result = cli("--json", "--now", shop.DURING, "buy", item, "--idempotency-key",
+                     f"key-{n}", env=billing.PAY)
+        if result.exit_code != 0:
+            failed = n
+            break
+    assert failed is not None, "the page limit never bit"
+    assert result.exit_code == 9, result.stderr
+    assert json.loads(result.stderr)["error"]["code"] == "disk_full"
+    event.remove(db.engine, "connect", limit)
+    db.engine.dispose()
+    # The claim was saved before the disk filled, so within its lease the same key says
+    # request_in_progress (9); after the lease, the same command completes it.
+    later = "2013-11-11T10:10:00+08:00"
+    again = cli("--json", "--now", later, "buy", item, "--idempotency-key",
+                f"key-{failed}", env=billing.PAY)
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["status"] == "paid"
+    with db.transaction(read_only=True) as session:
+        orders = session.execute(text("SELECT count(*) FROM orders")).scalar()
+        paid = session.execute(text("SELECT count(*) FROM orders WHERE status = 'paid'")
+                               ).scalar()
+        charges = session.execute(text("SELECT count(*) FROM gw_payment")).scalar()
+    assert orders == paid == failed + 1
+    assert charges == paid
