@@ -98,7 +98,7 @@ def _file_contents(day_bill: bytes) -> st.SearchStrategy[bytes]:
 
 
 def _is_path_param(param) -> bool:
-    return param.name in ("file", "target", "source", "output")
+    return param.name in ("file", "target", "source", "output", "from_file")
 
 
 #: Plausible values by parameter name, so that runs get past the first check and into the
