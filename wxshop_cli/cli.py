@@ -179,7 +179,10 @@ class WxTyper(typer.Typer):
     """A Typer whose commands all accept --json/--no-input and follow the error contract."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("cls", OneLineGroup)
+        cls = kwargs.get("cls") or OneLineGroup
+        if not issubclass(cls, OneLineGroup):  # e.g. the root's lazy group: one line too
+            cls = type(cls.__name__, (OneLineGroup, cls), {})
+        kwargs["cls"] = cls
         super().__init__(*args, **kwargs)
 
     def command(self, *args: Any, **kwargs: Any):

@@ -268,7 +268,7 @@ def say(message: str) -> None:
     Rich draws it on a terminal; elsewhere the line is written as Rich would write it there
     (markup removed, no colour), without importing Rich."""
     if not sys.stderr.isatty():
-        sys.stderr.write(plain(message) + "\n")
+        sys.stderr.write(shown(plain(message), keep_newlines=True) + "\n")
         sys.stderr.flush()
         return
     err_console().print(message)
