@@ -99,9 +99,11 @@ def test_the_rich_console_escapes_what_a_command_prints_itself(monkeypatch, caps
 
     output.out_console().print(Text("x" + PWN))
     output.err_console().print("say " + PWN)
+    output.say("plain " + PWN)  # stderr not a terminal: written without Rich, escaped too
     out, err = capsys.readouterr()
     no_controls(out)
     no_controls(err)
+    assert "plain \\x1b]0;PWN\\x07" in err
     assert "x\\x1b]0;PWN" in out and "say \\x1b" in err
 
 
