@@ -27,6 +27,7 @@ from wxshop_cli.core.billformat import (
     BillWriter,
     open_bill,
 )
+from wxshop_cli.core.text import invisible_char
 from wxshop_cli.errors import InvalidInput, UsageError
 from wxshop_cli.money import MAX_FEN
 
@@ -703,7 +704,9 @@ FEN = st.integers(0, MAX_FEN)
 
 
 def clean(text: str) -> str:
-    return text.translate(str.maketrans(",`\r\n\x00", "     "))
+    # A bill field never holds control or invisible characters (the reader refuses them).
+    text = text.translate(str.maketrans(",`\r\n\x00", "     "))
+    return "".join(c if invisible_char(c) is None else " " for c in text)
 
 
 @st.composite

@@ -719,15 +719,15 @@ def test_dash_reads_the_promotion_file_from_stdin(cli, tmp_path, backend):
 def test_an_unreadable_file_is_a_usage_error(cli, tmp_path, monkeypatch):
     path = Path(write(tmp_path, base()))
     path.chmod(0)
-    real_read_bytes = Path.read_bytes
+    real_open = Path.open
 
-    def read_bytes(self):
+    def open_(self, *args, **kwargs):
         # Root (as in CI) reads a mode-0 file anyway: refuse it as the kernel would for others.
         if self == path:
             raise PermissionError(13, "Permission denied", str(self))
-        return real_read_bytes(self)
+        return real_open(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(Path, "open", open_)
     error = cli.fails(2, "promo", "publish", str(path))
     assert error["code"] == "invalid_file" and "cannot read" in error["message"]
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import functools
 import inspect
+from pathlib import PurePath
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from wxshop_cli import errors
 from wxshop_cli.config import current
+
+# Typer vendors its own click: its UsageError is the base of typer.BadParameter.
+_ClickUsageError = typer.BadParameter.__mro__[1]
 
 _JSON = inspect.Parameter(
     "wx_json_output",
@@ -39,6 +44,8 @@ def run_guarded(func, *args: Any, **kwargs: Any) -> Any:
 
     settings = current()
     try:
+        _refuse_undecodable([*args, *kwargs.values(), settings.db_option,
+                             settings.buyer_option])
         return func(*args, **kwargs)
     except errors.WxError as exc:
         if settings.debug:
@@ -63,6 +70,25 @@ def run_guarded(func, *args: Any, **kwargs: Any) -> Any:
         raise typer.Exit(translated.exit_code) from None
 
 
+def _refuse_undecodable(values: list[Any]) -> None:
+    """An argument that is not UTF-8 (`orders show $'caf\\xe9'`) reaches Python as text with
+    lone surrogates, which no database or file name takes: a usage error for every command,
+    decided here once."""
+    for value in values:
+        for text in (value if isinstance(value, list | tuple) else (value,)):
+            if isinstance(text, str | PurePath) and not str(text).isascii():
+                try:
+                    str(text).encode("utf-8")
+                except UnicodeEncodeError:
+                    from wxshop_cli.output import shown
+
+                    raw = repr(str(text).encode("utf-8", "surrogateescape"))[2:-1]
+                    raise errors.UsageError(f"an argument is not UTF-8 text: {shown(raw)}",
+                                            slug="invalid_argument",
+                                            hint="arguments, ids and paths are UTF-8 "
+                                                 "text") from None
+
+
 def translate_exception(exc: Exception) -> errors.WxError:
     """Database trouble becomes "try again later"; anything else is an internal error."""
     module = type(exc).__module__ or ""
@@ -72,6 +98,12 @@ def translate_exception(exc: Exception) -> errors.WxError:
         return translate_db_error(exc)
     if isinstance(exc, BrokenPipeError):
         return errors.WxError("output closed early", slug="broken_pipe")
+    if isinstance(exc, OSError):  # the machine's fault, not a bug: a full disk, a read-only file
+        return errors.os_error(exc, str(exc.filename) if exc.filename else "output")
+    if isinstance(exc, RecursionError | MemoryError):
+        return errors.InvalidInput(f"input too large or too deeply nested ({type(exc).__name__})",
+                                   slug="input_too_large",
+                                   hint="split or flatten the input file")
     return errors.WxError(f"unexpected {type(exc).__name__}: {exc}", slug="internal_error",
                           hint="run again with WXSHOP_DEBUG=1 for a traceback")
 
@@ -93,8 +125,65 @@ def _with_common_options(func):
     return wrapper
 
 
+class OneLineUsageError(_ClickUsageError):
+    """Click's usage errors (unknown option, bad value) as wxshop's one line: `error: <what>
+    (see 'wxshop X --help')`, or the JSON error object; the echoed value is clipped and
+    escaped like every error."""
+
+    def __init__(self, original: Any, as_json: bool) -> None:
+        super().__init__(original.format_message(), original.ctx)
+        self.as_json = as_json
+
+    def show(self, file: Any = None) -> None:
+        from wxshop_cli.output import report_error
+
+        path = self.ctx.command_path if self.ctx is not None else "wxshop"
+        # The invocation's settings may not exist yet (the root options failed to parse):
+        # --json is looked for in the arguments themselves.
+        settings = current()
+        saved, settings.json = settings.json, self.as_json
+        try:
+            report_error(errors.UsageError(self.message, slug="usage",
+                                           hint=f"see '{path} --help'"))
+        finally:
+            settings.json = saved
+
+
+class OneLineGroup(TyperGroup):
+    """The root group: click's usage errors anywhere below it become one line."""
+
+    def _one_line(self, exc: Any, args: Any) -> Any:
+        if isinstance(exc, OneLineUsageError) or type(exc).__name__ == "NoArgsIsHelpError":
+            return exc
+        return OneLineUsageError(exc, as_json="--json" in (args or ()))
+
+    def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any):
+        if parent is not None:  # a sub-group: the root converts, knowing every argument
+            return super().make_context(info_name, args, parent=parent, **extra)
+        self._args = list(args)
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except _ClickUsageError as exc:
+            raise self._one_line(exc, args) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        if ctx.parent is not None:
+            return super().invoke(ctx)
+        try:
+            return super().invoke(ctx)
+        except _ClickUsageError as exc:
+            raise self._one_line(exc, getattr(self, "_args", ())) from None
+
+
 class WxTyper(typer.Typer):
     """A Typer whose commands all accept --json/--no-input and follow the error contract."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        cls = kwargs.get("cls") or OneLineGroup
+        if not issubclass(cls, OneLineGroup):  # e.g. the root's lazy group: one line too
+            cls = type(cls.__name__, (OneLineGroup, cls), {})
+        kwargs["cls"] = cls
+        super().__init__(*args, **kwargs)
 
     def command(self, *args: Any, **kwargs: Any):
         register = super().command(*args, **kwargs)

@@ -35,11 +35,19 @@ def check_buyer_name(name: str) -> str:
 def default_home() -> Path:
     explicit = env("WXSHOP_HOME")
     if explicit:
+        import stat
+
         home = Path(explicit).expanduser()
-        if home.exists() and not home.is_dir():
+        try:
+            problem = None if stat.S_ISDIR(home.stat().st_mode) else "is not a directory"
+        except FileNotFoundError:
+            problem = None
+        except OSError as exc:  # a symlink loop, a name too long, a file on the way
+            problem = f"cannot be used ({exc.strerror or type(exc).__name__})"
+        if problem:
             from wxshop_cli.errors import UsageError
 
-            raise UsageError(f"WXSHOP_HOME is not a directory: {home}", slug="invalid_home",
+            raise UsageError(f"WXSHOP_HOME {problem}: {home}", slug="invalid_home",
                              hint="point WXSHOP_HOME at a directory; it is created if missing")
         return home
     import platformdirs

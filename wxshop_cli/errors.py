@@ -113,3 +113,33 @@ class TryAgain(WxError):
 class Interrupted(WxError):
     exit_code = INTERRUPTED
     default_slug = "interrupted"
+
+
+def os_error(exc: OSError, what: str, *, read_only_slug: str = "permission_denied",
+             default: type[WxError] | None = None, slug: str = "file_error") -> WxError:
+    """A failed file operation as the fault it is (README: error slugs): a full disk
+    (`disk_full`, exit 9), a read-only or forbidden place (`read_only_slug`, exit 5), a name
+    the system refuses (`invalid_path`, exit 2: too long, a symlink loop, not UTF-8), an
+    I/O error (`io_error`, exit 9); else `default` (UsageError) with `slug`. `what` says
+    what was being done ("cannot write bill out.csv")."""
+    import errno
+
+    code = exc.errno
+    reason = exc.strerror or type(exc).__name__
+    if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return TryAgain(f"{what}: no space left on the device", slug="disk_full",
+                        hint="free some space and run the same command again; nothing "
+                             "half-written was kept")
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ETXTBSY):
+        return Conflict(f"{what}: {reason}", slug=read_only_slug,
+                        hint="make the file and its directory writable, or choose another "
+                             "place")
+    if code in (errno.ENAMETOOLONG, errno.ELOOP) or isinstance(exc, UnicodeError):
+        return UsageError(f"{what}: {reason}", slug="invalid_path",
+                          hint="give a shorter path of plain UTF-8 names, without symlink "
+                               "loops")
+    if code == errno.EIO:
+        return TryAgain(f"{what}: input/output error", slug="io_error",
+                        hint="check the disk, then try again")
+    return (default or UsageError)(f"{what}: {reason}", slug=slug,
+                                   hint="check the path and its permissions")

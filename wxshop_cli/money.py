@@ -48,6 +48,8 @@ def parse_yuan(text: str, *, field: str = "amount", allow_zero: bool = False) ->
         raise InvalidInput(f"{field}: {reason}", slug="invalid_amount",
                            hint="yuan with at most two decimals, e.g. 3999.00")
     frac = (match["frac"] or "").ljust(2, "0")
+    if len(match["int"]) > 40:  # length first: int() of thousands of digits is refused
+        check_fen(MAX_FEN + 1, field=field)
     fen = int(match["int"]) * 100 + int(frac or "0")
     check_fen(fen, field=field, allow_zero=allow_zero)
     return fen

@@ -16,26 +16,114 @@ from typing import Any
 
 from wxshop_cli import clock, money
 from wxshop_cli.config import current
+from wxshop_cli.core.text import REFUSED_CATEGORIES as _ESCAPED
 from wxshop_cli.errors import UsageError, WxError
 
 _stderr_console = None
 
 
+# ---------------------------------------------------------------- escaping
+
+# What `shown` escapes: the categories core.text refuses in typed text (controls, format
+# characters such as bidi overrides and zero-width spaces, line/paragraph separators,
+# surrogates, private-use and unassigned code points), imported as _ESCAPED.
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    if char in _SHORT:
+        return _SHORT[char]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def shown(text: str, *, keep_newlines: bool = False) -> str:
+    """The one escaping function of the output layer: `text` with every control or invisible
+    character written as a Python-style escape (ESC as `\\x1b`, U+202E as `\\u202e`, a tab
+    as `\\t`), so nothing from a file, the database or an argument can drive the terminal.
+    Backslashes are left alone (`\\x1b` typed as text prints the same: read it as a hint,
+    not as proof). Printable text (the common case) is returned as it is, checked in C."""
+    if text.isprintable():
+        return text
+    import unicodedata
+
+    category = unicodedata.category
+    return "".join(
+        _escape_char(c) if category(c) in _ESCAPED and not (keep_newlines and c == "\n")
+        else c for c in text)
+
+
+def _json_safe(document: str) -> str:
+    """A JSON text with the characters `shown` escapes written as `\\uXXXX`: the same JSON
+    value, but nothing a terminal would act on (json.dumps leaves DEL, C1 and format
+    characters raw with ensure_ascii=False)."""
+    if document.isprintable():
+        return document
+    import unicodedata
+
+    def fix(line: str) -> str:
+        if line.isprintable():
+            return line
+        out = []
+        for c in line:
+            if unicodedata.category(c) in _ESCAPED:
+                code = ord(c)
+                if code >= 0x10000:
+                    code -= 0x10000
+                    out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+                else:
+                    out.append(f"\\u{code:04x}")
+            else:
+                out.append(c)
+        return "".join(out)
+
+    return "\n".join(fix(line) for line in document.split("\n"))
+
+
+def dumps(data: Any, **options: Any) -> str:
+    """json.dumps for wxshop's output (UTF-8 as is, terminal-safe; see `_json_safe`)."""
+    return _json_safe(json.dumps(data, ensure_ascii=False, default=str, **options))
+
+
+_console_class = None
+
+
+def _safe_console(**options: Any):
+    """A Rich Console whose rendered text goes through `shown` (Rich's own styling codes
+    are added after, so colours still work): tables, panels, messages and progress bars of
+    every command are escaped here, whatever renderable a command builds."""
+    global _console_class
+    if _console_class is None:
+        from rich.console import Console
+        from rich.segment import Segment
+
+        class SafeConsole(Console):
+            def _render_buffer(self, buffer):
+                return super()._render_buffer(
+                    segment if segment.control or segment.text.isprintable()
+                    else Segment(shown(segment.text, keep_newlines=True), segment.style)
+                    for segment in buffer)
+
+        _console_class = SafeConsole
+    return _console_class(**options)
+
+
 def err_console():
     """The Rich console on stderr (messages, progress bars, prompts)."""
     global _stderr_console
-    from rich.console import Console
 
     # Recreated when stderr changes (the test runner swaps streams between invocations).
     if _stderr_console is None or _stderr_console.file is not sys.stderr:
-        _stderr_console = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        _stderr_console = _safe_console(file=sys.stderr, highlight=False, soft_wrap=True)
     return _stderr_console
 
 
 def out_console():
-    from rich.console import Console
-
-    return Console(file=sys.stdout, highlight=False)
+    return _safe_console(file=sys.stdout, highlight=False)
 
 
 def stdout_is_terminal() -> bool:
@@ -78,17 +166,23 @@ class Column:
                 return "✓" if value else ""
             return "true" if value else "false"
         if self.kind == "list":
-            return ",".join(str(v) for v in value)
-        return str(value)
+            return shown(",".join(str(v) for v in value))
+        return shown(str(value))
 
 
 def _clean(text: str) -> str:
-    # A TSV value never carries tabs or line breaks.
-    return text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    # A TSV value or an error line never carries tabs or line breaks, nor any other control.
+    return shown(text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ")
+                 .replace("\r", " "))
+
+
+def tsv_cell(text: str) -> str:
+    """One value of a TSV row, as `emit` writes it (streaming writers use it too)."""
+    return _clean(text)
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.write(dumps(data, indent=2) + "\n")
     sys.stdout.flush()
 
 
@@ -174,7 +268,7 @@ def say(message: str) -> None:
     Rich draws it on a terminal; elsewhere the line is written as Rich would write it there
     (markup removed, no colour), without importing Rich."""
     if not sys.stderr.isatty():
-        sys.stderr.write(plain(message) + "\n")
+        sys.stderr.write(shown(plain(message), keep_newlines=True) + "\n")
         sys.stderr.flush()
         return
     err_console().print(message)
@@ -209,7 +303,7 @@ def _clip(text: str) -> str:
 def report_error(error: WxError) -> None:
     error.message = _clip(error.message)
     if current().json:
-        sys.stderr.write(json.dumps(error.to_json(), ensure_ascii=False, default=str) + "\n")
+        sys.stderr.write(dumps(error.to_json()) + "\n")
         return
     for detail in error.details:
         sys.stderr.write(_clip(_clean(detail)) + "\n")

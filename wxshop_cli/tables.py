@@ -47,9 +47,12 @@ def from_columns(columns: Sequence[Column], flexible: Collection[str] = ()) -> l
 def _text(value: Text | Group | str, style: str | None):
     from rich.text import Text
 
+    from wxshop_cli.output import shown
+
     if not isinstance(value, str):
         return value
-    return Text(value, style=style or "")
+    # Escaped before layout so widths are right (the console escapes again, as a last net).
+    return Text(shown(value, keep_newlines=True), style=style or "")
 
 
 def _cell_len(text: str) -> int:

@@ -40,13 +40,11 @@ def export(
 ) -> None:
     """Write the gateway's ledger for one Beijing day as a WeChat Pay trade bill (BILLS.md):
     CRLF, backticked values, five-decimal fees, a summary that adds up."""
-    import os
     import sys
-    import tempfile
     from pathlib import Path
 
     from wxshop_cli.config import current
-    from wxshop_cli.errors import UsageError
+    from wxshop_cli.errors import UsageError, os_error
     from wxshop_cli.output import emit, stdout_is_terminal
 
     settings = current()
@@ -58,14 +56,20 @@ def export(
         raise UsageError("refusing to write gzip data to a terminal", slug="gzip_to_terminal",
                          hint="redirect stdout or use -o FILE")
     target = None
+    special = False  # a device or pipe (`-o /dev/stdout`): written in place, never replaced
     if not to_stdout:
         target = Path(output)
-        if target.is_dir():
-            raise UsageError(f"cannot write bill {target}: it is a directory",
-                             slug="bill_unwritable")
-        if not target.parent.is_dir():
-            raise UsageError(f"cannot write bill {target}: directory {target.parent} does "
-                             "not exist", slug="bill_unwritable")
+        try:
+            if target.is_dir():
+                raise UsageError(f"cannot write bill {target}: it is a directory",
+                                 slug="bill_unwritable")
+            if not target.parent.is_dir():
+                raise UsageError(f"cannot write bill {target}: directory {target.parent} does "
+                                 "not exist", slug="bill_unwritable")
+            special = target.exists() and not target.is_file()
+        except OSError as exc:
+            raise os_error(exc, f"cannot write bill {target}", read_only_slug="bill_unwritable",
+                           slug="bill_unwritable") from None
 
     from wxshop_cli.core.bills import write_bill
     from wxshop_cli.db.engine import database
@@ -77,22 +81,15 @@ def export(
         sys.stdout.flush()
         write_bill(db, day, kind, sys.stdout.buffer, compress=compress)
         return
-    # Write beside the target and rename, so a reader never sees half a bill.
-    try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                             dir=target.parent)
-    except OSError as exc:
-        raise UsageError(f"cannot write bill {target}: {exc.strerror or exc}",
-                         slug="bill_unwritable") from None
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            result = write_bill(db, day, kind, out, compress=compress)
-        os.chmod(temp, 0o644 & ~_umask())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    if special:
+        try:
+            with open(target, "wb") as out:
+                result = write_bill(db, day, kind, out, compress=compress)
+        except OSError as exc:
+            raise os_error(exc, f"cannot write bill {target}", read_only_slug="bill_unwritable",
+                           slug="bill_unwritable") from None
+    else:
+        result = _write_beside(db, day, kind, target, compress)
     shown = result.public()
     data = {"path": str(target), **shown, "gzip": compress}
     flat = {**data, **shown["totals"]}
@@ -100,6 +97,40 @@ def export(
         emit(data, EXPORT_COLUMNS)
     else:
         emit(flat, EXPORT_COLUMNS, title=f"Bill {day.isoformat()} ({kind})")
+
+
+def _write_beside(db, day, kind: str, target, compress: bool):
+    """Write beside the target and rename, so a reader never sees half a bill (a full disk
+    leaves nothing behind: `disk_full`, exit 9)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from wxshop_cli.core.bills import write_bill
+    from wxshop_cli.errors import os_error
+
+    def fault(exc: OSError):
+        return os_error(exc, f"cannot write bill {target}", read_only_slug="bill_unwritable",
+                        slug="bill_unwritable")
+
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                             dir=target.parent)
+    except OSError as exc:
+        raise fault(exc) from None
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            result = write_bill(db, day, kind, out, compress=compress)
+        os.chmod(temp, 0o644 & ~_umask())
+        os.replace(temp, target)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise fault(exc) from None
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return result
 
 
 def _umask() -> int:

@@ -122,7 +122,7 @@ def show_run(db: Any, run_id: str, *, replayed: bool | None) -> int:
 
     from wxshop_cli.config import current
     from wxshop_cli.core import reconcile as service
-    from wxshop_cli.output import say, stdout_is_terminal
+    from wxshop_cli.output import say, stdout_is_terminal, tsv_cell
 
     settings = current()
     tz = settings.tz
@@ -138,7 +138,7 @@ def show_run(db: Any, run_id: str, *, replayed: bool | None) -> int:
         else:
             lines = ["\t".join(c.header for c in DISCREPANCY_COLUMNS)]
             for item in items:
-                lines.append("\t".join(_tsv(c.text(item, terminal=False))
+                lines.append("\t".join(tsv_cell(c.text(item, terminal=False))
                                        for c in DISCREPANCY_COLUMNS))
                 if len(lines) >= 1000:
                     sys.stdout.write("\n".join(lines) + "\n")
@@ -148,10 +148,6 @@ def show_run(db: Any, run_id: str, *, replayed: bool | None) -> int:
             sys.stdout.flush()
             say(_one_line(summary))
     return summary["open"]
-
-
-def _tsv(text: str) -> str:
-    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
 def _one_line(summary: dict[str, Any]) -> str:
@@ -164,15 +160,16 @@ def _one_line(summary: dict[str, Any]) -> str:
 
 def _write_json(summary: dict[str, Any], items: Any) -> None:
     """One JSON document, written as the discrepancies stream out of the database."""
-    import json
     import sys
 
-    head = json.dumps(summary, ensure_ascii=False, indent=2)
+    from wxshop_cli.output import dumps
+
+    head = dumps(summary, indent=2)
     write = sys.stdout.write
     write(head[:-2] + ',\n  "discrepancies": [')
     first = True
     for item in items:
-        write(("\n    " if first else ",\n    ") + json.dumps(item, ensure_ascii=False))
+        write(("\n    " if first else ",\n    ") + dumps(item))
         first = False
     write("]\n}\n" if first else "\n  ]\n}\n")
     sys.stdout.flush()

@@ -56,6 +56,7 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from wxshop_cli.core.text import describe, invisible_char
 from wxshop_cli.errors import InvalidInput, UsageError
 from wxshop_cli.money import MAX_FEN, format_rate, parse_rate_ppm, yuan
 
@@ -605,6 +606,8 @@ class BillReader:
                 line = line.rstrip("\r\n")
                 if line[:1] != "`":
                     break
+                if not line.isprintable() and (bad := self._invisible(line, line_no)):
+                    raise bad
                 m = match(line)
                 if m is None:
                     raise self._row_error(line, line_no)
@@ -690,6 +693,21 @@ class BillReader:
                ("order", _parse_yuan), ("requested_refund", _parse_yuan),
                ("refund_requested_at", _parse_time), ("refund_succeeded_at", _parse_time))
     _MAY_BE_EMPTY = frozenset({"rate", "refund_succeeded_at"})
+
+    def _invisible(self, line: str, line_no: int) -> InvalidInput | None:
+        """The error for a detail line with a control or invisible character (core.text's
+        one check: such a value would reach a terminal or the book), naming the line and the
+        column; None when the line only has spaces such as U+3000 (printable text)."""
+        for number, field in enumerate(line.split(","), start=1):
+            bad = invisible_char(field)
+            if bad is not None:
+                column = self.columns[number - 1] if number <= self._ncols else "?"
+                return _invalid(f"column {number}: bad {column} {_shown(field[1:])}: "
+                                f"contains {describe(bad)}",
+                                slug="invalid_bill_row", line=line_no,
+                                hint="a bill field never holds control or invisible "
+                                     "characters; download the bill again")
+        return None
 
     def _row_error(self, line: str, line_no: int, field: str | None = None,
                    reason: str = "") -> InvalidInput:
@@ -938,7 +956,13 @@ class BillWriter:
         clean = _CLEAN
 
         def text(value: str | None) -> str:
-            return value.translate(clean) if value else ""
+            if not value:
+                return ""
+            value = value.translate(clean)
+            if value.isprintable():
+                return value
+            # The reader refuses control and invisible characters: write a space instead.
+            return "".join(" " if invisible_char(c) else c for c in value)
 
         refund_id = text(row.refund_id) or ("0" if kind == "payment" else "")
         refund_no = text(row.refund_no) or ("0" if kind == "payment" else "")
@@ -1117,7 +1141,42 @@ def open_bill(path_or_dash: str | os.PathLike[str], *,
     return BillSource(str(path), path=path)
 
 
+#: A spool file is named `wxshop-bill-<pid>-<random>.spool`; one whose process is gone and
+#: that is older than this is the leftover of a killed run and is removed by the next one.
+STALE_SPOOL_SECONDS = 60
+
+
+def clean_stale_spools(directory: str | None = None) -> int:
+    """Remove the spool files of killed runs (see STALE_SPOOL_SECONDS); returns how many."""
+    import time
+
+    removed = 0
+    folder = Path(directory or tempfile.gettempdir())
+    cutoff = time.time() - STALE_SPOOL_SECONDS
+    for path in folder.glob("wxshop-bill-*.spool"):
+        pid_text = path.name[len("wxshop-bill-"):].split("-", 1)[0]
+        try:
+            if not pid_text.isdigit() or path.stat().st_mtime > cutoff or _alive(int(pid_text)):
+                continue
+            path.unlink()
+            removed += 1
+        except OSError:  # gone meanwhile, or another user's
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 def _spool(name: str, stream: BinaryIO) -> BillSource:
+    clean_stale_spools()
     buffer = bytearray()
     temp: Path | None = None
     spool = None
@@ -1129,7 +1188,7 @@ def _spool(name: str, stream: BinaryIO) -> BillSource:
             buffer += chunk
             if len(buffer) > _SPOOL_IN_MEMORY:
                 spool = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below
-                    prefix="wxshop-bill-", suffix=".spool", delete=False)
+                    prefix=f"wxshop-bill-{os.getpid()}-", suffix=".spool", delete=False)
                 temp = Path(spool.name)
                 spool.write(buffer)
                 buffer = bytearray()

@@ -88,6 +88,9 @@ def parse_count(text: str, *, option: str, slug: str = "invalid_stock") -> int:
     minus left to the range check. Not a whole number at all (`abc`, `1.5`) is a usage error
     (2), as Typer's own int was; a whole number written another way, which Python's int()
     would take (` 5`, `1_000`, full-width `１０`), breaks the rule: invalid input (3, `slug`)."""
+    if len(text) > 40:  # length first: int() of thousands of digits is refused
+        raise InvalidInput(f"{option}: a number of {len(text):,} characters is too long",
+                           slug=slug, hint=f"a whole number from 0 to {STOCK_MAX:,}")
     if _COUNT.fullmatch(text):
         return int(text)
     try:

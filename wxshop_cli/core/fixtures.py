@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wxshop_cli.errors import InvalidInput, NotFound, WxError
+from wxshop_cli.errors import InvalidInput, NotFound, UsageError, WxError
 
 Operation = Callable[["FixtureContext", dict[str, Any]], dict[str, Any]]
 OPS: dict[str, Operation] = {}
@@ -92,8 +92,11 @@ class FixtureContext:
 def resolve_source(source: str) -> Path:
     """An existing file path, else a fixture shipped with wxshop by name (`double11`)."""
     path = Path(source).expanduser()
-    if path.is_file():
-        return path
+    try:
+        if path.exists() and not path.is_dir():
+            return path  # a regular file, or a device or FIFO that read_fixture refuses
+    except OSError:  # a name too long, a loop: not a path, maybe a shipped name
+        pass
     from wxshop_cli.resources import fixtures_dir
 
     if re.fullmatch(r"[A-Za-z0-9_-]+", source):
@@ -106,13 +109,30 @@ def resolve_source(source: str) -> Path:
 
 def read_fixture(path: Path) -> list[dict[str, Any]]:
     """Parse and check the whole file's form before any step runs."""
+    from wxshop_cli.core.inputlimits import MAX_DEPTH, read_bounded, too_deep
+
+    def unusable(reason: str) -> UsageError:
+        return UsageError(f"{path}: {reason}", slug="invalid_file",
+                          hint="give a JSON fixture file, or a shipped name such as double11")
+
     try:
-        document = json.loads(path.read_text(encoding="utf-8-sig"))
+        text = read_bounded(path, unusable).decode("utf-8-sig")
+        where = too_deep(text, toml=False)
+        if where is not None:
+            raise InvalidInput(f"{path}: {where}: nested more than {MAX_DEPTH} levels deep",
+                               slug="invalid_fixture", location=where)
+        document = json.loads(text)
     except UnicodeDecodeError:
         raise InvalidInput(f"{path}: not UTF-8 text", slug="invalid_fixture") from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{path}: not JSON: {exc.msg} at line {exc.lineno}",
                            slug="invalid_fixture", location=f"line {exc.lineno}") from None
+    except (ValueError, RecursionError):  # an integer of thousands of digits
+        raise InvalidInput(f"{path}: a number too long to be one",
+                           slug="invalid_fixture") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read fixture {path}: {exc.strerror or exc}",
+                         slug="invalid_file") from None
     steps = document.get("steps") if isinstance(document, dict) else None
     if not isinstance(steps, list):
         raise InvalidInput(f"{path}: expected an object with a list of \"steps\"",

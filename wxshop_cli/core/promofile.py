@@ -99,11 +99,13 @@ def _unreadable(source: str, reason: str) -> UsageError:
 def read_bytes(path: Path) -> bytes:
     """The file's bytes; a directory or a file that cannot be read is a usage error (2,
     `invalid_file`)."""
+    from wxshop_cli.core.inputlimits import read_bounded
+
     source = str(path)
-    if path.is_dir():
-        raise _unreadable(source, "is a directory, not a promotion file")
     try:
-        return path.read_bytes()
+        if path.is_dir():
+            raise _unreadable(source, "is a directory, not a promotion file")
+        return read_bounded(path, lambda reason: _unreadable(source, reason))
     except IsADirectoryError:
         raise _unreadable(source, "is a directory, not a promotion file") from None
     except OSError as exc:
@@ -119,8 +121,15 @@ def read_stdin() -> bytes:
         raise UsageError("`promo publish -` reads the promotion file from stdin, which is a "
                          "terminal", slug="missing_value",
                          hint="pipe the file in: wxshop promo publish - < double11.toml")
+    from wxshop_cli.core.inputlimits import MAX_FILE_BYTES, read_stream_bounded
+
     stream = getattr(sys.stdin, "buffer", None)
-    data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+    if stream is not None:
+        data = read_stream_bounded(stream, lambda reason: _unreadable("<stdin>", reason))
+    else:
+        data = sys.stdin.read(MAX_FILE_BYTES + 1).encode("utf-8")
+        if len(data) > MAX_FILE_BYTES:
+            raise _unreadable("<stdin>", "larger than the limit")
     if not data.strip():
         raise UsageError("`promo publish -` got nothing on stdin", slug="missing_value",
                          hint="pipe the file in: wxshop promo publish - < double11.toml")
@@ -140,6 +149,11 @@ def parse_document(data: bytes, *, source: str, suffix: str = "") -> dict[str, A
     except UnicodeDecodeError:
         raise mistakes_error(source, ["file: not UTF-8 text"]) from None
     is_json = suffix == ".json" or (suffix != ".toml" and text.lstrip().startswith("{"))
+    from wxshop_cli.core.inputlimits import MAX_DEPTH, too_deep
+
+    where = too_deep(text, toml=not is_json)
+    if where is not None:
+        raise mistakes_error(source, [f"{where}: nested more than {MAX_DEPTH} levels deep"])
     duplicates: list[str] = []
     if is_json:
         def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -159,12 +173,16 @@ def parse_document(data: bytes, *, source: str, suffix: str = "") -> dict[str, A
         except json.JSONDecodeError as exc:
             raise mistakes_error(source, [f"line {exc.lineno}, column {exc.colno}: "
                                           f"not JSON: {exc.msg}"]) from None
+        except (ValueError, RecursionError):  # an integer of thousands of digits
+            raise mistakes_error(source, ["file: a number too long to be one"]) from None
     else:
         import tomllib
 
         try:
             document = tomllib.loads(text, parse_float=FloatText)
-        except tomllib.TOMLDecodeError as exc:
+        except (ValueError, RecursionError) as exc:
+            if not isinstance(exc, tomllib.TOMLDecodeError):
+                raise mistakes_error(source, ["file: a number too long to be one"]) from None
             message = str(exc)
             where = re.search(r"\(at line (\d+), column (\d+)\)", message)
             reason = re.sub(r"\s*\(at .*\)$", "", message)

@@ -24,7 +24,7 @@ from sqlmodel import Session
 from wxshop_cli import security
 from wxshop_cli.config import Settings, current
 from wxshop_cli.db.migrations import HEAD, REVISIONS
-from wxshop_cli.errors import Conflict, TryAgain, UsageError, WxError
+from wxshop_cli.errors import Conflict, TryAgain, UsageError, WxError, os_error
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 
@@ -64,14 +64,33 @@ def make_engine(url: str) -> Engine:
                      hint="wxshop runs on SQLite and PostgreSQL")
 
 
+#: wxshop's schema: a non-empty database without these tables belongs to another program.
+WXSHOP_TABLES = ("alembic_version", "merchant_settings")
+
+
+def foreign_database(what: str) -> Conflict:
+    return Conflict(f"{what} is not a wxshop database (it has other tables and no wxshop "
+                    "schema)", slug="foreign_database",
+                    hint="point --db / WXSHOP_DB at a wxshop database or a new path; "
+                         "the database was not touched")
+
+
 def _configure_sqlite(engine: Engine, timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Hand transaction control to SQLAlchemy's "begin" event below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        # Before anything that persists (WAL is a property of the file): another program's
+        # database is refused untouched. One read of sqlite_master, cheap on every start.
+        names = {row[0] for row in cursor.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if names and not names.issuperset(WXSHOP_TABLES) or not names and cursor.execute(
+                "SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+            cursor.close()
+            raise foreign_database(f"the SQLite database {engine.url.database}")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -90,13 +109,35 @@ def translate_db_error(exc: BaseException) -> WxError:
     detail = str(orig if orig is not None else exc).strip().splitlines()[0] if str(
         orig if orig is not None else exc).strip() else type(exc).__name__
     lowered = detail.lower()
+    sqlstate = getattr(orig if orig is not None else exc, "sqlstate", None)
     if "locked" in lowered or "busy" in lowered:
         return TryAgain("the database is busy", slug="database_busy",
                         hint="another wxshop holds the lock; try again")
-    # Set-up mistakes: retrying will not help, so they are usage errors, not "try again".
-    if "file is not a database" in lowered or "not a database" in lowered:
-        return UsageError("the --db file is not an SQLite database", slug="invalid_database_path",
-                          hint="point --db / WXSHOP_DB at a wxshop database or a new path")
+    # Faults of the machine, each with its name (README: exit codes); nothing was saved.
+    if "database or disk is full" in lowered or "no space left" in lowered or (
+            sqlstate in {"53100", "53200"}):
+        return TryAgain("the disk of the database is full: the change was not saved",
+                        slug="disk_full",
+                        hint="free some space and run the same command again (a buy with "
+                             "the same --idempotency-key completes once)")
+    if "readonly" in lowered or "read-only" in lowered or sqlstate == "25006":
+        return Conflict("the database is read-only: the change was not saved",
+                        slug="database_read_only",
+                        hint="make the database file and its directory writable, or use a "
+                             "copy")
+    if "malformed" in lowered or "file is not a database" in lowered or (
+            "not a database" in lowered):
+        return Conflict("the database file is damaged (corrupt or truncated)",
+                        slug="database_corrupt",
+                        hint="restore it from a backup; wxshop did not change it")
+    if "unable to open database file" in lowered:  # SQLite: the file or its directory
+        return Conflict("cannot open the database file for writing", slug="database_read_only",
+                        hint="make the database file and its directory writable (SQLite "
+                             "keeps -wal and -shm files beside it), or use a copy")
+    if "disk i/o error" in lowered:
+        return TryAgain("the disk of the database reported an I/O error", slug="database_io_error",
+                        hint="check the disk and that the database file and its directory "
+                             "are writable, then try again")
     if "authentication failed" in lowered or (
         "database" in lowered and "does not exist" in lowered) or "role" in lowered and (
             "does not exist" in lowered):
@@ -108,7 +149,6 @@ def translate_db_error(exc: BaseException) -> WxError:
                                      "translate host", "unable to open", "resolve")):
         return TryAgain(f"cannot reach the database: {detail}", slug="database_unreachable",
                         hint="check --db / WXSHOP_DB and that the server is running")
-    sqlstate = getattr(orig if orig is not None else exc, "sqlstate", None)
     if sqlstate in {"40001", "40P01", "55P03"}:  # serialization failure, deadlock, lock timeout
         return TryAgain("the database is busy", slug="database_busy", hint="try again")
     return WxError(f"database error: {type(orig or exc).__name__}", slug="database_error",
@@ -132,8 +172,12 @@ class Database:
             raise UsageError(f"the secret key file {self.key_file} is a directory",
                              slug="invalid_secret_key_file",
                              hint="WXSHOP_SECRET_KEY_FILE names a file")
-        self._prepare_files(settings)
-        self.key = self._load_key()
+        try:
+            self._prepare_files(settings)
+            self.key = self._load_key()
+        except OSError as exc:
+            raise os_error(exc, f"cannot prepare {exc.filename or 'the data directory'}",
+                           read_only_slug="database_read_only") from None
         try:
             self._bootstrap(settings)
         except SQLAlchemyError as exc:
@@ -142,9 +186,10 @@ class Database:
     def _prepare_files(self, settings: Settings) -> None:
         parsed = make_url(self.url) if "://" in self.url else None
         if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database and (
-            parsed.database != ":memory:"
+            parsed.database != ":memory:" and not parsed.database.startswith("file:")
         ):
             path = Path(parsed.database)
+            _check_sqlite_file(path)
             if path.is_dir():
                 raise UsageError(f"the database path {path} is a directory",
                                  slug="invalid_database_path",
@@ -193,12 +238,25 @@ class Database:
     def _bootstrap(self, settings: Settings) -> None:
         revision, check = self.stored_state()
         self.previous_revision = revision  # what `wxshop db upgrade` reports
+        if revision is None and self.dialect == "postgresql":
+            self._refuse_foreign_schema()
         if revision == HEAD and check is not None:
             self._check_key(check)
             return
         if revision is not None and revision not in REVISIONS:
             raise _newer_database(revision)
         self.upgrade(settings)
+
+    def _refuse_foreign_schema(self) -> None:
+        """A PostgreSQL schema with tables but no wxshop schema belongs to another program
+        (SQLite's check runs as each connection opens, before WAL is set)."""
+        assert self.engine is not None
+        with self._read_engine.connect() as conn:
+            tables = {row[0] for row in conn.execute(text(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema()"))}
+        if tables and not tables.issuperset(WXSHOP_TABLES):
+            raise foreign_database("the PostgreSQL schema")
 
     def upgrade(self, settings: Settings) -> str:
         """Bring the schema to HEAD under a lock and create the merchant settings row."""
@@ -246,6 +304,51 @@ class Database:
         close_thread_connection(self)
         if self.engine is not None:
             self.engine.dispose()
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """What can be told of an SQLite path before opening it (nothing is written): a device
+    or pipe, a name the system refuses, a file that is not SQLite, a truncated header."""
+    import errno
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        what = {errno.ENAMETOOLONG: "a name too long", errno.ELOOP: "a symlink loop"}.get(
+            exc.errno, exc.strerror or type(exc).__name__)
+        raise UsageError(f"unusable database path {path}: {what}",
+                         slug="invalid_database_path",
+                         hint="give a shorter, plain file path, e.g. --db ./shop.db") from None
+    if stat.S_ISDIR(mode):
+        return
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"the database path {path} is not a regular file (a device, pipe "
+                         "or socket)", slug="database_not_a_file",
+                         hint="give a file path, e.g. --db ./shop.db")
+    try:
+        with open(path, "rb") as file:
+            head = file.read(100)
+    except OSError as exc:
+        raise Conflict(f"cannot read the database {path}: {exc.strerror or exc}",
+                       slug="database_read_only" if exc.errno in (errno.EACCES, errno.EPERM)
+                       else "database_io_error",
+                       hint="make the database file readable and writable") from None
+    if not head:
+        return
+    if head[:len(_SQLITE_MAGIC)] != _SQLITE_MAGIC[:len(head)]:
+        raise UsageError("the --db file is not an SQLite database",
+                         slug="invalid_database_path",
+                         hint="point --db / WXSHOP_DB at a wxshop database or a new path")
+    if len(head) < 100:
+        raise Conflict("the database file is damaged (corrupt or truncated)",
+                       slug="database_corrupt",
+                       hint="restore it from a backup; wxshop did not change it")
 
 
 def _is_missing_table(exc: BaseException) -> bool:
