@@ -321,3 +321,13 @@ def test_ctrl_c_mid_batch_finishes_or_releases_and_the_same_file_pays_once(cli, 
     assert result.exit_code == 0, result.stderr
     assert len({row["order_no"] for row in rows}) == 12
     assert count(store["db"], GatewayPayment) == 12 and sold(store["db"], item) == 12
+
+
+def test_control_characters_from_the_file_never_reach_the_terminal_raw(cli, store):
+    evil = "\x1b]0;PWN\x07\x1b[2J"
+    text = lines({"buyer": "b1", "item": evil}, {"buyer": "b1", "item": "x", "colour": evil})
+    for json_flag in ((), ("--json",)):
+        result = cli(*json_flag, "--now", shop.DURING, "buy", "--from", "-", input=text,
+                     env=PAY)
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+        assert "\x1b" not in result.stderr

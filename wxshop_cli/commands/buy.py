@@ -127,7 +127,6 @@ BATCH_COLUMNS = ["line", "exit_code", "status", "order_no", "amount", "buyer",
 
 def _buy_from(source: str, group: int, workers: int) -> None:
     """`buy --from`: one result line per input line, each printed after its commit."""
-    import json
     import os
     import sys
 
@@ -138,7 +137,7 @@ def _buy_from(source: str, group: int, workers: int) -> None:
     from wxshop_cli.db.engine import database
     from wxshop_cli.errors import NotFound, UsageError
     from wxshop_cli.gateway import get_gateway
-    from wxshop_cli.output import say
+    from wxshop_cli.output import dumps, say, tsv_cell
 
     if not 1 <= group <= 10_000:
         raise UsageError("--group takes 1 to 10000", slug="usage", hint="e.g. --group 500")
@@ -173,7 +172,7 @@ def _buy_from(source: str, group: int, workers: int) -> None:
             row.update(line=result.line_no, exit_code=result.exit_code)
             if error is not None:
                 row["error"] = error.to_json()["error"]
-            sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            sys.stdout.write(dumps(row) + "\n")
         else:
             if header[0]:
                 sys.stdout.write("\t".join(BATCH_COLUMNS) + "\n")
@@ -183,7 +182,7 @@ def _buy_from(source: str, group: int, workers: int) -> None:
                      money.yuan(order["amount_fen"]) if order else "", result.buyer, key,
                      "true" if outcome is not None and outcome.replayed else "false",
                      error.line() if error else ""]
-            sys.stdout.write("\t".join(_cell(c) for c in cells) + "\n")
+            sys.stdout.write("\t".join(tsv_cell(str(c)) for c in cells) + "\n")
         sys.stdout.flush()
 
     def parsed():
@@ -206,7 +205,3 @@ def _buy_from(source: str, group: int, workers: int) -> None:
         f"{summary.orders_per_second:,.0f} orders/s")
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
-
-
-def _cell(value) -> str:
-    return str(value).replace("\t", " ").replace("\n", " ")
