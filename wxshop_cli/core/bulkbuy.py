@@ -16,6 +16,7 @@ What a batch adds:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import queue
@@ -88,6 +89,19 @@ class BatchSummary:
     @property
     def exit_code(self) -> int:
         return 0 if self.not_paid == 0 else SOME_NOT_PAID
+
+
+def _retried(step: Callable[[], Any]) -> Any:
+    """Run a transaction step again when the database was busy or chose it as a deadlock's
+    victim (it was rolled back whole, so running it again is safe)."""
+    for attempt in range(GROUP_TRIES):
+        try:
+            return step()
+        except TryAgain as exc:
+            if exc.slug != "database_busy" or attempt + 1 == GROUP_TRIES:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 # ---------------------------------------------------------------- parsing
@@ -241,7 +255,12 @@ class BatchBuy:
         connection = HotConnection(self.db)
         try:
             for group in self._groups(inbox):
-                self._report(self._run_group(connection, group))
+                try:
+                    results = self._run_group(connection, group)
+                except WxError as exc:  # a group that could not run: each line says why
+                    results = [LineResult(line.line_no, line.buyer, error=exc, key=line.key)
+                               for line in group]
+                self._report(results)
         finally:
             connection.close()
             self.gateway.close()
@@ -305,13 +324,17 @@ class BatchBuy:
 
     def _claim_group(self, connection: HotConnection, lines: list[BatchLine],
                      now: dt.datetime, results: dict[int, LineResult]) -> list[tuple]:
-        """Transaction one for the whole group, a savepoint per line."""
+        """Transaction one for the whole group, a savepoint per line. Lines are claimed in
+        item order, so that groups racing in other workers (PostgreSQL) lock the items' rows
+        in one order and cannot deadlock on them; a group that still meets a deadlock or a
+        busy database is tried again whole (nothing of it was committed)."""
+        in_lock_order = sorted(lines, key=lambda line: line.request.item)
         for attempt in range(GROUP_TRIES):
             claims: list[tuple[BatchLine, Any]] = []
             failed: dict[int, LineResult] = {}
             try:
                 with connection.transaction() as tx:
-                    for line in lines:
+                    for line in in_lock_order:
                         key = line.key or checkout.new_idempotency_key()
                         tx.savepoint()
                         try:
@@ -345,7 +368,7 @@ class BatchBuy:
                                   claim.order.amount_fen, checkout.openid_of(line.buyer),
                                   claim.order.title) for line, claim in fresh]
         try:
-            answers = self.gateway.charge_many(requests, now)
+            answers = _retried(lambda: self.gateway.charge_many(requests, now))
         except WxError as exc:
             # The bank's answer is unknown: each order stays claimed under its key, and a
             # retry with the same key asks the gateway first.
@@ -362,16 +385,34 @@ class BatchBuy:
 
     def _record_outcomes(self, connection: HotConnection, charged: list[tuple],
                          now: dt.datetime, results: dict[int, LineResult]) -> None:
-        """Transaction two for the whole group: every outcome with its key's final state."""
-        slow = []
-        with connection.transaction() as tx:
-            for line, claim, answer in charged:
-                outcome = checkout.record_outcome(tx, claim.order, answer, claim.key,
-                                                  line.key is None, now)
-                if outcome is None:
-                    slow.append((line, claim, answer))
-                else:
-                    results[line.line_no] = LineResult(line.line_no, line.buyer, outcome)
+        """Transaction two for the whole group: every outcome with its key's final state
+        (items given back in item order; tried again whole on a deadlock)."""
+        charged = sorted(charged, key=lambda entry: entry[1].order.item_id or "")
+
+        def record() -> tuple[dict[int, LineResult], list[tuple]]:
+            done, slow = {}, []
+            with connection.transaction() as tx:
+                for line, claim, answer in charged:
+                    order = dataclasses.replace(claim.order)  # a retry starts from the claim
+                    outcome = checkout.record_outcome(tx, order, answer, claim.key,
+                                                      line.key is None, now)
+                    if outcome is None:
+                        slow.append((line, claim, answer))
+                    else:
+                        done[line.line_no] = LineResult(line.line_no, line.buyer, outcome)
+            return done, slow
+
+        try:
+            done, slow = _retried(record)
+        except WxError as exc:
+            for line, claim, _ in charged:
+                results[line.line_no] = LineResult(line.line_no, line.buyer, error=TryAgain(
+                    f"the outcome of order {claim.order.order_no} could not be recorded: "
+                    f"{exc.message}", slug="payment_unknown", order_no=claim.order.order_no,
+                    idempotency_key=claim.key,
+                    hint="retry the line with the same key in a minute (it asks the bank)"))
+            return
+        results.update(done)
         for line, claim, answer in slow:  # closed or settled by someone else meanwhile
             results[line.line_no] = self._guarded(line, lambda c=claim, a=answer, ln=line: (
                 checkout.settle_slowly(self.db, self.gateway, c.order, a, c.key,

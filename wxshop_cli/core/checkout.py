@@ -292,17 +292,19 @@ class _Reference:
 
 def buyer_id_for(tx: Any, db: Any, name: str, now: dt.datetime) -> int:
     """The buyer's id, created on first use. Ids never change and buyers are never deleted,
-    so each process remembers them."""
+    so each process remembers the ids it read (not one it just inserted: that transaction
+    may yet roll back)."""
     cache = db.__dict__.setdefault("_buyer_ids", {})
     found = cache.get(name)
-    if found is None:
-        row = tx.one(_BUYER_ID, name=name)
-        if row is None:
-            check_buyer_name(name)
-            tx.execute(_INSERT_BUYER, name=name, now=tx.time(now))
-            row = tx.one(_BUYER_ID, name=name)
-        found = cache[name] = row[0]
-    return found
+    if found is not None:
+        return found
+    row = tx.one(_BUYER_ID, name=name)
+    if row is not None:
+        cache[name] = row[0]
+        return row[0]
+    check_buyer_name(name)
+    tx.execute(_INSERT_BUYER, name=name, now=tx.time(now))
+    return tx.one(_BUYER_ID, name=name)[0]
 
 
 _INSERT_BUYER = Prepared(lambda d: dialect_insert(d, Buyer.__table__).values(
