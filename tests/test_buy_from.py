@@ -247,12 +247,7 @@ def test_a_batch_killed_mid_way_then_run_again_pays_every_line_once(cli, store):
     item = store["items"]["YX-2001"]
     text = lines(*({"buyer": f"b{n % 4 + 1}", "item": item, "idempotency_key": f"kill-{n}"}
                    for n in range(8)))
-    path = shop_file("kill.jsonl", text)
-    env = dict(os.environ, PYTHONPATH=str(REPO), WXSHOP_PAY_PASSWORD=shop.PASSWORD,
-               WXSHOP_SANDBOX_CHARGE_DELAY="0.4")
-    proc = subprocess.Popen([sys.executable, "-m", "wxshop_cli", "--json", "--now",
-                             shop.DURING, "buy", "--from", str(path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = slow_batch(shop_file("kill.jsonl", text), delay="0.4")
     first_line = proc.stdout.readline()  # one purchase committed and reported…
     assert json.loads(first_line)["exit_code"] == 0
     time.sleep(0.2)  # …and the next one inside the bank's answer
@@ -270,6 +265,16 @@ def test_a_batch_killed_mid_way_then_run_again_pays_every_line_once(cli, store):
     left = shop.stock_left(store["db"], item)
     assert left + sold(store["db"], item) == stock_before and sold(store["db"], item) == 8
 
+
+
+def slow_batch(path, *options: str, delay: str) -> subprocess.Popen:
+    """`buy --from PATH` in a real process whose bank answers `delay` seconds after it
+    charged (the sandbox's knob), to be killed or interrupted mid-batch."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), WXSHOP_PAY_PASSWORD=shop.PASSWORD,
+               WXSHOP_SANDBOX_CHARGE_DELAY=delay)
+    return subprocess.Popen([sys.executable, "-m", "wxshop_cli", "--json", "--now",
+                             shop.DURING, "buy", "--from", str(path), *options], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def shop_file(name: str, text: str):
@@ -302,12 +307,7 @@ def test_ctrl_c_mid_batch_finishes_or_releases_and_the_same_file_pays_once(cli, 
     item = store["items"]["YX-2001"]
     text = lines(*({"buyer": f"b{n % 4 + 1}", "item": item, "idempotency_key": f"int-{n}"}
                    for n in range(12)))
-    path = shop_file("interrupt.jsonl", text)
-    env = dict(os.environ, PYTHONPATH=str(REPO), WXSHOP_PAY_PASSWORD=shop.PASSWORD,
-               WXSHOP_SANDBOX_CHARGE_DELAY="0.5")
-    proc = subprocess.Popen([sys.executable, "-m", "wxshop_cli", "--json", "--now",
-                             shop.DURING, "buy", "--from", str(path), "--group", "3"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = slow_batch(shop_file("interrupt.jsonl", text), "--group", "3", delay="0.5")
     assert json.loads(proc.stdout.readline())["exit_code"] == 0  # a group is done…
     proc.send_signal(signal.SIGINT)  # …and the next is with the bank
     out, err = proc.communicate(timeout=60)
