@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wxshop_cli.core import checkout
-from wxshop_cli.db.prepared import HotConnection
+from wxshop_cli.db.prepared import HotConnection, close_thread_connection
 from wxshop_cli.errors import Interrupted, InvalidInput, TryAgain, UsageError, WxError
 from wxshop_cli.gateway.base import ChargeRequest
 
@@ -264,6 +264,7 @@ class BatchBuy:
         finally:
             connection.close()
             self.gateway.close()
+            close_thread_connection(self.db)  # the one a slow path may have opened here
 
     def _groups(self, inbox: queue.Queue) -> Iterator[list[BatchLine]]:
         """Groups of up to `group` purchases: what has arrived, without waiting for more (a
