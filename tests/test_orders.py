@@ -168,6 +168,29 @@ def test_a_payment_for_a_closed_order_is_recorded_and_refunded(cli, store):
     assert shop.stock_left(db, store["item"]) == 10  # the close gave it back, once
 
 
+def test_an_unknown_charge_on_a_cancelled_order_is_asked_again_and_refunded(cli, store):
+    """Cancelled before its charge reached the bank, whose answer was then "unknown": the
+    order stays closed, and the charge the bank took after all is refunded."""
+    db = store["db"]
+    slow = shop.shopper(db, "slow", "timeout")
+    request = checkout.BuyRequest(item=store["item"])
+    order_no = checkout._claim(db, "slow", request, "late", False, shop.DURING_AT).order.order_no
+    cli.json("--buyer", "slow", "--now", shop.DURING, "orders", "cancel", order_no)
+    gateway = get_gateway(db)
+    result = gateway.charge(out_trade_no=order_no, card_token=slow["card"], amount_fen=7920,
+                            openid="oWXSHOP_slow", product="x", now=shop.DURING_AT)
+    assert result.unknown
+    from wxshop_cli.core.orders import apply_charge
+
+    after = apply_charge(db, gateway, order_no, result, shop.DURING_AT)
+    assert after.close_reason == "cancelled" and after.transaction_id is not None
+    assert after.refunded_fen == 7920
+    with db.transaction(read_only=True) as session:
+        refunds = session.execute(select(Refund).where(Refund.order_no == order_no)).scalars()
+        assert [r.amount_fen for r in refunds] == [7920]
+    assert shop.stock_left(db, store["item"]) == 10  # the cancel gave it back, once
+
+
 def test_orders_list_filters(cli, store):
     paid_order(cli, store)
     shop.shopper(store["db"], "li")

@@ -197,15 +197,23 @@ def apply_charge(db: Any, gateway: Any, order_no: str, result: Any, now: dt.date
     """Transaction two for an order read from the book (the settle path; checkout's hot path
     writes the same through `record_charge` on its own connection).
 
-    A success for an order that was closed meanwhile is recorded and refunded at once."""
-    late_refund = False
+    A success for an order that was closed meanwhile is recorded and refunded at once; an
+    unknown answer for a closed order is asked about again, so that a charge the bank took
+    after all is refunded too (never a closed order holding money)."""
+    late_refund = ask_again = False
     with db.transaction() as session:
         order = session.get_one(Order, order_no)
-        if not record_charge(session, order, result, now) and result.paid:
-            late_refund = order.status == CLOSED and order.transaction_id is None
+        if not record_charge(session, order, result, now):
+            closed_unpaid = order.status == CLOSED and order.transaction_id is None
+            late_refund = result.paid and closed_unpaid
+            ask_again = result.unknown and closed_unpaid
             if late_refund:
                 session.execute(update(Order).where(Order.order_no == order_no).values(
                     transaction_id=result.transaction_id, paid_at=result.paid_at))
+    if ask_again:
+        answer = gateway.query(order_no, now)  # no transaction open while the bank answers
+        if answer is not None and answer.paid:
+            return apply_charge(db, gateway, order_no, answer, now)
     if late_refund:
         from wxshop_cli.core.refunds import refund_order
 
