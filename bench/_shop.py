@@ -16,18 +16,23 @@ DURING = dt.datetime(2013, 11, 11, 2, 0, tzinfo=dt.UTC)
 DURING_TEXT = "2013-11-11T10:00:00+08:00"
 
 
+def reset_postgres(url: str) -> None:
+    """An empty `public` schema (every bench that uses PostgreSQL starts from one)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def open_database(url: str | None, home: Path):
     """A migrated wxshop database (a fresh SQLite file in `home`, or `url` emptied first)."""
     os.environ["WXSHOP_HOME"] = str(home)
     os.environ.setdefault("WXSHOP_SCRYPT_N", "1024")
     if url:
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+        reset_postgres(url)
         os.environ["WXSHOP_DB"] = url
     else:
         os.environ.pop("WXSHOP_DB", None)

@@ -135,16 +135,6 @@ def build(url: str, home: Path, orders: int) -> None:
     engine.forget()
 
 
-def reset_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def queries() -> dict[str, object]:
     """Name → function(session) that does what the command does (service + JSON)."""
     from sqlalchemy import select
@@ -214,6 +204,8 @@ def main() -> None:
         for size in sizes:
             url = args.pg_url if args.engine == "postgresql" else str(work / f"book-{size}.db")
             if args.engine == "postgresql":
+                from _shop import reset_postgres  # bench/_shop.py, beside this script
+
                 reset_postgres(args.pg_url)
             else:
                 Path(url).unlink(missing_ok=True)

@@ -283,17 +283,14 @@ def generate(rows: int, out: Path, url: str, plant: int, seed: int) -> dict:
 
 def prepare_database(url: str, home: Path) -> None:
     """A fresh database with wxshop's schema, migrated by wxshop itself."""
-    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     os.environ["WXSHOP_HOME"] = str(home)
     parsed = make_url(url)
     if parsed.get_backend_name() == "postgresql":
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+        from _shop import reset_postgres  # bench/_shop.py, beside this script
+
+        reset_postgres(url)
     else:
         path = Path(parsed.database)
         for suffix in ("", "-wal", "-shm"):

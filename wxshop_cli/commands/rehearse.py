@@ -129,11 +129,11 @@ class Crowd:
 
     def _spawn(self, now: Any, group: int) -> subprocess.Popen:
         from wxshop_cli.clock import iso
-        from wxshop_cli.core.rehearsal import CROWD_SCRYPT_N
+        from wxshop_cli.core.rehearsal import CROWD_SCRYPT_N, PASSWORD
 
         # The crowd's sandbox hash cost is also the workers' configured cost, so a right
         # password is not re-hashed up to the default cost (13 ms a buyer) as real ones are.
-        env = dict(os.environ, WXSHOP_PAY_PASSWORD=_password(), PYTHONUNBUFFERED="1",
+        env = dict(os.environ, WXSHOP_PAY_PASSWORD=PASSWORD, PYTHONUNBUFFERED="1",
                    WXSHOP_SCRYPT_N=str(CROWD_SCRYPT_N))
         return subprocess.Popen(
             [sys.executable, "-m", "wxshop_cli", "--db", self.db.url, "--json", "--now",
@@ -277,12 +277,6 @@ class Crowd:
                 "p99_ms": percentile(self.latencies, 0.99) * 1000,
                 "seconds": round(self.elapsed, 3),
                 "killed_purchases": len(self.killed_keys)}
-
-
-def _password() -> str:
-    from wxshop_cli.core.rehearsal import PASSWORD
-
-    return PASSWORD
 
 
 class Dashboard:

@@ -102,8 +102,10 @@ _USAGE_GIVE_BACK = Prepared(lambda _: update(BuyerItemUsage).where(
 ).values(used=BuyerItemUsage.used - bindparam("b_qty")))
 _PRODUCT_GIVE_BACK = Prepared(lambda _: update(Product).where(
     Product.sku == bindparam("b_sku")).values(stock=Product.stock + bindparam("b_qty")))
-# (`status IN (...)` is spelled with OR: an IN list is expanded per execution, not compiled.)
+
+
 def _unsettled() -> Any:
+    """`status IN (...)` spelled with OR: an IN list is expanded per execution, not compiled."""
     return or_(*(Order.status == status for status in UNSETTLED))
 
 
@@ -124,16 +126,10 @@ def give_back(tx: Any, order: Any) -> bool:
     tx = as_tx(tx)
     if tx.rowcount(_FLIP_RETURNED, b_order_no=order.order_no) != 1:
         return False
-    return_units(tx, order.item_id, order.sku, order.buyer_id, order.qty)
+    return_stock(tx, order.item_id, order.sku, order.qty)
+    if order.item_id is not None:
+        return_usage(tx, order.buyer_id, order.item_id, order.qty)
     return True
-
-
-def return_units(tx: Any, item_id: str | None, sku: str, buyer_id: int, qty: int) -> None:
-    """Give back `qty` units of stock (the promo allocation or list-price stock) and of the
-    buyer's usage. Callers guard that it happens once."""
-    return_stock(tx, item_id, sku, qty)
-    if item_id is not None:
-        return_usage(tx, buyer_id, item_id, qty)
 
 
 def return_usage(tx: Any, buyer_id: int, item_id: str, qty: int) -> None:

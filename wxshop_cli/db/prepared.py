@@ -35,7 +35,7 @@ class Prepared:
 
     def __init__(self, build: Callable[[str], Any]) -> None:
         self._build = build  # called with the dialect name ("sqlite", "postgresql")
-        self._by_dialect: dict[str, tuple[str, Callable[[dict], Any], dict[str, Any]]] = {}
+        self._by_dialect: dict[str, tuple[str, Callable[[dict], Any]]] = {}
         self._statements: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -46,9 +46,8 @@ class Prepared:
             found = self._statements[dialect_name] = self._build(dialect_name)
         return found
 
-    def compiled(self, dialect: Any) -> tuple[str, Callable[[dict], Any], dict[str, Any]]:
-        """(driver SQL, a function from named values to the driver's parameters, the values
-        of the statement's own literals)."""
+    def compiled(self, dialect: Any) -> tuple[str, Callable[[dict], Any]]:
+        """(driver SQL, a function from named values to the driver's parameters)."""
         found = self._by_dialect.get(dialect.name)
         if found is None:
             with self._lock:
@@ -61,7 +60,6 @@ class Prepared:
                 literals = {name: value for name, value in compiled.params.items()
                             if value is not None}
                 sql, names = _inline(compiled, dialect, literals)
-                defaults: dict[str, Any] = {}
                 if not dialect.positional:
                     bind: Callable[[dict], Any] = _as_is
                 elif len(names) == 1:
@@ -71,7 +69,7 @@ class Prepared:
                     bind = lambda values: ()  # noqa: E731
                 else:
                     bind = operator.itemgetter(*names)
-                found = (sql, bind, defaults)
+                found = (sql, bind)
                 self._by_dialect[dialect.name] = found
         return found
 
@@ -126,9 +124,7 @@ class HotTransaction:
         self._from_time = from_time
 
     def execute(self, prepared: Prepared, **params: Any) -> Any:
-        sql, bind, defaults = prepared.compiled(self.dialect)
-        if defaults:
-            params.update(defaults)  # literal parameters have generated names: no clash
+        sql, bind = prepared.compiled(self.dialect)
         cursor = self.cursor
         cursor.execute(sql, bind(params))
         return cursor
