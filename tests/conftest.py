@@ -7,6 +7,7 @@ skipping.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from wxshop_cli import security
 from wxshop_cli.app import app
 from wxshop_cli.db import engine as db_engine
 
@@ -25,9 +27,34 @@ PG_URL = os.environ.get("WXSHOP_TEST_DATABASE_URL") or None
 IN_CI = os.environ.get("CI") == "true"
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """One SQLite database migrated by the real Alembic chain, once per test session.
+
+    Each test's new SQLite file starts as a copy of it (see `wx_env`), so the ~0.2 s upgrade
+    is paid once instead of per test; the merchant settings row (random ids, the key check
+    of the test's own key) is still created per database by the code under test."""
+    from wxshop_cli.db.migrations.runner import upgrade_connection
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = db_engine.make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        upgrade_connection(conn)
+    engine.dispose()
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as raw:  # fold the WAL into the file
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path.read_bytes()
+
+
 @pytest.fixture(autouse=True)
-def wx_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private WXSHOP_HOME and a clean environment for each test."""
+def wx_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+           sqlite_template: bytes) -> Path:
+    """A private WXSHOP_HOME and a clean environment for each test.
+
+    A SQLite file wxshop creates starts as the migrated template; tests marked
+    `real_migrations` (the migration tests themselves) get the real, empty first run."""
     for name in list(os.environ):
         if name.startswith("WXSHOP_") and name != "WXSHOP_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
@@ -36,9 +63,25 @@ def wx_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WXSHOP_HOME", str(home))
     # Cheap scrypt for tests: configuration, never a code path that skips hashing.
     monkeypatch.setenv("WXSHOP_SCRYPT_N", "1024")
+    if request.node.get_closest_marker("real_migrations") is None:
+        monkeypatch.setattr(security, "precreate_private_file",
+                            lambda path: _precreate_from_template(path, sqlite_template))
     db_engine.forget()
     yield home
     db_engine.forget()
+
+
+def _precreate_from_template(path: Path, template: bytes) -> None:
+    """`security.precreate_private_file`, but a new file gets the template's bytes."""
+    security.ensure_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.write(fd, template)
+    finally:
+        os.close(fd)
 
 
 def reset_postgres(url: str) -> None:

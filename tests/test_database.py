@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.real_migrations
+
 
 def test_upgrade_creates_the_schema_then_is_a_no_op(cli, backend):
     first = cli.json("db", "upgrade")
