@@ -11,27 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from tests import shop
+from tests.shop import PAY, buy, ok  # noqa: F401  (the bill tests import them from here too)
 from wxshop_cli.core.billformat import BillReader, BillRow, BillWriter, open_bill
 from wxshop_cli.money import fee_fen
 
-PAY = {"WXSHOP_PAY_PASSWORD": shop.PASSWORD}
 DAY = "2013-11-11"
 APP_ID = "wx8888888888888888"
 MCH_ID = "1230000109"
 
 
-def ok(result: Any, code: int = 0) -> Any:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    return json.loads(result.stdout)
-
-
-def buy(cli: Any, item: str, *args: str, buyer: str = "me", now: str = shop.DURING,
-        code: int = 0) -> dict[str, Any]:
-    result = cli("--json", "--buyer", buyer, "--now", now, "buy", item, *args, env=PAY)
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    if code == 0:
-        return json.loads(result.stdout)
-    return json.loads(result.stderr.strip().splitlines()[-1])["error"]
 
 
 def refund(cli: Any, order_no: str, amount: str, now: str, *args: str) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.shop import snapshot  # noqa: F401  (binding tests import it from here)
+
 NOW = "2013-11-11T10:00:00+08:00"
 
 # Sandbox test cards (may be literal arguments).
@@ -71,22 +73,6 @@ def bind(cli: Any, number: str = TEST_DEBIT, *, buyer: str | None = None,
     return confirm(cli, pending["binding_id"], code, buyer=buyer, now=now, password=password)
 
 
-def snapshot(tables: tuple[str, ...] = TABLES) -> dict[str, list[tuple[str, ...]]]:
-    """Every row of the tables that binding and addresses write, for before/after checks."""
-    from sqlalchemy import text
-
-    from wxshop_cli import config
-    from wxshop_cli.db import engine
-
-    config.activate(config.Settings())
-    db = engine.database()
-    result = {}
-    with db.engine.connect() as conn:
-        for table in tables:
-            rows = conn.execute(text(f"SELECT * FROM {table}")).all()
-            result[table] = sorted(tuple(str(v) for v in row) for row in rows)
-    engine.forget()
-    return result
 
 
 def query(sql: str, **params: Any) -> list[Any]:

@@ -6,6 +6,7 @@ The card and promotion commands have their own tests; checkout tests only need t
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from wxshop_cli.config import Settings, activate
@@ -28,6 +29,52 @@ WINDOW_START = dt.datetime(2013, 11, 10, 16, 0, tzinfo=dt.UTC)  # 2013-11-11 00:
 WINDOW_END = WINDOW_START + dt.timedelta(days=1)
 DURING = "2013-11-11T10:00:00+08:00"
 DURING_AT = dt.datetime(2013, 11, 11, 2, 0, tzinfo=dt.UTC)
+PAY = {"WXSHOP_PAY_PASSWORD": PASSWORD}
+
+
+# --------------------------------------------------------------- reading CLI results
+
+
+def ok(result: Any, code: int = 0) -> Any:
+    """The JSON a `--json` run printed on stdout, after checking its exit code."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    return json.loads(result.stdout)
+
+
+def error(result: Any, code: int) -> dict[str, Any]:
+    """The JSON error object of a failed `--json` run (stdout empty, last stderr line)."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    assert result.stdout == "", result.stdout
+    return json.loads(result.stderr.strip().splitlines()[-1])["error"]
+
+
+def buy_result(cli: Any, *args: str, buyer: str = "me", now: str = DURING,
+               env: dict[str, str] | None = PAY) -> Any:
+    """`wxshop --json --buyer B --now T buy ARGS`, paying with the test password."""
+    return cli("--json", "--buyer", buyer, "--now", now, "buy", *args, env=env)
+
+
+def buy(cli: Any, item: str, *args: str, buyer: str = "me", now: str = DURING,
+        code: int = 0, env: dict[str, str] | None = PAY) -> dict[str, Any]:
+    """Buy and return the order (exit 0) or the error object (any other expected code)."""
+    result = buy_result(cli, item, *args, buyer=buyer, now=now, env=env)
+    return ok(result) if code == 0 else error(result, code)
+
+
+def snapshot(tables: tuple[str, ...] | None = None) -> dict[str, list]:
+    """Every row of `tables` (default: every table) of the test's database, SQLite file or
+    PostgreSQL, for "a failed command changed nothing" checks. Opens no wxshop Database, so
+    taking the snapshot neither creates nor migrates anything."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(Settings().db_url)
+    try:
+        with engine.connect() as conn:
+            names = sorted(inspect(conn).get_table_names()) if tables is None else tables
+            return {name: sorted((tuple(map(repr, row)) for row in conn.execute(
+                text(f'SELECT * FROM "{name}"'))), key=repr) for name in names}
+    finally:
+        engine.dispose()
 
 
 

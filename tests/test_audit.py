@@ -43,11 +43,7 @@ def _fixture(tmp_path, steps: list[dict[str, Any]]) -> str:
 
 
 def buy(cli, buyer: str, item: str, *args: str, code: int = 0, now: str = shop.DURING):
-    result = cli("--json", "--buyer", buyer, "--now", now, "buy", item, *args, env=PAY)
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    if code == 0:
-        return json.loads(result.stdout)
-    return json.loads(result.stderr.strip().splitlines()[-1])["error"]
+    return shop.buy(cli, item, *args, buyer=buyer, now=now, code=code, env=PAY)
 
 
 def audit(cli, *args: str, now: str = LATER, code: int = 0) -> dict[str, Any]:

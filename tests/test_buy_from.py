@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from tests import shop
 from tests.conftest import REPO
+from tests.shop import PAY
 from tests.test_races import assert_overlapped, race
 from wxshop_cli.db.models import Buyer, BuyerItemUsage, GatewayPayment, Order, PromoItem
 
-PAY = {"WXSHOP_PAY_PASSWORD": shop.PASSWORD}
 LATER = "2013-11-11T10:01:01+08:00"  # past the 60-second claim timeout of DURING
 
 

@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import shop
+from tests.shop import PAY, error, ok
+from tests.shop import buy_result as buy
 from wxshop_cli.db.models import BuyerItemUsage, GatewayPayment, IdempotencyKey, Order
-
-PAY = {"WXSHOP_PAY_PASSWORD": shop.PASSWORD}
 
 
 @pytest.fixture
@@ -25,23 +25,6 @@ def store(cli, backend):
     return {"db": db, "items": items, "me": me}
 
 
-def buy(cli, *args, buyer="me", now=shop.DURING, env=PAY):
-    return cli("--json", "--buyer", buyer, "--now", now, "buy", *args, env=env)
-
-
-def ok(result):
-    import json
-
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
-    return json.loads(result.stdout)
-
-
-def error(result, code):
-    import json
-
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert result.stdout == ""
-    return json.loads(result.stderr.strip().splitlines()[-1])["error"]
 
 
 def count(db, model, *where):

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from tests import billing
 from tests.billing import PAY
-from tests.test_hardening import snapshot
+from tests.shop import snapshot
 
 EXAMPLES = int(os.environ.get("WXSHOP_FUZZ_EXAMPLES") or "25")
 DOCUMENTED = {0, 2, 3, 4, 5, 6, 7, 8, 9, 10}

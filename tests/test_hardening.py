@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from tests import billing, shop
+from tests.shop import snapshot
 
 PWN = "\x1b]0;PWN\x07\x1b[2J"  # set the window title, clear the screen
 
@@ -146,20 +147,6 @@ if sys.platform != "linux":  # pragma: no cover
 # --------------------------------------------------------------------------- helpers
 
 
-def snapshot() -> dict[str, list]:
-    """Every row of every table of the test's database (SQLite file or PostgreSQL)."""
-    from sqlalchemy import create_engine, inspect, text
-
-    from wxshop_cli.config import Settings
-
-    engine = create_engine(Settings().db_url)
-    try:
-        with engine.connect() as conn:
-            names = sorted(inspect(conn).get_table_names())
-            return {name: sorted((tuple(map(repr, row)) for row in conn.execute(
-                text(f'SELECT * FROM "{name}"'))), key=repr) for name in names}
-    finally:
-        engine.dispose()
 
 
 def sha256(path) -> str:
