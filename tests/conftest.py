@@ -27,6 +27,30 @@ PG_URL = os.environ.get("WXSHOP_TEST_DATABASE_URL") or None
 IN_CI = os.environ.get("CI") == "true"
 
 
+SHM = Path("/dev/shm")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Test homes in memory when the machine has /dev/shm: every SQLite commit fsyncs, and
+    on a busy disk those waits were most of a test's time. `--basetemp` still wins."""
+    if config.option.basetemp is None and SHM.is_dir() and os.access(SHM, os.W_OK):
+        import tempfile
+
+        config.option.basetemp = tempfile.mkdtemp(prefix="wxshop-tests-", dir=SHM)
+        config.stash[_SHM_BASE] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    base = config.stash.get(_SHM_BASE, None)
+    if base is not None:  # memory is not kept for a failed run's files
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+
+
+_SHM_BASE = pytest.StashKey[str]()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """One SQLite database migrated by the real Alembic chain, once per test session.
