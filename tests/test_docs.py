@@ -239,3 +239,10 @@ def test_relative_links_point_at_files_and_headings_that_exist(page):
             headings = re.findall(r"^#+ (.+)$", linked.read_text(encoding="utf-8"), re.M)
             anchors = {docgen._anchor(h) for h in headings}
             assert anchor in anchors, f"{page}: no heading for #{anchor} in {file or page}"
+
+
+def test_the_bill_example_of_the_docs_is_the_one_the_tests_read():
+    text = (REPO / "docs" / "bills-wechat.md").read_text(encoding="utf-8")
+    example = re.search(r"## An example.*?\n```\n(.*?)\n```", text, re.S).group(1)
+    data = (REPO / "tests" / "data" / "bills" / "example_all.csv").read_bytes().decode("utf-8")
+    assert data.replace("\r\n", "\n").strip("\n") == example
