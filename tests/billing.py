@@ -28,7 +28,7 @@ def refund(cli: Any, order_no: str, amount: str, now: str, *args: str) -> dict[s
 
 
 def open_day(cli: Any) -> dict[str, Any]:
-    """The merchant of BILLS.md's example, a live Double 11 promotion and three buyers.
+    """The merchant of docs/bills-wechat.md's example, a live Double 11 promotion and three buyers.
 
     `me` pays with an approving card (Shanghai), `li` with a declined one, `tm` with the card
     whose bank times out (Guangdong)."""
@@ -47,7 +47,7 @@ def open_day(cli: Any) -> dict[str, Any]:
 
 
 def paid_day(cli: Any) -> dict[str, Any]:
-    """Two payments and a refund on 2013-11-11 (as BILLS.md's example), plus a declined
+    """Two payments and a refund on 2013-11-11 (as docs/bills-wechat.md's example), plus a declined
     order that is never billed."""
     shop_ = open_day(cli)
     items = shop_["items"]

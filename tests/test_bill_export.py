@@ -1,4 +1,4 @@
-"""`wxshop bill export` (SPEC section 9, BILLS.md), on SQLite and PostgreSQL."""
+"""`wxshop bill export` (SPEC section 9, docs/bills-wechat.md), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The WeChat Pay trade bill reader and writer (BILLS.md), without a database."""
+"""The WeChat Pay trade bill reader and writer (docs/bills-wechat.md), without a database."""
 
 from __future__ import annotations
 
@@ -739,7 +739,7 @@ def bill_rows(draw, bill_type: str) -> BillRow:
         row.refund_status = draw(st.sampled_from(["SUCCESS", "PROCESSING", "CLOSED"]))
         row.fee_fen = -row.fee_fen
         if bill_type == "ALL":
-            row.settlement_fen = 0  # BILLS.md: 0.00 on refund rows
+            row.settlement_fen = 0  # docs/bills-wechat.md: 0.00 on refund rows
     elif bill_type == "ALL":
         row.trade_state = draw(st.sampled_from(["SUCCESS", "REVOKED"]))
     if bill_type == "REFUND":

@@ -2,7 +2,7 @@
 hostile values and generated files (bills, promotion files, fixtures, random bytes), and runs
 them against a shop with a paid day in it. Whatever it tries:
 
-- the exit code is one of the documented ones (README: exit codes), never 1 (a bug);
+- the exit code is one of the documented ones (docs/errors.md), never 1 (a bug);
 - a failure prints exactly one line on stderr (the JSON error with --json), without
   `Traceback`; a file with several mistakes lists each on a line of its own before it;
 - a failure changes nothing: every table is the same before and after (exits 6, 8, 9 and 10
@@ -200,7 +200,7 @@ def test_no_input_makes_wxshop_exit_1_or_change_anything_when_it_fails(cli, day)
         if as_json:  # one line: the JSON error object
             assert result.stderr.count("\n") == 1, (args, result.stderr)
             assert json.loads(result.stderr)["error"]["exit_code"] == code
-        else:  # one line; a file's several mistakes each get a line before it (README)
+        else:  # one line; a file's several mistakes each get a line before it (docs/guide.md)
             assert result.stderr.endswith("\n") and result.stderr.splitlines()[-1].startswith(
                 "error: "), (args, result.stderr)
             if result.stderr.count("\n") > 1:

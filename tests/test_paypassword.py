@@ -36,7 +36,7 @@ def test_the_cost_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("WXSHOP_SCRYPT_N", "2048")
     assert paypassword.scrypt_n() == 2048
     monkeypatch.delenv("WXSHOP_SCRYPT_N")
-    # A deliberate cost (README, Decisions): the keyed HMAC and the lock protect the password.
+    # A deliberate cost (docs/decisions.md): the keyed HMAC and the lock protect the password.
     assert paypassword.scrypt_n() == paypassword.DEFAULT_SCRYPT_N == 2**12
     for bad in ("1000", "abc", "1", "0", "-2"):
         monkeypatch.setenv("WXSHOP_SCRYPT_N", bad)

@@ -632,11 +632,11 @@ def test_show_and_list(cli, day, bill):
     assert tsv[0].startswith("run_id\tbill_date") and tsv[1].startswith(run["run_id"])
 
 
-# ------------------------------------------------------------------ BILLS.md's example
+# ------------------------------------------------------------------ docs/bills-wechat.md's example
 
 
 def example_book(db):
-    """The book that BILLS.md's example bill describes, built through the models."""
+    """The book that docs/bills-wechat.md's example bill describes, built through the models."""
     at = lambda text: dt.datetime.fromisoformat(text + "+08:00").astimezone(dt.UTC)  # noqa: E731
     with db.transaction() as session:
         people = {}

@@ -38,8 +38,9 @@ def export(
                                         help="Write here (default or '-': stdout).")] = "-",
     compress: Annotated[bool, typer.Option("--gzip", help="gzip-compress the bill.")] = False,
 ) -> None:
-    """Write the gateway's ledger for one Beijing day as a WeChat Pay trade bill (BILLS.md):
-    CRLF, backticked values, five-decimal fees, a summary that adds up."""
+    """Write the gateway's ledger for one Beijing day as a WeChat Pay trade bill
+    (docs/bills-wechat.md): CRLF, backticked values, five-decimal fees, a summary that adds
+    up."""
     import sys
     from pathlib import Path
 

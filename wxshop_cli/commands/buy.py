@@ -85,7 +85,7 @@ def buy(
         # Said before the bank is asked, so that a person who interrupts or loses the
         # terminal knows how to retry without paying twice. Scripts (no terminal) keep one
         # stderr line per error: they pass their own key, and a killed one finds the order
-        # with `orders list --status paying` (README, Decisions).
+        # with `orders list --status paying` (docs/decisions.md).
         claimed.append((order_no, key))
         if stderr_is_terminal():
             say(f"order {order_no} claimed (idempotency key {key}); asking the bank")

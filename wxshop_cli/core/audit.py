@@ -15,7 +15,7 @@ What counts as a violation: a state nothing will ever repair by itself. A state 
 sweep (`orders close-expired`, a read, a retry) or the process in the middle of it settles is
 in flight, not a violation: a `pending_payment` or `paying` order whatever the gateway says,
 an unpaid order past its window, a refund `processing` or a closed order's late charge for
-less than IN_FLIGHT. See the README ("wxshop audit") for the list of kinds.
+less than IN_FLIGHT. See docs/reconcile.md ("wxshop audit") for the list of kinds.
 """
 
 from __future__ import annotations

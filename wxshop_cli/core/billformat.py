@@ -409,7 +409,8 @@ _SUMMARY_FIRST = "总交易单数"
 
 #: What to do about each kind of refused bill (SPEC: every error carries a hint).
 _HINTS = {
-    "invalid_bill": "reconcile takes a WeChat Pay trade bill as downloaded (see BILLS.md)",
+    "invalid_bill": "reconcile takes a WeChat Pay trade bill as downloaded (see "
+                    "docs/bills-wechat.md)",
     "invalid_bill_row": "the bill is damaged at that line; download it again",
     "bill_does_not_add_up": "the summary must equal the detail lines; download the bill again",
     "bill_missing_columns": "a trade bill of type ALL, SUCCESS or REFUND has these columns",

@@ -62,6 +62,16 @@ TEST_CARDS: dict[str, str] = {
     "6222020000000001198": "timeout",
 }
 
+#: What the sandbox bank does with each behaviour of TEST_CARDS (docs/test-cards.md).
+TEST_CARD_BEHAVIOURS: dict[str, str] = {
+    "approve": "approves",
+    "decline": "declined by the bank (exit 6, `payment_declined`)",
+    "insufficient_funds": "insufficient funds (exit 6, `payment_insufficient_funds`)",
+    "frozen": "card frozen, reported lost (exit 6, `payment_card_frozen`)",
+    "timeout": "the bank times out: outcome unknown until queried (exit 9, `payment_unknown`); "
+               "the query then reports success",
+}
+
 _SEPARATORS = str.maketrans("", "", " -")
 _ASCII_DIGITS = re.compile(r"[0-9]+", re.ASCII)
 

@@ -7,7 +7,7 @@ brute-forced offline even though the password has only a million values. The cos
 setting never breaks a stored password; a right password stored at another cost is hashed
 again at the current one. There is no code path that skips hashing.
 
-Why N = 2**12 (4 MiB, ~10 ms) and not more (README, Decisions): the keyed HMAC is what keeps
+Why N = 2**12 (4 MiB, ~10 ms) and not more (docs/decisions.md): the keyed HMAC is what keeps
 a 6-digit password safe offline, and the 5-try lock online. If the key leaks too, a million
 candidates fall in hours of one core at any cost a purchase can afford (2**15 only makes it
 8 times longer), so a higher N buys nothing that matters and costs every `buy` 100 ms.

@@ -28,7 +28,7 @@ CARDS = {"approve": "6222020000000000000", "decline": "6222020000000004002",
          "insufficient_funds": "6222020000000009951", "frozen": "6222020000000000695",
          "timeout": "6222020000000001198"}
 MAX_BUYERS = 1_000_000
-CROWD_SCRYPT_N = 16  # the crowd's password hash cost: a sandbox password (README)
+CROWD_SCRYPT_N = 16  # the crowd's password hash cost: a sandbox password (docs/guide.md)
 #: The rehearsal happens this long after the promotion opens (the midnight rush) …
 RUSH_OFFSET = dt.timedelta(seconds=30)
 #: … and a killed worker's purchases are retried past the claim timeout.

@@ -113,7 +113,7 @@ def translate_db_error(exc: BaseException) -> WxError:
     if "locked" in lowered or "busy" in lowered:
         return TryAgain("the database is busy", slug="database_busy",
                         hint="another wxshop holds the lock; try again")
-    # Faults of the machine, each with its name (README: exit codes); nothing was saved.
+    # Faults of the machine, each with its name (docs/errors.md); nothing was saved.
     if "database or disk is full" in lowered or "no space left" in lowered or (
             sqlstate in {"53100", "53200"}):
         return TryAgain("the disk of the database is full: the change was not saved",
