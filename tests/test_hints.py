@@ -24,7 +24,8 @@ from tests.binding_helpers import (
 from tests.conftest import REPO
 
 FILES = [
-    "wxshop_cli/core/cards.py", "wxshop_cli/core/addresses.py",
+    *sorted(str(path.relative_to(REPO)) for path in (REPO / "wxshop_cli/core/cards").glob("*.py")),
+    "wxshop_cli/core/addresses.py",
     "wxshop_cli/core/paypassword.py", "wxshop_cli/core/inbox.py",
     "wxshop_cli/core/identity.py", "wxshop_cli/core/cardnumber.py",
     "wxshop_cli/core/catalog.py", *sorted(
