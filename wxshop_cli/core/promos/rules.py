@@ -19,6 +19,7 @@ PRICE_KEYS = ("price", "price_fen", "percent_off", "amount_off", "amount_off_fen
 RULES = ("price", "percent_off", "amount_off")
 LIMIT_MAX = 1_000_000
 
+
 # ------------------------------------------------------------------ checks
 
 

@@ -14,6 +14,7 @@ STATUSES = ("draft", "scheduled", "live", "sold_out", "ended", "archived")
 #: The buyer's view (`promo list` without --all) shows promotions in these statuses.
 BUYER_VISIBLE = ("live", "sold_out")
 
+
 def stock_left(item: PromoItem) -> int:
     return max(item.stock_total - item.sold, 0)
 
