@@ -24,10 +24,13 @@ from tests.binding_helpers import (
 from tests.conftest import REPO
 
 FILES = [
-    "wxshop_cli/core/cards.py", "wxshop_cli/core/addresses.py",
+    *sorted(str(path.relative_to(REPO)) for path in (REPO / "wxshop_cli/core/cards").glob("*.py")),
+    "wxshop_cli/core/addresses.py",
     "wxshop_cli/core/paypassword.py", "wxshop_cli/core/inbox.py",
     "wxshop_cli/core/identity.py", "wxshop_cli/core/cardnumber.py",
-    "wxshop_cli/core/catalog.py", "wxshop_cli/core/promos.py", "wxshop_cli/core/promofile.py",
+    "wxshop_cli/core/catalog.py", *sorted(
+        str(path.relative_to(REPO)) for path in (REPO / "wxshop_cli/core/promos").glob("*.py")),
+    "wxshop_cli/core/promofile.py",
     "wxshop_cli/core/text.py", "wxshop_cli/commands/cards.py", "wxshop_cli/commands/address.py",
     "wxshop_cli/commands/inbox.py", "wxshop_cli/commands/product.py",
     "wxshop_cli/commands/promo.py", "wxshop_cli/tables.py",

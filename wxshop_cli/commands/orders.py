@@ -134,7 +134,7 @@ def refund(
 ) -> None:
     """Refund a paid order, fully or partly (the merchant's action)."""
     from wxshop_cli.config import current
-    from wxshop_cli.core import refunds
+    from wxshop_cli.core import orders, refunds
     from wxshop_cli.db.engine import database
     from wxshop_cli.gateway import get_gateway
     from wxshop_cli.money import parse_yuan
@@ -144,8 +144,8 @@ def refund(
     refunds.check_refund_no(refund_no)
     reason = refunds.check_reason(reason)
     db = database()
-    done, replayed = refunds.refund_order(db, get_gateway(db), order_no, amount_fen, refund_no,
-                                          reason, settings.clock.now())
+    done, replayed = orders.refund(db, get_gateway(db), order_no, amount_fen, refund_no,
+                                   reason, settings.clock.now())
     emit({**refunds.public(done, settings.tz), "replayed": replayed}, REFUND_COLUMNS,
          title="Refund")
 

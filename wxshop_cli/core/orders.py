@@ -1,4 +1,4 @@
-"""Orders after checkout: settling unknown payments, closing, cancelling, listing.
+"""Orders after checkout: settling unknown payments, closing, cancelling, refunding, listing.
 
 States (SPEC section 8): pending_payment → paying → paid → partially_refunded → refunded;
 pending_payment/paying → closed on refusal, cancel or timeout. Every state change is a guarded
@@ -16,18 +16,29 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlmodel import Session
 
 from wxshop_cli import clock
-from wxshop_cli.db.models import Address, Buyer, BuyerItemUsage, Order, Product, Promo, PromoItem
+from wxshop_cli.core import refunds
+from wxshop_cli.core.orderstates import (  # noqa: F401 - callers read them as orders.PAID
+    CLOSED,
+    PAID,
+    PARTIALLY_REFUNDED,
+    PAYING,
+    PENDING_PAYMENT,
+    REFUNDED,
+    STATUSES,
+    UNSETTLED,
+)
+from wxshop_cli.db.models import (
+    Address,
+    Buyer,
+    BuyerItemUsage,
+    Order,
+    Product,
+    Promo,
+    PromoItem,
+    Refund,
+)
 from wxshop_cli.db.prepared import Prepared, as_tx
 from wxshop_cli.errors import Conflict, NotFound
-
-PENDING_PAYMENT = "pending_payment"
-PAYING = "paying"
-PAID = "paid"
-PARTIALLY_REFUNDED = "partially_refunded"
-REFUNDED = "refunded"
-CLOSED = "closed"
-UNSETTLED = (PENDING_PAYMENT, PAYING)
-STATUSES = (PENDING_PAYMENT, PAYING, PAID, PARTIALLY_REFUNDED, REFUNDED, CLOSED)
 
 #: Unpaid orders close after this long (a sweep, or lazily when read).
 PAYMENT_WINDOW = dt.timedelta(minutes=15)
@@ -211,10 +222,8 @@ def apply_charge(db: Any, gateway: Any, order_no: str, result: Any, now: dt.date
         if answer is not None and answer.paid:
             return apply_charge(db, gateway, order_no, answer, now)
     if late_refund:
-        from wxshop_cli.core.refunds import refund_order
-
-        refund_order(db, gateway, order_no, None, None, "paid after the order closed", now,
-                     allow_closed=True)
+        refunds.refund_order(db, gateway, order_no, None, None, "paid after the order closed",
+                             now, allow_closed=True)
     with db.transaction(read_only=True) as session:
         return session.get_one(Order, order_no)
 
@@ -234,6 +243,21 @@ def settle(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
             close(session, session.get_one(Order, order.order_no), "payment_timeout", now)
     with db.transaction(read_only=True) as session:
         return session.get_one(Order, order.order_no)
+
+
+def refund(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
+           refund_no: str | None, reason: str, now: dt.datetime, *,
+           buyer_id: int | None = None) -> tuple[Refund, bool]:
+    """`orders refund`: an unknown payment (the bank timed out) is settled first, as `orders
+    show` does; then `refunds.refund_order`. Returns (refund, replayed)."""
+    refunds.check_refund_no(refund_no)
+    reason = refunds.check_reason(reason)
+    with db.transaction(read_only=True) as session:
+        pending = session.get(Order, order_no)
+    if pending is not None and pending.status in UNSETTLED:
+        settle(db, gateway, pending, now)
+    return refunds.refund_order(db, gateway, order_no, amount_fen, refund_no, reason, now,
+                                buyer_id=buyer_id)
 
 
 def cancel(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:

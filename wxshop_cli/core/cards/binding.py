@@ -1,27 +1,20 @@
-"""Bank cards: the binding flow with its SMS step, and the bound cards (SPEC section 5).
+"""Binding a card (SPEC section 5): two steps, whatever the front end.
 
-Binding is two steps, whatever the front end:
-
-1. `start_binding` — every value's form is checked first (`check_card_input`, no state
+1. `start_binding` — every value's form is checked first (`forms.check_card_input`, no state
    read); then, in one transaction: the buyer (created on first use), its identity, the
    conflicts, the pending binding and the SMS code in the buyer's inbox. The binding keeps a
    keyed hash of the code, never the code, the number, its length, the expiry or the CVN.
 2. `confirm_binding` — the code (5 minutes, 5 tries), the payment password for the buyer's
    first card, the card registered with the sandbox gateway in the gateway's own transaction,
    then the card row committed.
-
-What a card row keeps: token (`card_…`), keyed fingerprint, first 6, last 4, brand, bank,
-bank code, type, masked holder and mobile, default flag, test flag, bound/unbound times.
-`card_public` is the only shape that leaves this module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
-import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -29,159 +22,22 @@ from sqlmodel import Session, col, select
 from wxshop_cli import security
 from wxshop_cli.clock import as_utc, iso
 from wxshop_cli.core import bins, cardnumber, identity
-from wxshop_cli.db.models import Buyer, Card, CardBase, CardBinding
+from wxshop_cli.core.cards.bound import BOUND, card_public, display_name
+from wxshop_cli.core.cards.forms import CardInput, check_sms_code_form
+from wxshop_cli.db.models import Buyer, Card, CardBinding
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 
 SMS_VALIDITY = dt.timedelta(minutes=5)
 SMS_MAX_TRIES = 5
 
 PENDING = "pending_sms"
-BOUND = "bound"
 CANCELLED = "cancelled"
-UNBOUND = "unbound"
-
-_CODE_FORM = re.compile(r"[0-9]{6}", re.ASCII)
 
 # Purposes of the keyed hashes (security.keyed_hash): one key, separate domains.
 FINGERPRINT = "card number"
 IDENTITY_NAME = "identity name"
 IDENTITY_ID = "identity id number"
 SMS_CODE = "sms code"
-
-
-# ---------------------------------------------------------------- form checks (no state)
-
-
-@dataclass(frozen=True)
-class CardNumber:
-    """A checked card number and what the BIN table says about it. Never printed: the
-    digits are left out of repr so a traceback or a log line cannot show them."""
-
-    digits: str = field(repr=False)
-    brand: str
-    row: bins.BinRow
-
-    @property
-    def is_credit(self) -> bool:
-        return self.row.card_type == bins.CREDIT
-
-    @property
-    def first6(self) -> str:
-        return self.digits[:6]
-
-    @property
-    def last4(self) -> str:
-        return self.digits[-4:]
-
-    @property
-    def behaviour(self) -> str:
-        """How the sandbox bank treats the card: a test card's slug, else `approve`."""
-        return cardnumber.TEST_CARDS.get(self.digits, "approve")
-
-    @property
-    def is_test(self) -> bool:
-        return self.digits in cardnumber.TEST_CARDS
-
-    @property
-    def display(self) -> str:
-        return display_name(self.row.bank, self.row.card_type, self.last4)
-
-
-def check_number(text: str) -> CardNumber:
-    """Form, brand, length, Luhn, then the bank from the BIN table (all exit 3)."""
-    digits = cardnumber.check_card_number(text)
-    row = bins.lookup(digits)
-    brand = cardnumber.brand_of(digits)
-    assert brand is not None  # check_card_number accepted it
-    return CardNumber(digits=digits, brand=brand, row=row)
-
-
-@dataclass(frozen=True)
-class CardInput:
-    """Everything step one needs, checked for form. The secrets are kept out of repr."""
-
-    number: CardNumber
-    holder: str = field(repr=False)
-    id_number: str = field(repr=False)
-    mobile: str = field(repr=False)
-
-
-def check_holder_fields(holder: str, id_number: str, phone: str,
-                        today: dt.date) -> tuple[str, str, str]:
-    return (identity.check_holder_name(holder), identity.check_id_number(id_number, today),
-            identity.check_mobile(phone))
-
-
-def check_credit_fields(number: CardNumber, expiry: str | None, cvn: str | None,
-                        today: dt.date) -> None:
-    """A credit card needs its expiry (not past) and 3-digit security code. A debit card
-    needs neither, but one that is given is checked the same way (a mistyped `--expiry 13/30`
-    is refused, not ignored). Both are checked for form and then forgotten. A missing one
-    is a usage error (no prompt here)."""
-    if expiry is not None:
-        identity.check_expiry(expiry, today)
-    elif number.is_credit:
-        raise UsageError("missing card expiry", slug="missing_value",
-                         hint="credit cards need --expiry MM/YY")
-    if cvn is not None:
-        identity.check_security_code(cvn)
-    elif number.is_credit:
-        raise UsageError("missing security code", slug="missing_value",
-                         hint="credit cards need --cvn - with the 3 digits on stdin")
-
-
-def check_card_input(number: str, holder: str, id_number: str, phone: str,
-                     expiry: str | None, cvn: str | None, today: dt.date) -> CardInput:
-    """Every form check of step one, in the order of the flow, before any state is read."""
-    card = check_number(number)
-    name, id_no, mobile = check_holder_fields(holder, id_number, phone, today)
-    check_credit_fields(card, expiry, cvn, today)
-    return CardInput(number=card, holder=name, id_number=id_no, mobile=mobile)
-
-
-def check_sms_code_form(code: str) -> str:
-    value = code.strip() if isinstance(code, str) else ""
-    if _CODE_FORM.fullmatch(value) is None:
-        raise InvalidInput("SMS code must be 6 digits", slug="invalid_sms_code",
-                           hint="the code in `wxshop inbox`")
-    return value
-
-
-# ---------------------------------------------------------------- public shapes
-
-
-def display_name(bank: str, card_type: str, last4: str) -> str:
-    """`招商银行 储蓄卡 (1234)`."""
-    return f"{bank} {bins.CARD_TYPE_LABELS.get(card_type, card_type)} ({last4})"
-
-
-class CardPublic(CardBase):
-    """What `--json` shows of a card. Built from the table row field by field, so a secret
-    column added to `Card` later cannot leak here by accident."""
-
-    id: str
-    masked_number: str
-    display: str
-    status: str
-    holder_masked: str
-    phone_masked: str
-    is_test: bool
-    bound_at: str | None
-    unbound_at: str | None
-
-
-def card_public(card: Card, tz: Any) -> dict[str, Any]:
-    shape = CardPublic(
-        id=card.id, brand=card.brand, bank=card.bank, bank_code=card.bank_code,
-        card_type=card.card_type, first6=card.first6, last4=card.last4,
-        is_default=card.is_default,
-        masked_number=cardnumber.masked(card.first6, card.last4),
-        display=display_name(card.bank, card.card_type, card.last4),
-        status=card.status, holder_masked=card.holder_masked, phone_masked=card.phone_masked,
-        is_test=card.is_test, bound_at=iso(card.bound_at, tz),
-        unbound_at=iso(card.unbound_at, tz))
-    data = shape.model_dump()
-    return {"id": data.pop("id"), **data}
 
 
 def binding_public(binding: CardBinding, tz: Any, now: dt.datetime | None = None
@@ -483,135 +339,4 @@ def _finish(session: Session, binding_id: str, password_hash: str | None,
     session.flush()
     return card
 
-
-# ---------------------------------------------------------------- bound cards
-
-
-_CARD_ID_FORM = re.compile(r"card_[A-Za-z0-9]{1,64}", re.ASCII)
-
-
-def check_card_id(card_id: str) -> str:
-    """A card is named by its id (`card_…`). Anything else is refused without being echoed:
-    it may be a card number typed in the wrong place."""
-    if not _CARD_ID_FORM.fullmatch(card_id):
-        raise InvalidInput("not a card id: cards are named card_… (never by their number)",
-                           slug="invalid_card_id", hint="see `wxshop cards list`")
-    return card_id
-
-
-def _require_card(session: Session, buyer_name: str, card_id: str, *,
-                  lock: bool = False) -> Card:
-    from wxshop_cli.core.buyers import find_buyer
-
-    check_card_id(card_id)
-
-    buyer = find_buyer(session, buyer_name)
-    card = session.get(Card, card_id, with_for_update=lock) if buyer else None
-    if buyer is None or card is None or card.buyer_id != buyer.id:
-        raise NotFound(f"no card {card_id!r} for buyer {buyer_name!r}", slug="card_not_found",
-                       hint="see `wxshop cards list`")
-    return card
-
-
-def list_cards(db: Any, buyer_name: str, *, include_unbound: bool = False,
-               tz: Any = None) -> list[dict[str, Any]]:
-    """The buyer's bound cards (default first, then in binding order); `include_unbound`
-    adds the unbound ones kept for order history."""
-    from wxshop_cli.core.buyers import find_buyer
-
-    with db.transaction(read_only=True) as session:
-        buyer = find_buyer(session, buyer_name)
-        if buyer is None:
-            return []
-        statement = select(Card).where(Card.buyer_id == buyer.id)
-        if not include_unbound:
-            statement = statement.where(Card.status == BOUND)
-        statement = statement.order_by(col(Card.status), col(Card.is_default).desc(),
-                                       col(Card.bound_at), col(Card.id))
-        return [card_public(card, tz or dt.UTC) for card in session.exec(statement).all()]
-
-
-def show_card(db: Any, buyer_name: str, card_id: str, *, tz: Any = None) -> dict[str, Any]:
-    with db.transaction(read_only=True) as session:
-        return card_public(_require_card(session, buyer_name, card_id), tz or dt.UTC)
-
-
-def unbind_card(db: Any, buyer_name: str, card_id: str, now: dt.datetime, *,
-                tz: Any = None) -> dict[str, Any]:
-    """Unbind a card: the row stays for order history, it can no longer pay. If it was the
-    default, the earliest other bound card becomes the default (or none is left).
-    Returns the card plus `unbound: true` and `new_default` (a card id or null)."""
-    with db.transaction() as session:
-        card = _require_card(session, buyer_name, card_id, lock=True)
-        if card.status != BOUND:
-            raise Conflict(f"card {card_id} is already unbound", slug="card_unbound",
-                           hint="nothing to do; `wxshop cards list --all` shows unbound cards")
-        was_default = card.is_default
-        card.status = UNBOUND
-        card.unbound_at = now
-        card.is_default = False
-        session.add(card)
-        new_default: str | None = None
-        if was_default:
-            successor = session.exec(select(Card).where(
-                Card.buyer_id == card.buyer_id, Card.status == BOUND, Card.id != card.id)
-                .order_by(col(Card.bound_at), col(Card.id))).first()
-            if successor is not None:
-                successor.is_default = True
-                session.add(successor)
-                new_default = successor.id
-        session.flush()
-        return {**card_public(card, tz or dt.UTC), "unbound": True, "new_default": new_default}
-
-
-def set_default_card(db: Any, buyer_name: str, card_id: str, *,
-                     tz: Any = None) -> dict[str, Any]:
-    """Make a bound card the default. Returns the card plus `changed` (false if it already
-    was the default)."""
-    from sqlalchemy import update
-
-    with db.transaction() as session:
-        card = _require_card(session, buyer_name, card_id, lock=True)
-        if card.status != BOUND:
-            raise Conflict(f"card {card_id} is unbound and cannot pay", slug="card_unbound",
-                           hint="bind it again with `wxshop bind-card`")
-        changed = not card.is_default
-        if changed:
-            session.execute(update(Card).where(col(Card.buyer_id) == card.buyer_id,
-                                               col(Card.id) != card.id)
-                            .values(is_default=False))
-            card.is_default = True
-            session.add(card)
-            session.flush()
-        return {**card_public(card, tz or dt.UTC), "changed": changed}
-
-
-# ---------------------------------------------------------------- for checkout
-
-
-def payment_card(session: Session, buyer_id: int, card_id: str | None = None) -> Card:
-    """The card a purchase pays with: `card_id` if given (it must be the buyer's and bound),
-    else the buyer's default card.
-
-    Raises NotFound (4) `card_not_found` / `no_card`, Conflict (5) `card_unbound`."""
-    if card_id is not None:
-        card = session.get(Card, card_id)
-        if card is None or card.buyer_id != buyer_id:
-            raise NotFound(f"no card {card_id!r}", slug="card_not_found",
-                           hint="see `wxshop cards list`")
-        if card.status != BOUND:
-            raise Conflict(f"card {card_id} is unbound and cannot pay", slug="card_unbound",
-                           hint="pay with another card, or bind it again")
-        return card
-    card = session.exec(select(Card).where(Card.buyer_id == buyer_id, Card.status == BOUND,
-                                           col(Card.is_default).is_(True))).first()
-    if card is None:
-        raise NotFound("no bound card to pay with", slug="no_card",
-                       hint="bind one with `wxshop bind-card`")
-    return card
-
-
-def card_display(card: Card) -> str:
-    """`招商银行 储蓄卡 (1234)` for a stored card."""
-    return display_name(card.bank, card.card_type, card.last4)
 
