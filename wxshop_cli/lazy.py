@@ -78,16 +78,19 @@ def load(name: str, entry: Entry) -> Any:
     import typer.main
 
     from wxshop_cli.cli import WxTyper
+    from wxshop_cli.completion import attach
 
     target = getattr(importlib.import_module(f"wxshop_cli.commands.{entry.module}"),
                      entry.attribute)
     if isinstance(target, typer.Typer):
         command = typer.main.get_group(target)
         command.name = name
-        return command
-    single = WxTyper(add_completion=False, rich_markup_mode=None)
-    single.command(name)(target)
-    return typer.main.get_command(single)
+    else:
+        single = WxTyper(add_completion=False, rich_markup_mode=None)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    attach(name, command)  # shell completion of codes, ids and order numbers
+    return command
 
 
 class _Commands(MutableMapping):
