@@ -69,6 +69,9 @@ COMMANDS: dict[str, Entry] = {
     "reconciliations": Entry("reconcile", "app",
                              "Stored reconciliation runs: list, show, resolve items."),
     "report": Entry("report", "app", "Merchant reports."),
+    "sandbox": Entry("sandbox", "app",
+                     "The sandbox's test cards (each with its behaviour) and identities that "
+                     "pass a binding's checks."),
 }
 
 
