@@ -70,6 +70,29 @@ def run_guarded(func, *args: Any, **kwargs: Any) -> Any:
         raise typer.Exit(translated.exit_code) from None
 
 
+def confirm_or_stop(question: str, *, yes: bool) -> None:
+    """Ask before a destructive action, on a terminal only: `--yes`/`-y`, `--no-input` or a
+    stdin that is not a terminal go ahead without a question (scripts need no `--yes`). A
+    "no" (or Ctrl-D) stops the command with nothing changed: `not_confirmed`, exit 130."""
+    settings = current()
+    if yes or not settings.interactive:
+        return
+    from wxshop_cli.output import confirm
+
+    try:
+        agreed = confirm(question, default=False)
+    except EOFError:
+        agreed = False
+    if not agreed:
+        raise errors.Interrupted("not confirmed: nothing was changed", slug="not_confirmed",
+                                 hint="answer y, or pass --yes to skip the question")
+
+
+#: The `--yes` option of the commands that confirm (`confirm_or_stop`).
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation on a "
+                                                       "terminal.")]
+
+
 def _refuse_undecodable(values: list[Any]) -> None:
     """An argument that is not UTF-8 (`orders show $'caf\\xe9'`) reaches Python as text with
     lone surrogates, which no database or file name takes: a usage error for every command,

@@ -15,7 +15,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from wxshop_cli.cli import WxTyper, _with_common_options, group
+from wxshop_cli.cli import WxTyper, Yes, _with_common_options, confirm_or_stop, group
 from wxshop_cli.errors import InvalidInput, UsageError
 from wxshop_cli.output import Column, emit
 
@@ -391,13 +391,17 @@ def show(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id."
 
 
 @cards_app.command("unbind")
-def unbind(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")]) -> None:
+def unbind(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")],
+           yes: Yes = False) -> None:
     """Unbind a card: kept for order history, it can no longer pay."""
     from wxshop_cli.config import current
     from wxshop_cli.core import cards
     from wxshop_cli.db.engine import database
 
     settings = current()
+    if not yes and settings.interactive:  # name the card in the question (and check it first)
+        shown = cards.show_card(database(), settings.buyer, card, tz=settings.tz)
+        confirm_or_stop(f"Unbind {shown['display']} ({card})? It can no longer pay.", yes=yes)
     result = cards.unbind_card(database(), settings.buyer, card, settings.clock.now(),
                                tz=settings.tz)
     emit(result, [*CARD_COLUMNS, Column("new_default", "new_default")], title="Unbound")
