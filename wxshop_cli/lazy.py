@@ -31,8 +31,9 @@ COMMANDS: dict[str, Entry] = {
                   "Run the Double 11 story end to end on its own database (demo.db in the "
                   "data directory, recreated each run; never the one in WXSHOP_DB)."),
     "inbox": Entry("inbox", "inbox",
-                   "Unread SMS codes and promotion pushes of the acting buyer, newest first; "
-                   "listing marks them read (`read` shows the state before this listing)."),
+                   "Unread SMS codes and promotion pushes of the acting buyer, newest first. "
+                   "Only what a terminal shows is marked read (or --mark-read); the unread "
+                   "count goes to stderr."),
     "buy": Entry("buy", "buy",
                  "Buy in one step: item → saved address → bound card. The payment password "
                  "comes from the terminal or WXSHOP_PAY_PASSWORD (with --from: "

@@ -349,7 +349,22 @@ def list_(
     settings = current()
     rows = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz)
     emit(rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)",
-         human=lambda shown: _card_table(shown, "My bank cards"))
+         human=lambda shown: _red_dot(settings.buyer) or _card_table(shown, "My bank cards"))
+
+
+def _red_dot(buyer: str) -> None:
+    """On a terminal, the red dot of "My bank cards": unread promotion pushes (SPEC 7)."""
+    from rich.text import Text
+
+    from wxshop_cli.core.inbox import unread_of
+    from wxshop_cli.db.engine import database
+    from wxshop_cli.output import out_console
+
+    unread = unread_of(database(), buyer)["promo"]
+    out_console().print(Text.assemble(
+        ("● " if unread else "○ ", "bold red"), "我的银行卡 My bank cards  ",
+        (f"{unread} unread promotion{'s' if unread != 1 else ''}" if unread
+         else "nothing new", "bold"), ("  (wxshop inbox)" if unread else "", "dim")))
 
 
 def _card_table(rows: list[dict], title: str) -> None:
