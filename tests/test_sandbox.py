@@ -25,6 +25,9 @@ def test_every_test_card_is_listed_once_with_its_behaviour(cli):
         assert card["card_type"] in ("debit", "credit")
         assert (card["asks"] != "") == (card["card_type"] == "credit")
         assert 0 < card["single_limit_fen"] <= card["daily_limit_fen"]
+        assert card["description"] == cardnumber.TEST_CARD_BEHAVIOURS[card["behaviour"]]
+        if card["buy_error"]:  # the listed outcome is the one the words say
+            assert f"exit {card['buy_exit_code']}, `{card['buy_error']}`" in card["description"]
         assert cardnumber.check_card_number(card["number"]) == card["number"]
 
 
@@ -42,7 +45,8 @@ def test_a_pipe_gets_tsv_with_one_header(cli):
     lines = cli("sandbox", "cards").stdout.splitlines()
     assert lines[0].startswith("number\tcard\tbrand\ttype\tbehaviour")
     assert len(lines) == 1 + len(cardnumber.TEST_CARDS)
-    assert "\tdecline\tdeclined by the bank\t6\tpayment_declined\t" in "\n".join(lines)
+    assert "\tdecline\tdeclined by the bank (exit 6, `payment_declined`)\t6\tpayment_declined\t" \
+        in "\n".join(lines)
     lines = cli("sandbox", "identities").stdout.splitlines()
     assert lines[0] == "holder\tid_number\tmobile\tregion\tbirth_date"
 

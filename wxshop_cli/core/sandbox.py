@@ -1,8 +1,9 @@
 """What the sandbox accepts, for people trying wxshop out (issue 14, item 4): the test cards
 with their behaviour, and identities that pass every check of a binding.
 
-One source: the cards are `cardnumber.TEST_CARDS` (number -> behaviour) with their bank,
-type and limits from the BIN table and their refusal from the sandbox bank's `REFUSALS`;
+One source: the cards are `cardnumber.TEST_CARDS` (number -> behaviour) and
+`TEST_CARD_BEHAVIOURS` (its words, as docs/test-cards.md shows them) with their bank, type
+and limits from the BIN table;
 the identities are built here with the same checksum the binding checks (`stdnum.cn.ric`)
 and verified with `core.identity`. Test card numbers are public sandbox data (SPEC section
 5); no real card, ID number or mobile is ever printed. No database.
@@ -13,15 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-#: What each behaviour of `cardnumber.TEST_CARDS` does, and what a buy with it ends in.
-BEHAVIOURS: dict[str, tuple[str, int, str | None]] = {
-    # behaviour: (what happens, exit code of `wxshop buy`, error slug)
-    "approve": ("approves (within the card's limits)", 0, None),
-    "decline": ("declined by the bank", 6, "payment_declined"),
-    "insufficient_funds": ("refused: insufficient funds", 6, "payment_insufficient_funds"),
-    "frozen": ("refused: card frozen (reported lost)", 6, "payment_card_frozen"),
-    "timeout": ("the bank times out: the outcome is unknown until queried, and the query then "
-                "reports success", 9, "payment_unknown"),
+#: What a `wxshop buy` with a card of each behaviour ends in: (exit code, error slug). The
+#: words are `cardnumber.TEST_CARD_BEHAVIOURS` (docs/test-cards.md is generated from them).
+OUTCOMES: dict[str, tuple[int, str | None]] = {
+    "approve": (0, None),
+    "decline": (6, "payment_declined"),
+    "insufficient_funds": (6, "payment_insufficient_funds"),
+    "frozen": (6, "payment_card_frozen"),
+    "timeout": (9, "payment_unknown"),
 }
 
 CREDIT_ASKS = "expiry (MM/YY, not past) and security code (any 3 digits)"
@@ -35,7 +35,7 @@ def test_cards() -> list[dict[str, Any]]:
     for number, behaviour in cardnumber.TEST_CARDS.items():
         row = bins.lookup(number)
         brand = cardnumber.brand_of(number) or ""
-        does, exit_code, slug = BEHAVIOURS[behaviour]
+        exit_code, slug = OUTCOMES[behaviour]
         rows.append({
             "number": number,
             "brand": brand,
@@ -45,7 +45,7 @@ def test_cards() -> list[dict[str, Any]]:
             "card_type": row.card_type,
             "display": f"{row.bank} {row.type_label} ({number[-4:]})",
             "behaviour": behaviour,
-            "description": does,
+            "description": cardnumber.TEST_CARD_BEHAVIOURS[behaviour],
             "buy_exit_code": exit_code,
             "buy_error": slug,
             "asks": CREDIT_ASKS if row.card_type == bins.CREDIT else "",
