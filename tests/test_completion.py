@@ -26,13 +26,19 @@ def complete(*words: str, env: dict[str, str] | None = None) -> list[str]:
     return result.stdout.split()
 
 
-def test_every_completer_names_a_real_argument():
+def test_every_completer_names_a_real_argument(monkeypatch):
+    monkeypatch.setenv("_WXSHOP_COMPLETE", "complete_bash")
     for (top, verb, name), _ in completion.COMPLETERS.items():
         command = load(top, COMMANDS[top])
         target = command if verb is None else command.commands[verb]
         params = {p.name: p for p in target.params}
         assert name in params, (top, verb, name)
         assert params[name]._custom_shell_complete is not None
+
+
+def test_completers_are_attached_only_when_completing():
+    command = load("orders", COMMANDS["orders"])
+    assert command.commands["show"].params[0]._custom_shell_complete is None
 
 
 def test_show_completion_prints_a_script_for_the_shell():

@@ -6,8 +6,8 @@ argument calls one of the functions below. They read the database of `--db`/`WXS
 without creating, migrating or locking anything (a SQLite file is opened read-only; a
 PostgreSQL server gets two seconds), print nothing and never fail: any trouble completes
 nothing. The table `COMPLETERS` says which argument completes what; `lazy.load` attaches them
-when it builds a command, so command modules stay as they are (tests/test_completion.py
-checks every entry names a real argument).
+when it builds a command while the shell is completing, so command modules stay as they
+are (tests/test_completion.py checks every entry names a real argument).
 
 Nothing heavy is imported here at module level (start-up rules, CONTRIBUTING).
 """

@@ -82,7 +82,6 @@ def load(name: str, entry: Entry) -> Any:
     import typer.main
 
     from wxshop_cli.cli import WxTyper
-    from wxshop_cli.completion import attach
 
     target = getattr(importlib.import_module(f"wxshop_cli.commands.{entry.module}"),
                      entry.attribute)
@@ -93,8 +92,19 @@ def load(name: str, entry: Entry) -> Any:
         single = WxTyper(add_completion=False, rich_markup_mode=None)
         single.command(name)(target)
         command = typer.main.get_command(single)
-    attach(name, command)  # shell completion of codes, ids and order numbers
+    if completing():
+        from wxshop_cli.completion import attach
+
+        attach(name, command)  # shell completion of codes, ids and order numbers
     return command
+
+
+def completing() -> bool:
+    """True when the shell asks for completions (`_WXSHOP_COMPLETE` set, as Typer's script
+    does): only then are the value completers attached (their module stays unimported)."""
+    import os
+
+    return any(key.startswith("_") and key.endswith("_COMPLETE") for key in os.environ)
 
 
 class _Commands(MutableMapping):
