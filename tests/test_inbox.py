@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from tests.binding_helpers import CMB_DEBIT, NOW, TEST_DEBIT, query, start
 
@@ -15,10 +16,12 @@ def test_an_unknown_buyer_has_an_empty_inbox_and_is_not_created(cli, backend):
     assert query("SELECT count(*) FROM buyer")[0][0] == 0
 
 
-def test_reading_marks_messages_read_newest_first(cli, backend):
+def test_json_lists_newest_first_and_marks_nothing_unless_asked(cli, backend):
     first = start(cli, TEST_DEBIT)
     second = start(cli, CMB_DEBIT)
-    unread = cli.json("inbox")
+    result = cli("--json", "inbox")
+    unread = json.loads(result.stdout)
+    assert result.stderr == "2 unread, left unread (--mark-read marks them read)\n"
     assert len(unread) == 2
     assert all(set(m) >= {"id", "kind", "text", "created_at", "read", "code"} for m in unread)
     assert [m["kind"] for m in unread] == ["sms", "sms"]
@@ -27,10 +30,48 @@ def test_reading_marks_messages_read_newest_first(cli, backend):
     # Newest first, even under a frozen clock.
     assert "3456" in unread[0]["text"] and "0000" in unread[1]["text"]
     assert first["binding_id"] != second["binding_id"]
+    # A script reading an SMS code leaves the red dot as it was: JSON and pipes mark nothing.
+    assert cli.json("inbox") == unread
+    assert len(cli("inbox").stdout.splitlines()) == 3
+    assert cli.json("inbox", "--summary") == {"buyer": "me", "unread": 2, "sms": 2, "promo": 0}
+    # --mark-read marks what was listed.
+    result = cli("--json", "inbox", "--mark-read")
+    assert json.loads(result.stdout) == unread and result.stderr == "2 marked read\n"
     assert cli.json("inbox") == []
     everything = cli.json("inbox", "--all")
     assert [m["id"] for m in everything] == [m["id"] for m in unread]
     assert all(m["read"] is True for m in everything)
+    assert cli.json("inbox", "--summary")["unread"] == 0
+    assert cli("--quiet", "inbox", "--all").stderr == ""
+
+
+def test_mark_read_marks_only_the_messages_shown(cli, backend):
+    from wxshop_cli import config
+    from wxshop_cli.core import inbox
+    from wxshop_cli.db import engine
+
+    start(cli, TEST_DEBIT)
+    config.activate(config.Settings())
+    db = engine.database()
+    listed = inbox.read_inbox(db, "me", include_read=False, tz=dt.UTC)
+    start(cli, CMB_DEBIT)  # a new SMS arrives after the listing
+    assert inbox.mark_read(db, "me", [m["id"] for m in listed]) == 1
+    assert inbox.mark_read(db, "me", [m["id"] for m in listed]) == 0  # already read
+    assert inbox.mark_read(db, "eve", [m["id"] for m in listed]) == 0  # not eve's
+    assert inbox.unread_of(db, "me") == {"unread": 1, "sms": 1, "promo": 0}
+    assert inbox.unread_of(db, "ghost") == {"unread": 0, "sms": 0, "promo": 0}
+    engine.forget()
+
+
+def test_a_terminal_listing_marks_what_it_showed(cli, monkeypatch):
+    from wxshop_cli import output
+
+    start(cli, TEST_DEBIT)
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    result = cli("inbox")
+    assert result.exit_code == 0 and "Inbox of me · 1 unread" in result.stdout
+    monkeypatch.undo()
+    assert cli.json("inbox") == []
 
 
 def test_other_buyers_do_not_see_my_messages(cli):
@@ -66,7 +107,7 @@ def test_push_message_unread_count_and_promo_once(cli, backend):
         assert inbox.unread_count(session, buyer.id) == 2
         buyer_id = buyer.id
     engine.forget()
-    shown = cli.json("inbox")
+    shown = cli.json("inbox", "--mark-read")
     assert [(m["kind"], m.get("code")) for m in shown] == [("sms", "123456"), ("promo", None)]
     assert "code" not in shown[1]
     db = engine.database()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from wxshop_cli import __version__
-from wxshop_cli.cli import WxTyper, run_guarded
+from wxshop_cli.cli import InvalidTime, WxTyper, run_guarded
 from wxshop_cli.clock import Clock, parse_instant
 from wxshop_cli.config import Settings, activate, env
 from wxshop_cli.lazy import LazyGroup
@@ -21,7 +21,7 @@ app = WxTyper(
     help="Bind a bank card once, buy in one step, publish promotions, reconcile WeChat Pay "
     "bills. Global options go before the command.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (wxshop_cli/completion.py)
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
     cls=LazyGroup,
@@ -50,11 +50,15 @@ def root(
     json_output: Annotated[bool, typer.Option("--json", is_eager=True,
                                               help="JSON on stdout.")] = False,
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q",
+                                        help="No talk on stderr (messages, warnings, "
+                                             "progress); errors and prompts still show.")]
+    = False,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Print the version.")] = False,
 ) -> None:
     settings = Settings(db_option=db, buyer_option=buyer,
-                        json=json_output, no_input=no_input)
+                        json=json_output, no_input=no_input, quiet=quiet)
     activate(settings)
     # Check the acting buyer and display zone up front: bad configuration fails every command
     # the same way, before anything runs.
@@ -64,9 +68,7 @@ def root(
         try:
             settings.clock = Clock(parse_instant(frozen, settings.tz))
         except ValueError:
-            source = "--now" if now else "WXSHOP_NOW"
-            raise typer.BadParameter(f"not an ISO 8601 time: {frozen!r}",
-                                     param_hint=source) from None
+            raise InvalidTime(frozen, "--now" if now else "WXSHOP_NOW") from None
 
 
 def main() -> None:
@@ -79,7 +81,7 @@ def main() -> None:
     in-process and never come here."""
     code: int | str | None = 0
     try:
-        app()
+        app(prog_name="wxshop")
     except SystemExit as exc:
         code = exc.code
     _exit(code)

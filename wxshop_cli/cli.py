@@ -70,6 +70,29 @@ def run_guarded(func, *args: Any, **kwargs: Any) -> Any:
         raise typer.Exit(translated.exit_code) from None
 
 
+def confirm_or_stop(question: str, *, yes: bool) -> None:
+    """Ask before a destructive action, on a terminal only: `--yes`/`-y`, `--no-input` or a
+    stdin that is not a terminal go ahead without a question (scripts need no `--yes`). A
+    "no" (or Ctrl-D) stops the command with nothing changed: `not_confirmed`, exit 130."""
+    settings = current()
+    if yes or not settings.interactive:
+        return
+    from wxshop_cli.output import confirm
+
+    try:
+        agreed = confirm(question, default=False)
+    except EOFError:
+        agreed = False
+    if not agreed:
+        raise errors.Interrupted("not confirmed: nothing was changed", slug="not_confirmed",
+                                 hint="answer y, or pass --yes to skip the question")
+
+
+#: The `--yes` option of the commands that confirm (`confirm_or_stop`).
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation on a "
+                                                       "terminal.")]
+
+
 def _refuse_undecodable(values: list[Any]) -> None:
     """An argument that is not UTF-8 (`orders show $'caf\\xe9'`) reaches Python as text with
     lone surrogates, which no database or file name takes: a usage error for every command,
@@ -126,45 +149,212 @@ def _with_common_options(func):
 
 
 class OneLineUsageError(_ClickUsageError):
-    """Click's usage errors (unknown option, bad value) as wxshop's one line: `error: <what>
-    (see 'wxshop X --help')`, or the JSON error object; the echoed value is clipped and
-    escaped like every error."""
+    """Click's and Typer's usage errors (unknown command or option, a missing or mistyped
+    value) as wxshop's one line `error: <what> (<hint>)`, or the JSON error object with
+    `--json` anywhere on the command line: code `usage`, exit 2, in wxshop's own words
+    (`usage_error`); the echoed value is clipped and escaped like every error."""
 
-    def __init__(self, original: Any, as_json: bool) -> None:
+    def __init__(self, original: Any, as_json: bool, path: str | None = None) -> None:
         super().__init__(original.format_message(), original.ctx)
+        self.error = usage_error(original, path)
         self.as_json = as_json
 
     def show(self, file: Any = None) -> None:
         from wxshop_cli.output import report_error
 
-        path = self.ctx.command_path if self.ctx is not None else "wxshop"
         # The invocation's settings may not exist yet (the root options failed to parse):
         # --json is looked for in the arguments themselves.
         settings = current()
         saved, settings.json = settings.json, self.as_json
         try:
-            report_error(errors.UsageError(self.message, slug="usage",
-                                           hint=f"see '{path} --help'"))
+            report_error(self.error)
         finally:
             settings.json = saved
 
 
+#: What a `reason` of a usage error says (README: error slugs; docs/decisions-cli.md).
+USAGE_REASONS = ("unknown_command", "unknown_option", "missing_argument", "missing_option",
+                 "missing_value", "unexpected_value", "extra_argument", "invalid_choice",
+                 "not_a_number", "invalid_date", "invalid_time", "invalid_value",
+                 "missing_command")
+
+_FORMAT_NAMES = {"%Y-%m-%d": "YYYY-MM-DD", "%Y-%m-%dT%H:%M:%S": "YYYY-MM-DDTHH:MM:SS",
+                 "%Y-%m-%d %H:%M:%S": "YYYY-MM-DD HH:MM:SS"}
+
+
+def _quoted(value: Any) -> str:
+    from wxshop_cli.output import shown
+
+    text = str(value)
+    if len(text) > 80:
+        text = text[:79] + "…"
+    return "'" + shown(text) + "'"
+
+
+def _rejected_value(exc: Any) -> Any:
+    """The value Typer's adapter refused (pydantic keeps it as the error's `input`)."""
+    cause = exc.__cause__
+    try:
+        problems = cause.errors() if cause is not None and hasattr(cause, "errors") else []
+    except Exception:  # not pydantic after all
+        problems = []
+    for problem in problems:
+        if "input" in problem:
+            return problem["input"]
+    return None
+
+
+def _param_name(param: Any, hint: Any = None) -> str:
+    if hint:
+        return hint if isinstance(hint, str) else " / ".join(hint)
+    if param is None:
+        return "a value"
+    if getattr(param, "param_type_name", "") == "argument":
+        return (param.metavar or param.name or "argument").upper()
+    opts = [o for o in param.opts if o.startswith("--")] or list(param.opts)
+    return opts[0] if opts else f"--{param.name}"
+
+
+def usage_error(exc: Any, path: str | None = None) -> errors.UsageError:
+    """One of click's usage exceptions as wxshop's UsageError: our words, the accepted
+    choices named, never a pydantic phrase ("Input should be a valid integer")."""
+    ctx = getattr(exc, "ctx", None)
+    where = path or (ctx.command_path if ctx is not None else "wxshop")
+    help_hint = f"see '{where} --help'"
+    name = type(exc).__name__
+    extra: dict[str, Any] = {}
+    hint = help_hint
+    if isinstance(exc, UnknownCommand):
+        reason, message = "unknown_command", f"unknown command {_quoted(exc.name)}"
+        if exc.close:
+            hint = f"did you mean {' or '.join(repr(c) for c in exc.close)}? {help_hint}"
+    elif name == "NoSuchOption":
+        reason = "unknown_option"
+        message = f"unknown option {_quoted(exc.option_name)}"
+        extra["param"] = exc.option_name
+        close = sorted(exc.possibilities or ())
+        if close:
+            hint = f"did you mean {' or '.join(close)}? {help_hint}"
+    elif name == "BadOptionUsage":
+        option = exc.option_name
+        extra["param"] = option
+        if "does not take a value" in exc.message:
+            reason, message = "unexpected_value", f"{option} takes no value"
+        elif "requires" in exc.message:
+            reason, message = "missing_value", f"{option} needs a value"
+        else:
+            reason, message = "invalid_value", f"{option}: {exc.message.rstrip('.')}"
+    elif name == "MissingParameter":
+        param = exc.param
+        label = _param_name(param, exc.param_hint)
+        if getattr(param, "param_type_name", "") == "argument":
+            reason, message = "missing_argument", f"missing argument {label}"
+        else:
+            reason, message = "missing_option", f"missing option {label}"
+        extra["param"] = label
+    elif isinstance(exc, typer.BadParameter):
+        param = exc.param
+        label = _param_name(param, exc.param_hint)
+        extra["param"] = label
+        value = _rejected_value(exc)
+        descriptor = getattr(param, "type_descriptor", None)
+        choices = getattr(descriptor, "choices", None) if descriptor is not None else None
+        annotation = getattr(descriptor, "annotation", None)
+        if choices:
+            accepted = [str(getattr(c, "value", c)) for c in choices]
+            reason = "invalid_choice"
+            message = f"{label} cannot be {_quoted(value)}" if value is not None \
+                else f"{label}: not one of the accepted values"
+            hint = f"choose from: {', '.join(accepted)}"
+            extra["choices"] = accepted
+        elif annotation in (int, float):
+            kind = "a whole number" if annotation is int else "a number"
+            reason = "not_a_number"
+            message = f"{label} must be {kind}, not {_quoted(value)}" if value is not None \
+                else f"{label} must be {kind}"
+        elif getattr(descriptor, "is_datetime", False):
+            formats = list(getattr(descriptor.parameter_info, "formats", None) or [])
+            shape = " or ".join(_FORMAT_NAMES.get(f, f) for f in formats) or "YYYY-MM-DD"
+            reason = "invalid_date"
+            message = f"{label} is not a date {shape}: {_quoted(value)}" if value is not None \
+                else f"{label} is not a date {shape}"
+            hint = f"a real calendar day, e.g. 2013-11-11; {help_hint}"
+        elif isinstance(exc, InvalidTime):
+            reason = "invalid_time"
+            message = f"{label} is not an ISO 8601 time: {_quoted(exc.value)}"
+            hint = "e.g. 2013-11-11T10:00:00+08:00, or a date and time in WXSHOP_TZ"
+        else:
+            reason, message = "invalid_value", f"{label}: {exc.message.rstrip('.')}"
+    elif exc.message.startswith("Got unexpected extra argument"):
+        reason = "extra_argument"
+        found = exc.message.rpartition(" (")[2].rpartition(")")[0]
+        message = f"unexpected extra argument {_quoted(found)}" if found \
+            else "unexpected extra argument"
+    elif exc.message.startswith("Missing command"):
+        reason, message = "missing_command", "missing command"
+    else:
+        reason, message = "invalid_value", exc.message.rstrip(".")
+    return errors.UsageError(message, slug="usage", hint=hint, reason=reason, **extra)
+
+
+class UnknownCommand(_ClickUsageError):
+    """`wxshop frobnicate`: the name, and the commands it is close to."""
+
+    def __init__(self, name: str, close: list[str], ctx: Any) -> None:
+        super().__init__(f"No such command {name!r}.", ctx)
+        self.name = name
+        self.close = close
+
+
+class InvalidTime(typer.BadParameter):
+    """`--now tomorrow` (or WXSHOP_NOW): not an ISO 8601 time."""
+
+    def __init__(self, value: str, source: str) -> None:
+        super().__init__(f"not an ISO 8601 time: {value!r}", param_hint=source)
+        self.value = value
+
+
 class OneLineGroup(TyperGroup):
-    """The root group: click's usage errors anywhere below it become one line."""
+    """Every group: click's usage errors anywhere below the root become one line (the root
+    converts them, knowing every argument); an unknown command names the close ones."""
 
     def _one_line(self, exc: Any, args: Any) -> Any:
         if isinstance(exc, OneLineUsageError) or type(exc).__name__ == "NoArgsIsHelpError":
             return exc
-        return OneLineUsageError(exc, as_json="--json" in (args or ()))
+        # A parser error (`--status` without its value) carries no context: the command
+        # being resolved last is the one it belongs to.
+        path = None if getattr(exc, "ctx", None) is not None else _resolving.get("path")
+        return OneLineUsageError(exc, as_json="--json" in (args or ()), path=path)
+
+    def parse_args(self, ctx: Any, args: Any) -> Any:
+        """`wxshop` (or `wxshop orders`) alone prints its help on stdout and exits 0."""
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            typer.echo(ctx.get_help())
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: Any, args: Any) -> Any:
+        name = args[0] if args else ""
+        if (name and not name.startswith("-") and not ctx.resilient_parsing
+                and self.get_command(ctx, name) is None):
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=2)
+            raise UnknownCommand(name, close, ctx)
+        found = super().resolve_command(ctx, args)
+        if found[0]:
+            _resolving["path"] = f"{ctx.command_path} {found[0]}"
+        return found
 
     def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any):
         if parent is not None:  # a sub-group: the root converts, knowing every argument
             return super().make_context(info_name, args, parent=parent, **extra)
-        self._args = list(args)
+        self._args = list(args)  # a copy: click's parser consumes the list it is given
+        _resolving.clear()
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except _ClickUsageError as exc:
-            raise self._one_line(exc, args) from None
+            raise self._one_line(exc, self._args) from None
 
     def invoke(self, ctx: Any) -> Any:
         if ctx.parent is not None:
@@ -173,6 +363,9 @@ class OneLineGroup(TyperGroup):
             return super().invoke(ctx)
         except _ClickUsageError as exc:
             raise self._one_line(exc, getattr(self, "_args", ())) from None
+
+
+_resolving: dict[str, str] = {}
 
 
 class WxTyper(typer.Typer):

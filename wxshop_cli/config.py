@@ -70,6 +70,7 @@ class Settings:
     clock: Clock = field(default_factory=Clock)
     json: bool = False
     no_input: bool = False
+    quiet: bool = False  # --quiet: no talk on stderr (output.say, err_console)
 
     @property
     def home(self) -> Path:

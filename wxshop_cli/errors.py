@@ -166,7 +166,7 @@ EXIT_CODES: dict[int, str] = {
                "outcome unknown; same request in progress)",
     10: "`buy --from`: the batch ran, but some lines did not pay (each result line has its own "
         "code)",
-    INTERRUPTED: "interrupted",
+    INTERRUPTED: "interrupted (Ctrl-C), or a confirmation answered no (`not_confirmed`)",
 }
 
 #: Every slug wxshop can report: slug → (exit code, or the codes it comes with; what it
@@ -182,8 +182,11 @@ SLUGS: dict[str, tuple[int | tuple[int, ...], str]] = {
                               "`head`)"),
     "secret_key_unreadable": (INTERNAL, "the secret key file exists but cannot be read"),
     # 2: usage
-    "usage": (USAGE, "an unknown command or option, a missing or mistyped value (click's own "
-                     "checks), printed as one line `error: … (see 'wxshop X --help')`"),
+    "usage": (USAGE, "an unknown command or option, a missing argument or value, a bad choice "
+                     "(the accepted ones named, `choices`), a non-number, a bad date or "
+                     "`--now`: one line `error: … (hint)`, or the JSON error object with "
+                     "`--json` anywhere; `reason` says which (`cli.USAGE_REASONS`), `param` "
+                     "names the option (docs/decisions-cli.md)"),
     "missing_value": (USAGE, "a value is missing and no prompt may be shown"),
     "invalid_argument": (USAGE, "an argument (any command, `--db`, `--buyer`) that is not "
                                 "UTF-8 text, e.g. the bytes `caf\\xe9`"),
@@ -419,4 +422,7 @@ SLUGS: dict[str, tuple[int | tuple[int, ...], str]] = {
     # 130
     "interrupted": (INTERRUPTED, "Ctrl-C; after a claimed buy it carries `order_no` and "
                                  "`idempotency_key`"),
+    "not_confirmed": (INTERRUPTED, "`promo archive`, `cards unbind` or `orders refund` on a "
+                                   "terminal, answered no (or Ctrl-D): nothing changed; "
+                                   "`--yes` skips the question"),
 }

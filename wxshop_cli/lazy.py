@@ -31,8 +31,9 @@ COMMANDS: dict[str, Entry] = {
                   "Run the Double 11 story end to end on its own database (demo.db in the "
                   "data directory, recreated each run; never the one in WXSHOP_DB)."),
     "inbox": Entry("inbox", "inbox",
-                   "Unread SMS codes and promotion pushes of the acting buyer, newest first; "
-                   "listing marks them read (`read` shows the state before this listing)."),
+                   "Unread SMS codes and promotion pushes of the acting buyer, newest first. "
+                   "Only what a terminal shows is marked read (or --mark-read); the unread "
+                   "count goes to stderr."),
     "buy": Entry("buy", "buy",
                  "Buy in one step: item → saved address → bound card. The payment password "
                  "comes from the terminal or WXSHOP_PAY_PASSWORD (with --from: "
@@ -69,6 +70,9 @@ COMMANDS: dict[str, Entry] = {
     "reconciliations": Entry("reconcile", "app",
                              "Stored reconciliation runs: list, show, resolve items."),
     "report": Entry("report", "app", "Merchant reports."),
+    "sandbox": Entry("sandbox", "app",
+                     "The sandbox's test cards (each with its behaviour) and identities that "
+                     "pass a binding's checks."),
 }
 
 
@@ -84,10 +88,23 @@ def load(name: str, entry: Entry) -> Any:
     if isinstance(target, typer.Typer):
         command = typer.main.get_group(target)
         command.name = name
-        return command
-    single = WxTyper(add_completion=False, rich_markup_mode=None)
-    single.command(name)(target)
-    return typer.main.get_command(single)
+    else:
+        single = WxTyper(add_completion=False, rich_markup_mode=None)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    if completing():
+        from wxshop_cli.completion import attach
+
+        attach(name, command)  # shell completion of codes, ids and order numbers
+    return command
+
+
+def completing() -> bool:
+    """True when the shell asks for completions (`_WXSHOP_COMPLETE` set, as Typer's script
+    does): only then are the value completers attached (their module stays unimported)."""
+    import os
+
+    return any(key.startswith("_") and key.endswith("_COMPLETE") for key in os.environ)
 
 
 class _Commands(MutableMapping):

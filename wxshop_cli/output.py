@@ -112,13 +112,15 @@ def _safe_console(**options: Any):
     return _console_class(**options)
 
 
-def err_console():
-    """The Rich console on stderr (messages, progress bars, prompts)."""
+def err_console(*, talk: bool = True):
+    """The Rich console on stderr (messages, progress bars, prompts). With --quiet it prints
+    nothing, except for prompts (`talk=False`)."""
     global _stderr_console
 
     # Recreated when stderr changes (the test runner swaps streams between invocations).
     if _stderr_console is None or _stderr_console.file is not sys.stderr:
         _stderr_console = _safe_console(file=sys.stderr, highlight=False, soft_wrap=True)
+    _stderr_console.quiet = talk and current().quiet
     return _stderr_console
 
 
@@ -266,7 +268,9 @@ def say(message: str) -> None:
     """Talk on stderr (never with --json? it is stderr, so it stays harmless).
 
     Rich draws it on a terminal; elsewhere the line is written as Rich would write it there
-    (markup removed, no colour), without importing Rich."""
+    (markup removed, no colour), without importing Rich. Nothing with --quiet."""
+    if current().quiet:
+        return
     if not sys.stderr.isatty():
         sys.stderr.write(shown(plain(message), keep_newlines=True) + "\n")
         sys.stderr.flush()
@@ -325,7 +329,7 @@ def prompt_text(label: str, *, what: str, option: str, secret: bool = False) -> 
     require_terminal(what, option)
     from rich.prompt import Prompt
 
-    return Prompt.ask(label, console=err_console(), password=secret)
+    return Prompt.ask(label, console=err_console(talk=False), password=secret)
 
 
 def confirm(label: str, *, default: bool = False) -> bool:
@@ -333,7 +337,7 @@ def confirm(label: str, *, default: bool = False) -> bool:
         return default
     from rich.prompt import Confirm
 
-    return Confirm.ask(label, console=err_console(), default=default)
+    return Confirm.ask(label, console=err_console(talk=False), default=default)
 
 
 def lines(rows: Iterable[str]) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from wxshop_cli.cli import WxTyper, _with_common_options, group
+from wxshop_cli.cli import WxTyper, Yes, _with_common_options, confirm_or_stop, group
 from wxshop_cli.errors import InvalidInput, UsageError
 from wxshop_cli.output import Column, emit
 
@@ -349,7 +349,22 @@ def list_(
     settings = current()
     rows = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz)
     emit(rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)",
-         human=lambda shown: _card_table(shown, "My bank cards"))
+         human=lambda shown: _red_dot(settings.buyer) or _card_table(shown, "My bank cards"))
+
+
+def _red_dot(buyer: str) -> None:
+    """On a terminal, the red dot of "My bank cards": unread promotion pushes (SPEC 7)."""
+    from rich.text import Text
+
+    from wxshop_cli.core.inbox import unread_of
+    from wxshop_cli.db.engine import database
+    from wxshop_cli.output import out_console
+
+    unread = unread_of(database(), buyer)["promo"]
+    out_console().print(Text.assemble(
+        ("● " if unread else "○ ", "bold red"), "我的银行卡 My bank cards  ",
+        (f"{unread} unread promotion{'s' if unread != 1 else ''}" if unread
+         else "nothing new", "bold"), ("  (wxshop inbox)" if unread else "", "dim")))
 
 
 def _card_table(rows: list[dict], title: str) -> None:
@@ -391,13 +406,17 @@ def show(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id."
 
 
 @cards_app.command("unbind")
-def unbind(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")]) -> None:
+def unbind(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")],
+           yes: Yes = False) -> None:
     """Unbind a card: kept for order history, it can no longer pay."""
     from wxshop_cli.config import current
     from wxshop_cli.core import cards
     from wxshop_cli.db.engine import database
 
     settings = current()
+    if not yes and settings.interactive:  # name the card in the question (and check it first)
+        shown = cards.show_card(database(), settings.buyer, card, tz=settings.tz)
+        confirm_or_stop(f"Unbind {shown['display']} ({card})? It can no longer pay.", yes=yes)
     result = cards.unbind_card(database(), settings.buyer, card, settings.clock.now(),
                                tz=settings.tz)
     emit(result, [*CARD_COLUMNS, Column("new_default", "new_default")], title="Unbound")

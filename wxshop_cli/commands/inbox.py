@@ -1,4 +1,5 @@
-"""`wxshop inbox [--all]`: the acting buyer's simulated phone and promotion pushes."""
+"""`wxshop inbox [--all] [--mark-read] [--summary]`: the acting buyer's simulated phone and
+promotion pushes, and the red dot."""
 
 from __future__ import annotations
 
@@ -17,18 +18,44 @@ COLUMNS = [
 def inbox(
     all_: Annotated[bool, typer.Option("--all", help="Include messages already read.")]
     = False,
+    mark_read: Annotated[bool, typer.Option(
+        "--mark-read", help="Mark the listed messages read (a terminal does it anyway; "
+                            "JSON and pipes leave them unread).")] = False,
+    summary: Annotated[bool, typer.Option(
+        "--summary", help="Only the unread counts, as one object: unread, sms, promo. "
+                          "Marks nothing.")] = False,
 ) -> None:
-    """Unread SMS codes and promotion pushes of the acting buyer, newest first; listing marks
-    them read (`read` shows the state before this listing)."""
+    """Unread SMS codes and promotion pushes of the acting buyer, newest first. Only what a
+    terminal shows is marked read (or --mark-read); the unread count goes to stderr."""
     from wxshop_cli.config import current
-    from wxshop_cli.core.inbox import read_inbox
+    from wxshop_cli.core import inbox as core
     from wxshop_cli.db.engine import database
+    from wxshop_cli.output import say, stdout_is_terminal
 
     settings = current()
-    messages = read_inbox(database(), settings.buyer, include_read=all_, tz=settings.tz)
+    db = database()
+    if summary:
+        counts = core.unread_of(db, settings.buyer)
+        emit({"buyer": settings.buyer, **counts}, SUMMARY_COLUMNS,
+             title=f"Inbox of {settings.buyer}")
+        return
+    messages = core.read_inbox(db, settings.buyer, include_read=all_, tz=settings.tz)
+    unread = [m["id"] for m in messages if not m["read"]]
+    shown_to_a_person = stdout_is_terminal() and not settings.json
+    title = f"Inbox of {settings.buyer}" + (f" · {len(unread)} unread" if unread else "")
     empty = "no unread messages" if not all_ else "no messages"
-    emit(messages, COLUMNS, title=f"Inbox of {settings.buyer}", empty=empty,
-         human=lambda rows: _inbox_table(rows, f"Inbox of {settings.buyer}", empty))
+    emit(messages, COLUMNS, title=title, empty=empty,
+         human=lambda rows: _inbox_table(rows, title, empty))
+    if shown_to_a_person or mark_read:
+        marked = core.mark_read(db, settings.buyer, unread)
+        if marked and not shown_to_a_person:
+            say(f"{marked} marked read")
+    elif unread:
+        say(f"{len(unread)} unread, left unread (--mark-read marks them read)")
+
+
+SUMMARY_COLUMNS = [Column("buyer", "buyer"), Column("unread", "unread"), Column("sms", "sms"),
+                   Column("promo", "promo")]
 
 
 def _inbox_table(rows: list[dict], title: str, empty: str) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from wxshop_cli.cli import group
+from wxshop_cli.cli import Yes, confirm_or_stop, group
 from wxshop_cli.commands.buy import ORDER_COLUMNS
 from wxshop_cli.output import Column, emit
 
@@ -131,18 +131,22 @@ def refund(
                                                   help="Idempotency: the same number "
                                                        "refunds once.")] = None,
     reason: Annotated[str, typer.Option("--reason", metavar="TEXT")] = "",
+    yes: Yes = False,
 ) -> None:
     """Refund a paid order, fully or partly (the merchant's action)."""
     from wxshop_cli.config import current
     from wxshop_cli.core import orders, refunds
     from wxshop_cli.db.engine import database
     from wxshop_cli.gateway import get_gateway
-    from wxshop_cli.money import parse_yuan
+    from wxshop_cli.money import display, parse_yuan
 
     settings = current()
     amount_fen = parse_yuan(amount, field="--amount") if amount is not None else None
     refunds.check_refund_no(refund_no)
     reason = refunds.check_reason(reason)
+    what = display(amount_fen) if amount_fen is not None else "all that is left"
+    confirm_or_stop(f"Refund {what} of order {order_no}? The money goes back to the buyer's "
+                    "card.", yes=yes)
     db = database()
     done, replayed = orders.refund(db, get_gateway(db), order_no, amount_fen, refund_no,
                                    reason, settings.clock.now())

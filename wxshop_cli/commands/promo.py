@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 import typer
 
-from wxshop_cli.cli import group
+from wxshop_cli.cli import Yes, confirm_or_stop, group
 from wxshop_cli.output import Column, emit
 
 app = group("promo", "Promotions: create, add items, publish (with a push), list as strips.")
@@ -475,12 +475,14 @@ def unpublish(code: Annotated[str, typer.Argument(metavar="CODE")]) -> None:
 
 
 @app.command("archive")
-def archive(code: Annotated[str, typer.Argument(metavar="CODE")]) -> None:
+def archive(code: Annotated[str, typer.Argument(metavar="CODE")], yes: Yes = False) -> None:
     """Archive a promotion: it stops selling and can no longer change."""
     from wxshop_cli.config import current
     from wxshop_cli.core import promos
     from wxshop_cli.db.engine import database
 
+    confirm_or_stop(f"Archive promotion {code}? It stops selling and can never change again.",
+                    yes=yes)
     with database().transaction() as session:
         report = promos.archive(session, code, now=current().clock.now())
     _emit_report(report, what="Archived")

@@ -1,7 +1,9 @@
 """The buyer's inbox: the simulated phone (SMS codes) and promotion pushes (the red dot).
 
 SMS codes appear here in plain text, as on a phone's screen (SPEC section 5); the binding
-itself keeps only a hash of the code. Listing unread messages marks them read.
+itself keeps only a hash of the code. Listing reads; only what a person was shown on a
+terminal (or what `--mark-read` names) is then marked read, by id (`mark_read`): a script
+reading an SMS code leaves the buyer's red dot as it was (issue 14, item 7).
 """
 
 from __future__ import annotations
@@ -80,11 +82,32 @@ def push_promo_once(session: Session, buyer_id: int, promo_id: int, text: str,
     return push_promo_to(session, [buyer_id], promo_id, text, now) == 1
 
 
-def unread_count(session: Session, buyer_id: int) -> int:
-    """Unread messages of a buyer (the red dot)."""
+def unread_count(session: Session, buyer_id: int, kind: str | None = None) -> int:
+    """Unread messages of a buyer (the red dot), or of one kind (`promo`: the dot on "My bank
+    cards")."""
     statement = select(func.count()).select_from(InboxMessage).where(
         InboxMessage.buyer_id == buyer_id, col(InboxMessage.read).is_(False))
+    if kind is not None:
+        statement = statement.where(InboxMessage.kind == kind)
     return int(session.exec(statement).one())
+
+
+def unread_of(db: Any, buyer_name: str) -> dict[str, int]:
+    """`{"unread": n, "sms": n, "promo": n}` for a buyer (zeros for one not created yet)."""
+    from wxshop_cli.core.buyers import find_buyer
+
+    counts = {"unread": 0, SMS: 0, PROMO: 0}
+    with db.transaction(read_only=True) as session:
+        buyer = find_buyer(session, buyer_name)
+        if buyer is None:
+            return counts
+        rows = session.exec(select(InboxMessage.kind, func.count()).where(
+            InboxMessage.buyer_id == buyer.id, col(InboxMessage.read).is_(False))
+            .group_by(InboxMessage.kind)).all()
+    for kind, count in rows:
+        counts[kind] = int(count)
+        counts["unread"] += int(count)
+    return counts
 
 
 def message_public(message: InboxMessage, tz: Any) -> dict[str, Any]:
@@ -101,15 +124,14 @@ def message_public(message: InboxMessage, tz: Any) -> dict[str, Any]:
     return data
 
 
-def read_inbox(db: Any, buyer_name: str, *, include_read: bool, tz: Any) -> list[dict[str, Any]]:
-    """The buyer's unread messages (or all with `include_read`), newest first, each shown
-    with `read` as it was before this listing; the unread ones are then marked read.
-    A buyer that does not exist yet has an empty inbox (reading creates nothing)."""
-    from sqlalchemy import update
-
+def read_inbox(db: Any, buyer_name: str, *, include_read: bool, tz: Any
+               ) -> list[dict[str, Any]]:
+    """The buyer's unread messages (or all with `include_read`), newest first, each with
+    `read` as it is now. Reads only: nothing is marked (see `mark_read`). A buyer that does
+    not exist yet has an empty inbox (reading creates nothing)."""
     from wxshop_cli.core.buyers import find_buyer
 
-    with db.transaction() as session:
+    with db.transaction(read_only=True) as session:
         buyer = find_buyer(session, buyer_name)
         if buyer is None:
             return []
@@ -118,13 +140,30 @@ def read_inbox(db: Any, buyer_name: str, *, include_read: bool, tz: Any) -> list
             statement = statement.where(col(InboxMessage.read).is_(False))
         statement = statement.order_by(col(InboxMessage.created_at).desc(),
                                        col(InboxMessage.id).desc())
-        messages = session.exec(statement).all()
-        shown = [message_public(m, tz) for m in messages]
-        unread = [m.id for m in messages if not m.read]
-        if unread:
-            session.execute(update(InboxMessage).where(col(InboxMessage.id).in_(unread))
-                            .values(read=True))
-    return shown
+        return [message_public(m, tz) for m in session.exec(statement).all()]
+
+
+def mark_read(db: Any, buyer_name: str, message_ids: list[str]) -> int:
+    """Mark these messages of the buyer read (those shown to a person); returns how many
+    were unread. Messages that arrived since the listing keep their red dot."""
+    from sqlalchemy import update
+
+    from wxshop_cli.core.buyers import find_buyer
+
+    if not message_ids:
+        return 0
+    marked = 0
+    with db.transaction() as session:
+        buyer = find_buyer(session, buyer_name)
+        if buyer is None:
+            return 0
+        for start in range(0, len(message_ids), PUSH_BATCH):
+            chunk = message_ids[start:start + PUSH_BATCH]
+            result = session.execute(update(InboxMessage).where(
+                InboxMessage.buyer_id == buyer.id, col(InboxMessage.id).in_(chunk),
+                col(InboxMessage.read).is_(False)).values(read=True))
+            marked += result.rowcount or 0
+    return marked
 
 
 def find_message(session: Session, buyer_id: int, message_id: str) -> InboxMessage | None:
