@@ -131,7 +131,7 @@ class BillReader:
                     line = None
                 if line is None or raw[-1:] != b"\n" and len(raw) >= MAX_LINE_BYTES:
                     self.line_no = line_no
-                    self._decode(raw)  # raises with the reason
+                    line = self._decode(raw)  # raises with the reason
                 line = line.rstrip("\r\n")
                 if line[:1] != "`":
                     break
@@ -243,13 +243,15 @@ class BillReader:
         positions = summary_positions(names, self.bill_type, self.layout, self.line_no)
         totals = self._summary_totals(names, positions, self._summary_values(names))
         legacy = self.layout == "legacy"
+        count, settlement, fee = totals["count"], totals["settlement"], totals["fee"]
+        assert count is not None and settlement is not None and fee is not None  # required
         requested = totals["requested_refund"]
         self.summary = BillSummary(
-            count=totals["count"], settlement_total_fen=totals["settlement"],
+            count=count, settlement_total_fen=settlement,
             # No refund columns (SUCCESS bill): no refunds, whatever the summary leaves out.
             refund_total_fen=totals["refund"] or 0,
             coupon_refund_total_fen=totals["coupon_refund"] or 0,
-            fee_total_fen=totals["fee"],
+            fee_total_fen=fee,
             order_total_fen=None if legacy else totals["order"],
             requested_refund_total_fen=None if legacy else (requested or 0))
         self._summary_names = {field: names[pos] for field, pos in positions.items()
