@@ -1,4 +1,4 @@
-"""Streaming reader and writer of WeChat Pay trade bills (交易账单), as described in BILLS.md.
+"""Streaming reader and writer of WeChat Pay trade bills (交易账单): docs/bills-wechat.md.
 
 Pure: no database, no clock. Money is integer fen; no float or Decimal on the per-row path.
 One concern per module:

@@ -1,4 +1,4 @@
-"""The field grammar of a WeChat Pay trade bill (BILLS.md): columns, the row and summary
+"""The field grammar of a WeChat Pay trade bill (docs/bills-wechat.md): columns, the row and summary
 records, and every field's text both ways (parse and print). Pure: no I/O.
 
 Money is integer fen; no float or Decimal on the per-row path.

@@ -45,7 +45,7 @@ class BillFormat(Protocol):
 
 
 class _WeChat:
-    """WeChat Pay trade bills (交易账单, BILLS.md): `BillReader`."""
+    """WeChat Pay trade bills (交易账单, docs/bills-wechat.md): `BillReader`."""
 
     name = "wechat"
 

@@ -1,4 +1,4 @@
-"""Stream a WeChat Pay trade bill, one line at a time, validating as it goes (BILLS.md)."""
+"""Stream a WeChat Pay trade bill, validating as it goes (docs/bills-wechat.md)."""
 
 from __future__ import annotations
 
@@ -296,7 +296,7 @@ class BillReader:
 
     def check_totals(self) -> None:
         """Raise InvalidInput ``bill_does_not_add_up`` unless the summary equals the running
-        sums of the rows (BILLS.md). Run automatically when iteration completes."""
+        sums of the rows (docs/bills-wechat.md). Run automatically when iteration completes."""
         if self.summary is None or self.computed is None:
             raise RuntimeError("read the whole bill before checking its totals")
         problems = []

@@ -1,4 +1,4 @@
-"""Write a WeChat Pay trade bill (BILLS.md) that `BillReader` reads back."""
+"""Write a WeChat Pay trade bill (docs/bills-wechat.md) that `BillReader` reads back."""
 
 from __future__ import annotations
 
