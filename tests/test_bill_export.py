@@ -200,7 +200,7 @@ def test_many_rows_stream_out_and_read_back(cli, backend, tmp_path):
     validate, fetched in batches."""
     import datetime as dt
 
-    from wxshop_cli.core import bills
+    from wxshop_cli.core import bill_export as bills
     from wxshop_cli.db.models import GatewayPayment as P
 
     db = shop.open_db()

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wxshop_cli.core import billformat
 from wxshop_cli.core.billformat import (
     ALL_COLUMNS,
     REFUND_COLUMNS,
@@ -27,6 +26,9 @@ from wxshop_cli.core.billformat import (
     BillWriter,
     open_bill,
 )
+from wxshop_cli.core.billformat import fields as bill_fields
+from wxshop_cli.core.billformat import reader as bill_reader
+from wxshop_cli.core.billformat import source as bill_source
 from wxshop_cli.core.text import invisible_char
 from wxshop_cli.errors import InvalidInput, UsageError
 from wxshop_cli.money import MAX_FEN
@@ -146,6 +148,45 @@ def test_bom_lf_and_gzip_variants_give_the_same_rows():
             assert list(BillReader(stream)) == expected, name
 
 
+@pytest.mark.parametrize("name", ["example_all.csv", "legacy_all.csv", "refund.csv",
+                                  "submch_success.csv"])
+def test_rows_read_have_every_field_set(name):
+    """The reader fills rows by name without BillRow's __init__ (speed): each row read
+    equals the same row built through __init__ from all its fields (an unset field would
+    raise AttributeError here)."""
+    with open_bill(BILLS / name) as source, source.open() as stream:
+        rows = list(BillReader(stream))
+    assert rows
+    assert rows == [replace(row) for row in rows]
+    assert all(type(row) is BillRow for row in rows)
+
+
+def test_the_format_seam_picks_the_first_format_that_recognises_the_content(monkeypatch):
+    from wxshop_cli.core.billformat import formats
+
+    with open_bill(EXAMPLE) as source, source.open() as stream:
+        assert source.head == EXAMPLE_BYTES[:4096]
+        assert formats.format_of(source) is formats.WECHAT
+        assert len(list(formats.reader_for(source, stream))) == 3
+
+    class Other:
+        name = "other"
+
+        def recognises(self, head: bytes) -> bool:
+            return head.startswith(b"OTHER")
+
+        def reader(self, stream):
+            raise AssertionError("not this format")
+
+    other = Other()
+    monkeypatch.setattr(formats, "FORMATS", (other, formats.WECHAT))
+    with open_bill("-", stdin=io.BytesIO(gzip.compress(b"OTHER,bill\n"))) as source:
+        assert source.head == b"OTHER,bill\n"
+        assert formats.format_of(source) is other
+    with open_bill(EXAMPLE) as source:
+        assert formats.format_of(source) is formats.WECHAT
+
+
 def test_sha256_is_of_the_decompressed_content(tmp_path):
     plain = open_bill(EXAMPLE)
     assert plain.sha256 == hashlib.sha256(EXAMPLE_BYTES).hexdigest()
@@ -173,8 +214,8 @@ def test_stdin_is_spooled_and_can_be_read_twice():
 
 
 def test_big_stdin_spools_to_a_temporary_file_removed_on_close(monkeypatch):
-    monkeypatch.setattr(billformat, "_SPOOL_IN_MEMORY", 100)
-    monkeypatch.setattr(billformat, "_CHUNK", 64)
+    monkeypatch.setattr(bill_source, "_SPOOL_IN_MEMORY", 100)
+    monkeypatch.setattr(bill_source, "_CHUNK", 64)
     source = open_bill("-", stdin=io.BytesIO(gzip.compress(EXAMPLE_BYTES)))
     spool = source._temp
     assert spool is not None and spool.exists()
@@ -575,7 +616,7 @@ def test_summary_header_missing_a_total():
 
 
 def test_overlong_line(monkeypatch):
-    monkeypatch.setattr(billformat, "MAX_LINE_BYTES", 400)
+    monkeypatch.setattr(bill_reader, "MAX_LINE_BYTES", 400)
     error = refused(EXAMPLE_BYTES.replace(b"Snack box", b"x" * 500))
     assert error.extra["location"] == "line 3"
 
@@ -775,26 +816,26 @@ def test_hypothesis_round_trip(data):
 @settings(max_examples=200, deadline=None)
 @given(fen=st.integers(0, MAX_FEN))
 def test_amount_text_round_trip(fen):
-    assert billformat._parse_yuan(billformat._yuan_text(fen)) == fen
-    assert billformat._parse_fee(billformat._fee_text(fen)) == fen
-    assert billformat._parse_fee(billformat._fee_text(-fen)) == -fen
+    assert bill_fields.parse_yuan(bill_fields.yuan_text(fen)) == fen
+    assert bill_fields.parse_fee(bill_fields.fee_text(fen)) == fen
+    assert bill_fields.parse_fee(bill_fields.fee_text(-fen)) == -fen
 
 
 def test_midnight_boundary_times_round_trip():
     base = datetime(2024, 1, 31, 23, 59, 59)
     for moment in (base, base + timedelta(seconds=1)):
-        assert billformat._parse_time(billformat._time_text(moment)) == moment
+        assert bill_fields.parse_time(bill_fields.time_text(moment)) == moment
 
 
 FIELD_TEXT = st.text(alphabet="0123456789.-+ %eE_`１４２WTZ:SUCESFNDRVOK", max_size=32)
 JUDGED = {
-    "应结订单金额": billformat._parse_yuan, "代金券金额": billformat._parse_yuan,
-    "订单金额": billformat._parse_yuan, "退款金额": billformat._parse_yuan,
-    "手续费": billformat._parse_fee, "费率": billformat._parse_rate,
-    "交易时间": billformat._parse_time,
-    "微信订单号": billformat._check_transaction_id,
-    "商户订单号": billformat._check_out_trade_no,
-    "交易状态": billformat._check_trade_state,
+    "应结订单金额": bill_fields.parse_yuan, "代金券金额": bill_fields.parse_yuan,
+    "订单金额": bill_fields.parse_yuan, "退款金额": bill_fields.parse_yuan,
+    "手续费": bill_fields.parse_fee, "费率": bill_fields.parse_rate,
+    "交易时间": bill_fields.parse_time,
+    "微信订单号": bill_fields.check_transaction_id,
+    "商户订单号": bill_fields.check_out_trade_no,
+    "交易状态": bill_fields.check_trade_state,
 }
 
 
@@ -808,7 +849,7 @@ def test_fast_and_slow_paths_agree_on_every_field(column, text):
         if text or column != "费率":
             JUDGED[column](text)
         field_ok = True
-    except billformat._BadField:
+    except bill_fields.BadField:
         field_ok = False
     try:
         read(bill(lines))

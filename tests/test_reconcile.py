@@ -414,10 +414,11 @@ def test_a_bill_rejected_after_rows_were_staged_leaves_nothing(cli, day, bill, t
     transaction and its connection, and the next run starts clean."""
     from wxshop_cli.core import billformat
     from wxshop_cli.core import reconcile as service
+    from wxshop_cli.core.reconcile import stage
     from wxshop_cli.errors import InvalidInput
 
-    monkeypatch.setattr(service, "STAGE_BATCH", 1)  # every row its own batch (SQLite)
-    monkeypatch.setattr(service, "_PROGRESS_EVERY", 1)  # and its own progress (COPY)
+    monkeypatch.setattr(stage, "STAGE_BATCH", 1)  # every row its own batch (SQLite)
+    monkeypatch.setattr(stage, "_PROGRESS_EVERY", 1)  # and its own progress (COPY)
     text = bill.read_text(encoding="utf-8").replace("`3999.00,`0.00,`0,", "`3998.00,`0.00,`0,")
     bad = tmp_path / "bad.csv"
     bad.write_text(text, encoding="utf-8", newline="")

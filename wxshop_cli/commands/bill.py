@@ -72,7 +72,7 @@ def export(
             raise os_error(exc, f"cannot write bill {target}", read_only_slug="bill_unwritable",
                            slug="bill_unwritable") from None
 
-    from wxshop_cli.core.bills import write_bill
+    from wxshop_cli.core.bill_export import write_bill
     from wxshop_cli.db.engine import database
 
     db = database()
@@ -107,7 +107,7 @@ def _write_beside(db, day, kind: str, target, compress: bool):
     import tempfile
     from pathlib import Path
 
-    from wxshop_cli.core.bills import write_bill
+    from wxshop_cli.core.bill_export import write_bill
     from wxshop_cli.errors import os_error
 
     def fault(exc: OSError):

@@ -342,7 +342,7 @@ def reconcile_bill(ctx: DemoContext) -> Chapter:
     from rich.table import Table
 
     from wxshop_cli.clock import beijing
-    from wxshop_cli.core.bills import write_bill
+    from wxshop_cli.core.bill_export import write_bill
     from wxshop_cli.money import display
 
     day = ctx.now.astimezone(beijing()).date()

@@ -417,8 +417,8 @@ def _reconciles(db: Any, stage: Stage, bill_path: Any) -> Check:
     """The day's bill, exported from the sandbox platform, reconciles clean."""
     from wxshop_cli.clock import beijing
     from wxshop_cli.core import reconcile
+    from wxshop_cli.core.bill_export import write_bill
     from wxshop_cli.core.billformat import open_bill
-    from wxshop_cli.core.bills import write_bill
 
     day = stage.now.astimezone(beijing()).date()
     with open(bill_path, "wb") as out:

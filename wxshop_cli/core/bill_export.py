@@ -1,5 +1,5 @@
 """`bill export`: the sandbox gateway's ledger for one Beijing day as a WeChat Pay trade bill
-(BILLS.md, SPEC section 9).
+(docs/bills-wechat.md, SPEC section 9).
 
 The rows come from the gateway's own tables (`gw_payment`, `gw_refund`), never from the
 merchant's orders: the bill is the platform's word, which reconciliation then checks against
