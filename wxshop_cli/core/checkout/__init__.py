@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from wxshop_cli.core import orders as order_states
-from wxshop_cli.core.buyers import openid_of
 from wxshop_cli.core.checkout.keys import (
     CLAIM_TIMEOUT,
     KEY_TTL,
@@ -67,8 +66,8 @@ from wxshop_cli.money import MAX_FEN
 
 __all__ = [
     "CLAIM_TIMEOUT", "KEY_TTL", "MAX_QTY", "REFUSAL_WORDS", "BuyRequest", "Claim", "Outcome",
-    "PlacedOrder", "bindparam", "buyer_id_for", "charge", "check_request", "claim_in",
-    "complete_claim", "error_for", "new_idempotency_key", "openid_of", "order_json",
+    "PlacedOrder", "buyer_id_for", "charge", "check_request", "claim_in",
+    "complete_claim", "error_for", "new_idempotency_key", "order_json",
     "place_order", "record_outcome", "release_claim", "settle_slowly",
 ]
 
