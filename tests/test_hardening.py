@@ -618,3 +618,23 @@ def test_a_buy_on_a_full_disk_completes_once_with_the_same_key_when_space_is_bac
         charges = session.execute(text("SELECT count(*) FROM gw_payment")).scalar()
     assert orders == paid == failed + 1
     assert charges == paid
+
+
+def test_an_unreadable_sqlite_file_is_an_io_fault_to_retry_not_a_conflict(cli, tmp_path,
+                                                                          monkeypatch):
+    import errno
+
+    from wxshop_cli.db import connect
+
+    path = tmp_path / "shop.db"
+    assert cli("--db", str(path), "db", "upgrade").exit_code == 0
+
+    def failing_open(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(connect, "open", failing_open, raising=False)
+    from wxshop_cli.db import engine
+
+    engine.forget()
+    error = cli.fails(9, "--db", str(path), "orders", "list")
+    assert error["code"] == "database_io_error"

@@ -412,9 +412,7 @@ SLUGS: dict[str, tuple[int | tuple[int, ...], str]] = {
                              "PostgreSQL 53100) or `bill export -o`'s (nothing half-written is "
                              "kept); free space and run the same command again — a `buy` with "
                              "the same `--idempotency-key` completes once"),
-    "database_io_error": ((TRY_AGAIN, CONFLICT), "the disk reported an I/O error (the "
-                                                 "database); 5 when an existing SQLite file "
-                                                 "cannot even be read before opening it"),
+    "database_io_error": (TRY_AGAIN, "the disk of the database reported an I/O error"),
     "io_error": (TRY_AGAIN, "the disk reported an I/O error (another file)"),
     "database_busy": (TRY_AGAIN, "SQLite's lock or PostgreSQL's locks stayed taken past the "
                                  "timeout"),

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from wxshop_cli import security
 from wxshop_cli.config import Settings
-from wxshop_cli.errors import Conflict, UsageError
+from wxshop_cli.errors import Conflict, TryAgain, UsageError
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 
@@ -142,10 +142,14 @@ def check_sqlite_file(path: Path) -> None:
         with open(path, "rb") as file:
             head = file.read(100)
     except OSError as exc:
-        raise Conflict(f"cannot read the database {path}: {exc.strerror or exc}",
-                       slug="database_read_only" if exc.errno in (errno.EACCES, errno.EPERM)
-                       else "database_io_error",
-                       hint="make the database file readable and writable") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise Conflict(f"cannot read the database {path}: {exc.strerror or exc}",
+                           slug="database_read_only",
+                           hint="make the database file readable and writable") from None
+        # The disk failing is the same fault whether it shows before or after opening.
+        raise TryAgain(f"the disk of the database reported an I/O error reading {path}",
+                       slug="database_io_error",
+                       hint="check the disk, then run the same command again") from None
     if not head:
         return
     if head[:len(_SQLITE_MAGIC)] != _SQLITE_MAGIC[:len(head)]:
