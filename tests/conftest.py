@@ -24,7 +24,33 @@ from wxshop_cli.db import engine as db_engine
 
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("WXSHOP_TEST_DATABASE_URL") or None
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1… under pytest-xdist
+if PG_URL and XDIST_WORKER:  # each worker resets its own database, never its neighbour's
+    from sqlalchemy.engine import make_url
+
+    _base = make_url(PG_URL)
+    PG_URL = _base.set(database=f"{_base.database}_{XDIST_WORKER}").render_as_string(
+        hide_password=False)
+    os.environ["WXSHOP_TEST_DATABASE_URL"] = PG_URL
 IN_CI = os.environ.get("CI") == "true"
+
+
+# Modules whose tests drive wxshop through a pseudo-terminal (pexpect): slow, and timing
+# sensitive under load. They get the `terminal` marker (`-m "not terminal"` skips them).
+TERMINAL_MODULES = {"test_bind_terminal", "test_buy_interrupted", "test_confirm_terminal",
+                    "test_red_dot_terminal", "test_terminal_tables"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark terminal tests; under pytest-xdist keep every process-heavy test (terminal or
+    `slow`: races, rehearsals, builds) on one worker, one at a time, so that they do not
+    starve each other of the machine's cores while the other worker runs the quick tests."""
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in \
+                TERMINAL_MODULES:
+            item.add_marker(pytest.mark.terminal)
+        if item.get_closest_marker("terminal") or item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("heavy"))
 
 
 SHM = Path("/dev/shm")
@@ -108,9 +134,30 @@ def _precreate_from_template(path: Path, template: bytes) -> None:
         os.close(fd)
 
 
+def _create_worker_database(url: str) -> None:
+    """Create this xdist worker's database next to the configured one, once."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database=_base.database), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                        {"n": target.database}).scalar() is None:
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+_worker_database_ready = False
+
+
 def reset_postgres(url: str) -> None:
     from sqlalchemy import create_engine, text
 
+    global _worker_database_ready
+    if XDIST_WORKER and not _worker_database_ready:
+        _create_worker_database(url)
+        _worker_database_ready = True
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
