@@ -33,7 +33,8 @@ def reconcile(
     from wxshop_cli.output import err_console, warn
 
     settings = current()
-    with open_bill(file) as source:
+    # The command reads stdin, the core the stream it is given.
+    with open_bill(file, stdin=sys.stdin.buffer if file == "-" else None) as source:
         from wxshop_cli.core import reconcile as service
         from wxshop_cli.db.engine import database
 
