@@ -73,22 +73,23 @@ def test_breaking_a_rule_fails_the_check(package_copy, module, line, broken):
 PENDING_STDIN = {"wxshop_cli/core/billformat.py": 1}  # open_bill("-")'s default (billrec)
 
 
+def _reads_stdin(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute):  # sys.stdin
+        return node.attr == "stdin" and isinstance(node.value, ast.Name) \
+            and node.value.id == "sys"
+    if isinstance(node, ast.ImportFrom):  # from sys import stdin, from getpass import …
+        return node.module in ("sys", "getpass") and any(
+            alias.name in ("stdin", "getpass") for alias in node.names)
+    if isinstance(node, ast.Import):  # import getpass
+        return any(alias.name == "getpass" for alias in node.names)
+    if isinstance(node, ast.Call):  # input()
+        return isinstance(node.func, ast.Name) and node.func.id == "input"
+    return False
+
+
 def _stdin_reads(source: str) -> int:
     """`sys.stdin` / `stdin` from sys, `input()`, and getpass, in one module's source."""
-    found = 0
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute) and node.attr == "stdin" and isinstance(
-                node.value, ast.Name) and node.value.id == "sys":
-            found += 1
-        elif isinstance(node, ast.ImportFrom) and node.module in ("sys", "getpass") and any(
-                alias.name in ("stdin", "getpass") for alias in node.names):
-            found += 1
-        elif isinstance(node, ast.Import) and any(a.name == "getpass" for a in node.names):
-            found += 1
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
-                node.func.id == "input":
-            found += 1
-    return found
+    return sum(_reads_stdin(node) for node in ast.walk(ast.parse(source)))
 
 
 def test_no_core_database_or_gateway_module_reads_stdin():
