@@ -9,6 +9,7 @@ import os
 import pytest
 
 from tests.binding_helpers import NOW, PASSWORD, TEST_DEBIT, bind, query
+from wxshop_cli import terminal
 from wxshop_cli.core import paypassword
 from wxshop_cli.errors import Conflict, InvalidInput, PaymentRefused, UsageError
 
@@ -142,17 +143,17 @@ def test_no_password_yet_malformed_or_missing(cli):
 
 def test_read_pay_password_takes_the_environment_or_refuses_without_a_terminal(monkeypatch):
     monkeypatch.setenv("WXSHOP_PAY_PASSWORD", "147258")
-    assert paypassword.read_pay_password() == "147258"
+    assert terminal.read_pay_password() == "147258"
     monkeypatch.setenv("WXSHOP_PAY_PASSWORD", "12345")
     with pytest.raises(InvalidInput):
-        paypassword.read_pay_password()
+        terminal.read_pay_password()
     monkeypatch.delenv("WXSHOP_PAY_PASSWORD")
     with pytest.raises(UsageError) as caught:  # pytest's stdin is not a terminal
-        paypassword.read_pay_password()
+        terminal.read_pay_password()
     assert "WXSHOP_PAY_PASSWORD" in caught.value.hint
     monkeypatch.setenv("WXSHOP_PAY_PASSWORD", "111111")
     with pytest.raises(InvalidInput) as caught:
-        paypassword.read_new_pay_password()
+        terminal.read_new_pay_password()
     assert caught.value.slug == "weak_password"
 
 

@@ -725,22 +725,24 @@ def test_matching_does_not_hold_the_sqlite_write_lock(cli, day, bill, tmp_path):
 
 
 def test_the_demo_chapters_run_on_a_day_with_orders(cli, day):
-    from wxshop_cli.core import demo
+    from wxshop_cli.demo import morning
+    from wxshop_cli.demo.context import DemoContext
 
-    ctx = demo.DemoContext(db=day["db"], now=shop.DURING_AT)
-    clean = demo.reconcile_bill(ctx)
+    ctx = DemoContext(db=day["db"], now=shop.DURING_AT)
+    clean = morning.reconcile_bill(ctx)
     assert (clean.summary["rows"], clean.summary["open"]) == (3, 0)
-    found = demo.planted_difference(ctx)
+    found = morning.planted_difference(ctx)
     assert found.summary["kinds"] == ["amount_mismatch"] and found.summary["open"] == 1
 
 
 def test_the_demo_chapters_run_without_orders(cli, backend):
-    from wxshop_cli.core import demo
+    from wxshop_cli.demo import morning
+    from wxshop_cli.demo.context import DemoContext
 
-    ctx = demo.DemoContext(db=shop.open_db(), now=shop.DURING_AT)
-    clean = demo.reconcile_bill(ctx)
+    ctx = DemoContext(db=shop.open_db(), now=shop.DURING_AT)
+    clean = morning.reconcile_bill(ctx)
     assert (clean.summary["rows"], clean.summary["open"]) == (0, 0)
-    found = demo.planted_difference(ctx)
+    found = morning.planted_difference(ctx)
     assert found.summary["kinds"] == ["missing_in_book"] and found.summary["open"] == 1
 
 
@@ -749,10 +751,10 @@ def test_progress_shows_megabytes_only_while_the_bill_is_read():
 
     from rich.console import Console
 
-    from wxshop_cli.commands.reconcile import _Bars
+    from wxshop_cli.views.reconcile import Bars
 
     screen = io.StringIO()
-    bars = _Bars(Console(file=screen, force_terminal=True, width=120))
+    bars = Bars(Console(file=screen, force_terminal=True, width=120))
     bars("stage", 5_000_000, 10_000_000)
     bars.progress.refresh()
     bars("match", 0, None)

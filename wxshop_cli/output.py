@@ -7,86 +7,24 @@ prompts, warnings and errors. Rich honours `NO_COLOR` itself.
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wxshop_cli import clock, money
 from wxshop_cli.config import current
-from wxshop_cli.core.text import REFUSED_CATEGORIES as _ESCAPED
 from wxshop_cli.errors import UsageError, WxError
+from wxshop_cli.escaping import _clean
+from wxshop_cli.escaping import dumps as dumps
+from wxshop_cli.escaping import plain as plain
+from wxshop_cli.escaping import shown as shown
+from wxshop_cli.escaping import tsv_cell as tsv_cell
+
+if TYPE_CHECKING:
+    from wxshop_cli.tables import Col
 
 _stderr_console = None
-
-
-# ---------------------------------------------------------------- escaping
-
-# What `shown` escapes: the categories core.text refuses in typed text (controls, format
-# characters such as bidi overrides and zero-width spaces, line/paragraph separators,
-# surrogates, private-use and unassigned code points), imported as _ESCAPED.
-_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def _escape_char(char: str) -> str:
-    code = ord(char)
-    if char in _SHORT:
-        return _SHORT[char]
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def shown(text: str, *, keep_newlines: bool = False) -> str:
-    """The one escaping function of the output layer: `text` with every control or invisible
-    character written as a Python-style escape (ESC as `\\x1b`, U+202E as `\\u202e`, a tab
-    as `\\t`), so nothing from a file, the database or an argument can drive the terminal.
-    Backslashes are left alone (`\\x1b` typed as text prints the same: read it as a hint,
-    not as proof). Printable text (the common case) is returned as it is, checked in C."""
-    if text.isprintable():
-        return text
-    import unicodedata
-
-    category = unicodedata.category
-    return "".join(
-        _escape_char(c) if category(c) in _ESCAPED and not (keep_newlines and c == "\n")
-        else c for c in text)
-
-
-def _json_safe(document: str) -> str:
-    """A JSON text with the characters `shown` escapes written as `\\uXXXX`: the same JSON
-    value, but nothing a terminal would act on (json.dumps leaves DEL, C1 and format
-    characters raw with ensure_ascii=False)."""
-    if document.isprintable():
-        return document
-    import unicodedata
-
-    def fix(line: str) -> str:
-        if line.isprintable():
-            return line
-        out = []
-        for c in line:
-            if unicodedata.category(c) in _ESCAPED:
-                code = ord(c)
-                if code >= 0x10000:
-                    code -= 0x10000
-                    out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
-                else:
-                    out.append(f"\\u{code:04x}")
-            else:
-                out.append(c)
-        return "".join(out)
-
-    return "\n".join(fix(line) for line in document.split("\n"))
-
-
-def dumps(data: Any, **options: Any) -> str:
-    """json.dumps for wxshop's output (UTF-8 as is, terminal-safe; see `_json_safe`)."""
-    return _json_safe(json.dumps(data, ensure_ascii=False, default=str, **options))
 
 
 _console_class = None
@@ -172,17 +110,6 @@ class Column:
         return shown(str(value))
 
 
-def _clean(text: str) -> str:
-    # A TSV value or an error line never carries tabs or line breaks, nor any other control.
-    return shown(text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ")
-                 .replace("\r", " "))
-
-
-def tsv_cell(text: str) -> str:
-    """One value of a TSV row, as `emit` writes it (streaming writers use it too)."""
-    return _clean(text)
-
-
 def print_json(data: Any) -> None:
     sys.stdout.write(dumps(data, indent=2) + "\n")
     sys.stdout.flush()
@@ -224,11 +151,25 @@ def render_table(rows: list[dict[str, Any]], columns: Sequence[Column], *,
                  title: str | None = None, empty: str = "nothing to show") -> None:
     """A terminal table that never cuts ids, money, counts or times (wxshop_cli.tables);
     free-text columns fold instead."""
-    from wxshop_cli import tables
+    from wxshop_cli.tables import Col
 
-    flexible = [c.key for c in columns if c.kind in ("text", "list")
-                and not _is_identifier(c.key)]
-    tables.render(rows, tables.from_columns(columns, flexible), title=title, empty=empty)
+    flexible = {c.key for c in columns if c.kind in ("text", "list")
+                and not _is_identifier(c.key)}
+    print_table(rows, [Col(c.header, (lambda row, c=c: c.text(row, terminal=True)),
+                           flexible=c.key in flexible, style=c.style,
+                           justify="right" if c.kind == "money" else "left")
+                       for c in columns], title=title, empty=empty)
+
+
+def print_table(rows: list[dict[str, Any]], cols: Sequence[Col], *, title: str | None = None,
+                empty: str = "nothing to show") -> None:
+    """Print a `tables.FitTable` on stdout (an empty list says `empty` on stderr)."""
+    from wxshop_cli.tables import FitTable
+
+    if not rows:
+        err_console().print(f"[dim]{empty}[/dim]")
+        return
+    out_console().print(FitTable(rows, cols, title=title))
 
 
 def _is_identifier(key: str) -> bool:
@@ -280,20 +221,6 @@ def say(message: str) -> None:
 
 def warn(message: str) -> None:
     say(f"[yellow]warning:[/yellow] {message}")
-
-
-# Rich's markup tags (rich.markup.RE_TAGS): `[style]`, `[/style]`, `[/]`; `\[` escapes one.
-_MARKUP_TAG = re.compile(r"((\\*)\[([a-z#/@][^[]*?)])")
-
-
-def plain(markup: str) -> str:
-    """The text of a Rich markup string: tags removed, escaped brackets kept."""
-
-    def untag(match: re.Match[str]) -> str:
-        pairs, escaped = divmod(len(match.group(2)), 2)
-        return "\\" * pairs + (f"[{match.group(3)}]" if escaped else "")
-
-    return _MARKUP_TAG.sub(untag, markup)
 
 
 MAX_ERROR_CHARS = 400

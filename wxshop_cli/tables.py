@@ -6,16 +6,17 @@ the flexible ones (titles, descriptions, URLs, free text), which fold onto more 
 even that does not fit, each row is printed as a small block of `header value` lines instead,
 so nothing is ever lost whatever the width. Cells are `Text`, never markup, so a title such as
 `[/]` prints as it is. Only the terminal rendering is decided here: JSON and TSV go through
-`output.emit` as before.
+`output.emit` as before, and `output.print_table` prints a `FitTable` (this module prints
+nothing and imports nothing of `output`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wxshop_cli.output import Column
+from wxshop_cli.escaping import shown
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -36,18 +37,8 @@ class Col:
     style: str | None = None
 
 
-def from_columns(columns: Sequence[Column], flexible: Collection[str] = ()) -> list[Col]:
-    """The output.Column list of a command, shown the way `emit` would show it."""
-    return [Col(column.header, (lambda row, c=column: c.text(row, terminal=True)),
-                flexible=column.key in flexible, style=column.style,
-                justify="right" if column.kind == "money" else "left")
-            for column in columns]
-
-
 def _text(value: Text | Group | str, style: str | None):
     from rich.text import Text
-
-    from wxshop_cli.output import shown
 
     if not isinstance(value, str):
         return value
@@ -141,14 +132,3 @@ class FitTable:
             for col, value in zip(self.cols, row, strict=True):
                 grid.add_row(col.header, value)
             yield grid
-
-
-def render(rows: list[dict[str, Any]], cols: Sequence[Col], *, title: str | None = None,
-           empty: str = "nothing to show") -> None:
-    """Print a `FitTable` on stdout (an empty list says `empty` on stderr, as `emit` does)."""
-    from wxshop_cli.output import err_console, out_console
-
-    if not rows:
-        err_console().print(f"[dim]{empty}[/dim]")
-        return
-    out_console().print(FitTable(rows, cols, title=title))

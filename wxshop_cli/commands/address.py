@@ -63,12 +63,13 @@ def _address_table(rows: list[dict]) -> None:
     from rich.text import Text
 
     from wxshop_cli import tables
+    from wxshop_cli.output import print_table
 
     def where(row: dict) -> Text:
         return Text.assemble(f"{row['region']} {row['city']} {row['street']}",
                              ("\n" + row["contact"], "dim"))
 
-    tables.render(rows, [
+    print_table(rows, [
         tables.Col("id", lambda r: r["id"]),
         tables.Col("address / contact", where, flexible=True),
         tables.Col("phone", lambda r: r["phone_masked"]),

@@ -26,51 +26,30 @@ class BillType(StrEnum):
     REFUND = "REFUND"
 
 
+Date = Annotated[dt.datetime, typer.Option(
+    "--date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+    help="The bill day, in Beijing time (bills always are).")]
+Type = Annotated[BillType, typer.Option("--type", case_sensitive=False,
+                                        help="ALL, SUCCESS (payments) or REFUND.")]
+Output = Annotated[str, typer.Option("-o", "--output", metavar="FILE",
+                                     help="Write here (default or '-': stdout).")]
+Gzip = Annotated[bool, typer.Option("--gzip", help="gzip-compress the bill.")]
+
+
 @app.command("export")
-def export(
-    date: Annotated[dt.datetime, typer.Option(
-        "--date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
-        help="The bill day, in Beijing time (bills always are).")],
-    bill_type: Annotated[BillType, typer.Option("--type", case_sensitive=False,
-                                                help="ALL, SUCCESS (payments) or REFUND.")]
-    = BillType.ALL,
-    output: Annotated[str, typer.Option("-o", "--output", metavar="FILE",
-                                        help="Write here (default or '-': stdout).")] = "-",
-    compress: Annotated[bool, typer.Option("--gzip", help="gzip-compress the bill.")] = False,
-) -> None:
+def export(date: Date, bill_type: Type = BillType.ALL, output: Output = "-",
+           compress: Gzip = False) -> None:
     """Write the gateway's ledger for one Beijing day as a WeChat Pay trade bill
     (docs/bills-wechat.md): CRLF, backticked values, five-decimal fees, a summary that adds
     up."""
     import sys
-    from pathlib import Path
 
     from wxshop_cli.config import current
-    from wxshop_cli.errors import UsageError, os_error
-    from wxshop_cli.output import emit, stdout_is_terminal
+    from wxshop_cli.errors import os_error
+    from wxshop_cli.output import emit
 
     settings = current()
-    to_stdout = output == "-"
-    if to_stdout and settings.json:
-        raise UsageError("--json cannot share stdout with the bill", slug="json_with_stdout",
-                         hint="write the bill with -o FILE to get a JSON report")
-    if to_stdout and compress and stdout_is_terminal():
-        raise UsageError("refusing to write gzip data to a terminal", slug="gzip_to_terminal",
-                         hint="redirect stdout or use -o FILE")
-    target = None
-    special = False  # a device or pipe (`-o /dev/stdout`): written in place, never replaced
-    if not to_stdout:
-        target = Path(output)
-        try:
-            if target.is_dir():
-                raise UsageError(f"cannot write bill {target}: it is a directory",
-                                 slug="bill_unwritable")
-            if not target.parent.is_dir():
-                raise UsageError(f"cannot write bill {target}: directory {target.parent} does "
-                                 "not exist", slug="bill_unwritable")
-            special = target.exists() and not target.is_file()
-        except OSError as exc:
-            raise os_error(exc, f"cannot write bill {target}", read_only_slug="bill_unwritable",
-                           slug="bill_unwritable") from None
+    target, special = _target(output, compress, json_output=settings.json)
 
     from wxshop_cli.core.bill_export import write_bill
     from wxshop_cli.db.engine import database
@@ -93,11 +72,42 @@ def export(
         result = _write_beside(db, day, kind, target, compress)
     shown = result.public()
     data = {"path": str(target), **shown, "gzip": compress}
-    flat = {**data, **shown["totals"]}
     if settings.json:
         emit(data, EXPORT_COLUMNS)
     else:
-        emit(flat, EXPORT_COLUMNS, title=f"Bill {day.isoformat()} ({kind})")
+        emit({**data, **shown["totals"]}, EXPORT_COLUMNS, title=f"Bill {day.isoformat()} ({kind})")
+
+
+def _target(output: str, compress: bool, *, json_output: bool):
+    """Where the bill goes, checked before the database: (None for stdout, or the path;
+    whether it is a device or pipe such as `-o /dev/stdout`, written in place, never
+    replaced)."""
+    from pathlib import Path
+
+    from wxshop_cli.errors import UsageError, os_error
+    from wxshop_cli.output import stdout_is_terminal
+
+    if output == "-":
+        if json_output:
+            raise UsageError("--json cannot share stdout with the bill",
+                             slug="json_with_stdout",
+                             hint="write the bill with -o FILE to get a JSON report")
+        if compress and stdout_is_terminal():
+            raise UsageError("refusing to write gzip data to a terminal",
+                             slug="gzip_to_terminal", hint="redirect stdout or use -o FILE")
+        return None, False
+    target = Path(output)
+    try:
+        if target.is_dir():
+            raise UsageError(f"cannot write bill {target}: it is a directory",
+                             slug="bill_unwritable")
+        if not target.parent.is_dir():
+            raise UsageError(f"cannot write bill {target}: directory {target.parent} does not "
+                             "exist", slug="bill_unwritable")
+        return target, target.exists() and not target.is_file()
+    except OSError as exc:
+        raise os_error(exc, f"cannot write bill {target}", read_only_slug="bill_unwritable",
+                       slug="bill_unwritable") from None
 
 
 def _write_beside(db, day, kind: str, target, compress: bool):

@@ -18,18 +18,9 @@ import typer
 from wxshop_cli.cli import WxTyper, Yes, _with_common_options, confirm_or_stop, group
 from wxshop_cli.errors import InvalidInput, UsageError
 from wxshop_cli.output import Column, emit
+from wxshop_cli.views.cards import BINDING_COLUMNS, CARD_COLUMNS
 
 T = TypeVar("T")
-
-CARD_COLUMNS = [
-    Column("id", "id"), Column("card", "display"), Column("number", "masked_number"),
-    Column("type", "card_type"), Column("bank_code", "bank_code"),
-    Column("default", "is_default", "bool"), Column("status", "status"),
-]
-BINDING_COLUMNS = [
-    Column("binding_id", "binding_id"), Column("status", "status"), Column("card", "display"),
-    Column("phone", "phone_masked"), Column("expires_at", "expires_at", "time"),
-]
 
 bind_app = WxTyper(name="bind-card", help="Bind a bank card (SMS code; the first card sets the "
                    "payment password).", no_args_is_help=False, add_completion=False,
@@ -95,38 +86,12 @@ class _Stdin:
     def next(self, label: str) -> str | None:
         """The next value, or None when the input has ended."""
         if self.terminal:
-            return _read_hidden(label)
+            from wxshop_cli.terminal import read_hidden
+
+            return read_hidden(label)
         if self.lines is None:
             self.lines = deque(line.strip() for line in sys.stdin.read().splitlines())
         return self.lines.popleft() if self.lines else None
-
-
-def _read_hidden(label: str) -> str | None:
-    """One line of the terminal on stdin, not echoed; the label goes to stderr once echo is
-    off (as getpass does: what was typed before the label showed is discarded, never shown)."""
-    try:
-        import termios
-    except ImportError:  # not a POSIX terminal: getpass hides the input its own way
-        import getpass
-
-        try:
-            return getpass.getpass(f"{label}: ", stream=sys.stderr).strip()
-        except EOFError:
-            return None
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    quiet = termios.tcgetattr(fd)
-    quiet[3] &= ~termios.ECHO
-    termios.tcsetattr(fd, termios.TCSAFLUSH, quiet)
-    try:
-        sys.stderr.write(f"{label}: ")
-        sys.stderr.flush()
-        line = sys.stdin.readline()
-    finally:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, saved)
-        sys.stderr.write("\n")
-        sys.stderr.flush()
-    return line.strip() if line else None
 
 
 def _literal_number(number: str) -> str:
@@ -217,6 +182,7 @@ def confirm(
     from wxshop_cli.core import cards, paypassword
     from wxshop_cli.core.identity import check_pay_password
     from wxshop_cli.output import prompt_text, say
+    from wxshop_cli.terminal import read_new_pay_password
 
     settings = current()
     now = settings.clock.now()
@@ -236,7 +202,7 @@ def confirm(
             raise UsageError("missing payment password", slug="missing_value",
                              hint=f"the first card sets it: set {paypassword.ENV_PASSWORD}")
         cards.check_sms_code(db, settings.buyer, binding, code, now)  # before typing it
-        password = paypassword.read_new_pay_password()
+        password = read_new_pay_password()
     card = cards.confirm_binding(db, settings.buyer, binding, code, now, password=password,
                                  tz=settings.tz)
     say(f"Bound {card['display']}" + (" (default card)" if card["is_default"] else ""))
@@ -279,8 +245,9 @@ def _interactive(number: str | None, holder: str | None, id_number: str | None,
                  phone: str | None, expiry: str | None, cvn: str | None,
                  default: bool) -> None:
     from wxshop_cli.config import current
-    from wxshop_cli.core import cards, identity, paypassword
+    from wxshop_cli.core import cards, identity
     from wxshop_cli.output import prompt_text, say
+    from wxshop_cli.terminal import read_new_pay_password
 
     settings = current()
     now = settings.clock.now()
@@ -326,7 +293,7 @@ def _interactive(number: str | None, holder: str | None, id_number: str | None,
     password = None
     if cards.binding_needs_password(db, settings.buyer, started.binding_id, now):
         say("This is your first card: set the payment password you will pay with.")
-        password = paypassword.read_new_pay_password()
+        password = read_new_pay_password()
     result = cards.confirm_binding(db, settings.buyer, started.binding_id, code, now,
                                    password=password, tz=settings.tz)
     say(f"[green]Bound {result['display']}[/green]"
@@ -349,46 +316,18 @@ def list_(
     settings = current()
     rows = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz)
     emit(rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)",
-         human=lambda shown: _red_dot(settings.buyer) or _card_table(shown, "My bank cards"))
+         human=lambda shown: _screen(shown, settings.buyer))
 
 
-def _red_dot(buyer: str) -> None:
-    """On a terminal, the red dot of "My bank cards": unread promotion pushes (SPEC 7)."""
-    from rich.text import Text
-
+def _screen(rows: list[dict], buyer: str) -> None:
+    """On a terminal: the red dot of "My bank cards" (unread promotion pushes, SPEC 7), then
+    the cards."""
     from wxshop_cli.core.inbox import unread_of
     from wxshop_cli.db.engine import database
-    from wxshop_cli.output import out_console
+    from wxshop_cli.views.cards import card_table, red_dot
 
-    unread = unread_of(database(), buyer)["promo"]
-    out_console().print(Text.assemble(
-        ("● " if unread else "○ ", "bold red"), "我的银行卡 My bank cards  ",
-        (f"{unread} unread promotion{'s' if unread != 1 else ''}" if unread
-         else "nothing new", "bold"), ("  (wxshop inbox)" if unread else "", "dim")))
-
-
-def _card_table(rows: list[dict], title: str) -> None:
-    """The terminal's card list: ids and numbers always whole (they are what you type); the
-    card's name folds (its type, 储蓄卡/信用卡, is part of it) with the bank code under it;
-    default and unbound show in one status column."""
-    from rich.text import Text
-
-    from wxshop_cli import tables
-
-    def card(row: dict) -> Text:
-        return Text.assemble(row["display"], ("\n" + row["bank_code"], "dim"))
-
-    def status(row: dict) -> Text:
-        if row["status"] != "bound":
-            return Text(row["status"], style="dim")
-        return Text("default", style="green") if row["is_default"] else Text("bound")
-
-    tables.render(rows, [
-        tables.Col("id", lambda row: row["id"]),
-        tables.Col("card", card, flexible=True),
-        tables.Col("number", lambda row: row["masked_number"]),
-        tables.Col("status", status),
-    ], title=title, empty="no bound card (wxshop bind-card)")
+    red_dot(unread_of(database(), buyer)["promo"])
+    card_table(rows, "My bank cards")
 
 
 @cards_app.command("show")

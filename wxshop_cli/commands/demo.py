@@ -15,28 +15,27 @@ def demo(
     """Run the Double 11 story end to end on its own database (demo.db in the data directory,
     recreated each run; never the one in WXSHOP_DB)."""
     from wxshop_cli.config import current
-    from wxshop_cli.core import demo as story
     from wxshop_cli.db.scratch import open_scratch
-    from wxshop_cli.output import err_console, out_console, stdout_is_terminal
+    from wxshop_cli.demo.story import DOUBLE11_MORNING, run_story, story_time
+    from wxshop_cli.output import err_console, stdout_is_terminal, warn
 
     settings = current()
     db = open_scratch(settings, "demo.db", force=force, slug="demo_not_empty")
-
+    # The story's promotion window is fixed: every chapter runs at its own time.
+    now = story_time(settings.tz)
+    if settings.clock.frozen is not None and settings.clock.frozen != now:
+        warn(f"the demo happens at {DOUBLE11_MORNING}; --now/WXSHOP_NOW is ignored")
     terminal = stdout_is_terminal() and not settings.json
 
-    def show(number: int, chapter: story.Chapter) -> None:
+    def show(number: int, chapter) -> None:
         if terminal:
-            from rich.panel import Panel
-            from rich.pretty import Pretty
+            from wxshop_cli.views.demo import print_chapter
 
-            body = chapter.renderable if chapter.renderable is not None else Pretty(
-                chapter.summary)
-            out_console().print(Panel(body, title=f"{number}. {chapter.title}",
-                                      title_align="left"))
+            print_chapter(number, chapter)
         elif settings.json:
             err_console().print(f"{number}. {chapter.title}")  # progress; stdout is the JSON
 
-    chapters = story.run_story(db, settings.clock.now(), show)
+    chapters = run_story(db, now, show)
     result = {"database": db.url, "chapters": [
         {"step": n, "title": c.title, **c.summary} for n, c in enumerate(chapters, start=1)]}
     if settings.json:

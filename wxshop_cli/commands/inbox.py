@@ -66,6 +66,7 @@ def _inbox_table(rows: list[dict], title: str, empty: str) -> None:
 
     from wxshop_cli import clock, tables
     from wxshop_cli.config import current
+    from wxshop_cli.output import print_table
 
     tz = current().tz
 
@@ -79,7 +80,7 @@ def _inbox_table(rows: list[dict], title: str, empty: str) -> None:
             text.append("\n" + row["code"], style="bold")
         return text
 
-    tables.render(rows, [
+    print_table(rows, [
         tables.Col("message", message),
         tables.Col("kind", kind),
         tables.Col("text", lambda r: r["text"], flexible=True),

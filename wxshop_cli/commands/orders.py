@@ -7,20 +7,10 @@ from typing import Annotated
 import typer
 
 from wxshop_cli.cli import Yes, confirm_or_stop, group
-from wxshop_cli.commands.buy import ORDER_COLUMNS
-from wxshop_cli.output import Column, emit
+from wxshop_cli.output import emit
+from wxshop_cli.views.orders import LIST_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS, SWEEP_COLUMNS
 
 app = group("orders", "The order book: list, show, cancel, refund, close expired orders.")
-
-LIST_COLUMNS = [Column("order_no", "order_no"), Column("status", "status"),
-                Column("buyer", "buyer"), Column("sku", "sku"), Column("title", "title"),
-                Column("qty", "qty"), Column("amount", "amount_fen", "money"),
-                Column("refunded", "refunded_fen", "money"),
-                Column("created_at", "created_at", "time")]
-REFUND_COLUMNS = [Column("refund_no", "refund_no"), Column("order_no", "order_no"),
-                  Column("amount", "amount_fen", "money"), Column("status", "status"),
-                  Column("created_at", "created_at", "time"),
-                  Column("replayed", "replayed", "bool")]
 
 
 class Status(StrEnum):
@@ -42,57 +32,28 @@ def list_(
     = None,
 ) -> None:
     """The acting buyer's orders, newest first (--all: every buyer's, the merchant's view)."""
-    from sqlalchemy import select
-
     from wxshop_cli.config import current
-    from wxshop_cli.core import orders
-    from wxshop_cli.core.buyers import find_buyer
+    from wxshop_cli.core.order_queries import order_list
     from wxshop_cli.db.engine import database
-    from wxshop_cli.db.models import Promo
-    from wxshop_cli.errors import NotFound
 
     settings = current()
-    bounds = None
-    if date is not None:
-        start = dt.datetime.combine(date.date(), dt.time(0), tzinfo=settings.tz)
-        bounds = (start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC))
     with database().transaction(read_only=True) as session:
-        promo_id = None
-        if promo is not None:
-            promo_id = session.execute(select(Promo.id).where(Promo.code == promo)).scalar()
-            if promo_id is None:
-                raise NotFound(f"no promotion {promo!r}", slug="promo_not_found")
-        buyer_id = None
-        if not all_buyers:
-            buyer = find_buyer(session, settings.buyer)
-            if buyer is None:
-                emit([], LIST_COLUMNS, empty="no orders")
-                return
-            buyer_id = buyer.id
-        found = orders.list_orders(session, buyer_id=buyer_id,
-                                   status=status.value if status else None, promo_id=promo_id,
-                                   day_bounds=bounds)
-        emit(orders.public_many(session, found, settings.tz), LIST_COLUMNS, title="Orders",
-             empty="no orders")
+        shown = order_list(session, buyer=None if all_buyers else settings.buyer,
+                           status=status.value if status else None, promo=promo,
+                           day=date.date() if date is not None else None, tz=settings.tz)
+    emit(shown, LIST_COLUMNS, title="Orders", empty="no orders")
 
 
 def _show(order_no: str, *, settle: bool = True) -> dict:
     from wxshop_cli.config import current
-    from wxshop_cli.core import orders, refunds
+    from wxshop_cli.core.order_queries import order_with_refunds
     from wxshop_cli.db.engine import database
     from wxshop_cli.gateway import get_gateway
 
     settings = current()
     db = database()
-    with db.transaction(read_only=True) as session:
-        order = orders.get_order(session, order_no)
-    if settle:
-        order = orders.settle(db, get_gateway(db), order, settings.clock.now())
-    with db.transaction(read_only=True) as session:
-        shown = orders.describe(session, order, settings.tz)
-        shown["refunds"] = [refunds.public(r, settings.tz)
-                            for r in refunds.refunds_of(session, order_no)]
-    return shown
+    return order_with_refunds(db, get_gateway(db), order_no, settings.clock.now(), settings.tz,
+                              settle=settle)
 
 
 @app.command("show")
@@ -106,18 +67,14 @@ def cancel(order_no: Annotated[str, typer.Argument(metavar="ORDER")]) -> None:
     """Cancel one of the acting buyer's unpaid orders; stock and limit are given back."""
     from wxshop_cli.config import current
     from wxshop_cli.core import orders
-    from wxshop_cli.core.buyers import find_buyer
+    from wxshop_cli.core.order_queries import buyer_order
     from wxshop_cli.db.engine import database
-    from wxshop_cli.errors import NotFound
     from wxshop_cli.gateway import get_gateway
 
     settings = current()
     db = database()
     with db.transaction(read_only=True) as session:
-        buyer = find_buyer(session, settings.buyer)
-        if buyer is None:
-            raise NotFound(f"no order {order_no}", slug="order_not_found")
-        order = orders.get_order(session, order_no, buyer.id)
+        order = buyer_order(session, settings.buyer, order_no)
     orders.cancel(db, get_gateway(db), order, settings.clock.now())
     emit(_show(order_no, settle=False), ORDER_COLUMNS, title="Cancelled")
 
@@ -172,5 +129,5 @@ def close_expired() -> None:
         return
     # Tables and pipes get one row per order looked at.
     emit([{"order_no": order_no, "outcome": kind} for kind, numbers in outcome.items()
-          for order_no in numbers], [Column("order_no", "order_no"), Column("outcome", "outcome")],
-         title="Swept", empty="no unpaid orders to settle")
+          for order_no in numbers], SWEEP_COLUMNS, title="Swept",
+         empty="no unpaid orders to settle")

@@ -68,11 +68,12 @@ def _product_table(rows: list[dict]) -> None:
     """The terminal's product list: SKU, price and stock always whole; the title (with the
     description and image URL under it) folds."""
     from wxshop_cli import money, tables
-    from wxshop_cli.commands.promo import _stacked
+    from wxshop_cli.output import print_table
+    from wxshop_cli.views.strips import stacked
 
-    tables.render(rows, [
+    print_table(rows, [
         tables.Col("sku", lambda r: r["sku"]),
-        tables.Col("title", lambda r: _stacked({"title": r["title"],
+        tables.Col("title", lambda r: stacked({"title": r["title"],
                                                 "description": r["description"] or "",
                                                 "url": r["image_url"] or ""}), flexible=True),
         tables.Col("list price", lambda r: money.display(r["list_price_fen"]),

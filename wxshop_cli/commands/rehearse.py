@@ -19,42 +19,39 @@ from typing import Annotated, Any
 
 import typer
 
-from wxshop_cli.output import Column
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the crowd and its storms.")]
+Buyers = Annotated[int, typer.Option("--buyers", metavar="N", help="Buyers in the crowd.")]
+Duration = Annotated[float, typer.Option("--duration", metavar="SECONDS",
+                                         help="Length of the rush.")]
+Workers = Annotated[int, typer.Option("--workers", metavar="N",
+                                      help="Worker processes buying.")]
+Group = Annotated[int, typer.Option("--group", metavar="N",
+                                    help="Purchases per commit in each worker.")]
+Storms = Annotated[str, typer.Option("--storms", metavar="all|none|LIST",
+                                     help="Storms to raise (comma list).")]
+PromoFile = Annotated[str | None, typer.Option(
+    "--promo", metavar="FILE|-",
+    help="Promotion file, TOML or JSON (- reads stdin; default: the shipped double11).")]
+RefusalRate = Annotated[float, typer.Option("--refusal-rate", metavar="R",
+                                            help="Share of refusing cards.")]
+TimeoutRate = Annotated[float, typer.Option("--timeout-rate", metavar="R",
+                                            help="Share of timing-out cards.")]
+Force = Annotated[bool, typer.Option("--force", help="With --db: wipe a database that is not "
+                                                     "empty.")]
 
-CHECK_COLUMNS = [Column("check", "name"), Column("ok", "ok", "bool"),
-                 Column("detail", "detail")]
 
-
-def rehearse(
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the crowd and its storms.")] = 1,
-    buyers: Annotated[int, typer.Option("--buyers", metavar="N",
-                                        help="Buyers in the crowd.")] = 200,
-    duration: Annotated[float, typer.Option("--duration", metavar="SECONDS",
-                                            help="Length of the rush.")] = 10.0,
-    workers: Annotated[int, typer.Option("--workers", metavar="N",
-                                         help="Worker processes buying.")] = 2,
-    group: Annotated[int, typer.Option("--group", metavar="N",
-                                       help="Purchases per commit in each worker.")] = 8,
-    storms: Annotated[str, typer.Option("--storms", metavar="all|none|LIST",
-                                        help="Storms to raise (comma list).")] = "all",
-    promo: Annotated[str | None, typer.Option(
-        "--promo", metavar="FILE|-",
-        help="Promotion file, TOML or JSON (- reads stdin; default: the shipped double11).")]
-    = None,
-    refusal_rate: Annotated[float, typer.Option("--refusal-rate", metavar="R",
-                                                help="Share of refusing cards.")] = 0.05,
-    timeout_rate: Annotated[float, typer.Option("--timeout-rate", metavar="R",
-                                                help="Share of timing-out cards.")] = 0.02,
-    force: Annotated[bool, typer.Option("--force", help="With --db: wipe a database that "
-                                                        "is not empty.")] = False,
-) -> None:
+def rehearse(seed: Seed = 1, buyers: Buyers = 200, duration: Duration = 10.0,
+             workers: Workers = 2, group: Group = 8, storms: Storms = "all",
+             promo: PromoFile = None, refusal_rate: RefusalRate = 0.05,
+             timeout_rate: TimeoutRate = 0.02, force: Force = False) -> None:
     """Rehearse a Double 11: a seeded crowd with storms on a throwaway database (or --db),
     then the verdict: audit clean, stock exact, limits kept, the day's bill reconciled.
     Exit 0 when every check holds, 8 when any fails."""
+    from wxshop_cli.clock import beijing
     from wxshop_cli.config import current
     from wxshop_cli.core import rehearsal
     from wxshop_cli.db.scratch import open_scratch
-    from wxshop_cli.output import emit, say
+    from wxshop_cli.output import say
 
     settings = current()
     if force and settings.db_option is None:
@@ -75,26 +72,14 @@ def rehearse(
     crowd.run()
     crowd.retry_killed()
     crowd.settle()
-    from wxshop_cli.clock import beijing
-
     bill = settings.home / f"rehearsal-bill-{stage.now.astimezone(beijing()):%Y%m%d}.csv"
     checks = rehearsal.verdict(db, stage, plan, crowd.results, crowd.killed_keys, bill)
-    failed = [check for check in checks if not check.ok]
     summary = {**crowd.summary(), "database": db.url, "seed": options.seed,
                "buyers": options.buyers, "workers": options.workers, "group": options.group,
-               "storms": sorted(options.storms), "bill": str(bill),
-               "verdict": "pass" if not failed else "fail",
-               "checks": [check.to_json() for check in checks]}
-    if settings.json:
-        emit(summary, [])
-    else:
-        say(f"{summary['paid']:,} paid, {summary['orders_per_second']:,.0f} orders/s overall "
-            f"({summary['lines_per_second']:,.0f} lines/s answered), "
-            f"p50 {summary['p50_ms']:.0f} ms, p99 {summary['p99_ms']:.0f} ms")
-        emit([check.to_json() for check in checks], CHECK_COLUMNS,
-             title="Verdict: pass" if not failed else "Verdict: FAIL")
-    if failed:
-        say("failed: " + "; ".join(check.name for check in failed))
+               "storms": sorted(options.storms), "bill": str(bill)}
+    from wxshop_cli.views.rehearsal import print_verdict
+
+    if not print_verdict(summary, checks):
         raise typer.Exit(8)
 
 
@@ -102,7 +87,9 @@ def _promo_spec(promo: str | None, tz: Any) -> Any:
     from wxshop_cli.core import fixtures, promofile
 
     if promo == "-":
-        return promofile.load_stdin(tz)
+        from wxshop_cli.terminal import read_promo_stdin
+
+        return promofile.load_bytes(read_promo_stdin(), tz)
     if promo is not None:
         return promofile.load(Path(promo), tz)
     step = next(s for s in fixtures.load_steps("double11") if s["op"] == "promo.publish")
@@ -155,7 +142,9 @@ class Crowd:
             reader.start()
         counts = self._wait_until_ready(procs)
         start = time.monotonic()
-        dashboard = Dashboard(self, start)
+        from wxshop_cli.views.rehearsal import Dashboard
+
+        dashboard = Dashboard(self, start, stock_left=lambda: _stock_left(self))
         killed = False
         with dashboard:
             for send in self.plan.sends:
@@ -277,72 +266,6 @@ class Crowd:
                 "p99_ms": percentile(self.latencies, 0.99) * 1000,
                 "seconds": round(self.elapsed, 3),
                 "killed_purchases": len(self.killed_keys)}
-
-
-class Dashboard:
-    """Live on a terminal (stderr): orders/s now and overall, latency, stock left, refusals,
-    the rush as a sparkline. In a pipe: a progress line a second."""
-
-    def __init__(self, crowd: Crowd, start: float) -> None:
-        from wxshop_cli.output import stderr_is_terminal
-
-        self.crowd, self.start = crowd, start
-        self.live: Any = None
-        self.terminal = stderr_is_terminal()
-        self.last = 0.0
-
-    def __enter__(self) -> Dashboard:
-        if self.terminal:
-            from rich.live import Live
-
-            from wxshop_cli.output import err_console
-
-            self.live = Live(self._render(), console=err_console(), refresh_per_second=4,
-                             transient=False)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.live is not None:
-            self.live.update(self._render())
-            self.live.__exit__(*exc)
-
-    def update(self) -> None:
-        now = time.monotonic()
-        if now - self.last < (0.25 if self.terminal else 1.0):
-            return
-        self.last = now
-        if self.live is not None:
-            self.live.update(self._render())
-        else:
-            crowd = self.crowd
-            elapsed = now - self.start
-            sys.stderr.write(f"t={elapsed:5.1f}s paid={crowd.paid} "
-                             f"({crowd.per_second.get(int(elapsed) - 1, 0)}/s now) "
-                             f"not paid={sum(crowd.refused.values())}\n")
-            sys.stderr.flush()
-
-    def _render(self) -> Any:
-        from rich.table import Table
-        from rich.text import Text
-
-        from wxshop_cli.core.rehearsal import percentile, sparkline
-
-        crowd = self.crowd
-        elapsed = max(time.monotonic() - self.start, 1e-9)
-        second = int(elapsed)
-        table = Table.grid(padding=(0, 2))
-        table.add_row("orders/s", f"{crowd.per_second.get(second - 1, 0):,} now  "
-                                  f"{crowd.paid / elapsed:,.0f} overall  ({crowd.paid:,} paid)")
-        table.add_row("latency", f"p50 {percentile(crowd.latencies, 0.5) * 1000:.0f} ms  "
-                                 f"p99 {percentile(crowd.latencies, 0.99) * 1000:.0f} ms")
-        table.add_row("rush", sparkline([crowd.per_second.get(s, 0)
-                                         for s in range(second + 1)]))
-        refused = ", ".join(f"{slug} {n}" for slug, n in crowd.refused.most_common(6))
-        table.add_row("not paid", Text(refused or "none"))  # Text: never read as markup
-        for sku, left in _stock_left(crowd)[:8]:
-            table.add_row(Text(f"  {sku}"), f"{left:,} left")
-        return table
 
 
 def _stock_left(crowd: Crowd) -> list[tuple[str, int]]:

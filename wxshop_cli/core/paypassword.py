@@ -100,10 +100,12 @@ def _cost(stored: str) -> int | None:
     return int(parts[1]) if len(parts) == 6 and parts[1].isdigit() else None
 
 
-# ---------------------------------------------------------------- reading it
+# ---------------------------------------------------------------- its form
+
+# Reading it (the hidden prompt, typed twice) is the terminal's: wxshop_cli/terminal.py.
 
 
-def _check_form(password: str) -> str:
+def check_form(password: str) -> str:
     """A typed password is 6 ASCII digits; nothing else can ever be right."""
     if len(password) != 6 or not (password.isascii() and password.isdigit()):
         from wxshop_cli.core.identity import PASSWORD_HINT
@@ -116,58 +118,6 @@ def _check_form(password: str) -> str:
 def env_password() -> str | None:
     value = os.environ.get(ENV_PASSWORD)
     return value if value else None
-
-
-def read_pay_password() -> str:
-    """The payment password for a purchase: `WXSHOP_PAY_PASSWORD`, else a hidden prompt on a
-    terminal, else a usage error (exit 2). Its form is checked (exit 3)."""
-    from wxshop_cli.output import require_terminal
-
-    value = env_password()
-    if value is None:
-        require_terminal("payment password", ENV_PASSWORD)
-        value = _prompt_hidden("Payment password (6 digits)")
-    return _check_form(value)
-
-
-def read_new_pay_password() -> str:
-    """A new payment password: `WXSHOP_PAY_PASSWORD` (checked), else typed twice on a
-    terminal (asked again on a mismatch or a weak password), else a usage error (exit 2)."""
-    from wxshop_cli.core.identity import check_pay_password
-    from wxshop_cli.output import require_terminal, say
-
-    value = env_password()
-    if value is not None:
-        check_pay_password(value)
-        return value
-    require_terminal("new payment password", ENV_PASSWORD)
-    last_error: InvalidInput | None = None
-    for _ in range(3):
-        first = _prompt_hidden("Set a 6-digit payment password")
-        try:
-            check_pay_password(first)
-        except InvalidInput as exc:
-            say(f"[red]{exc.line()}[/red]")
-            last_error = exc
-            continue
-        second = _prompt_hidden("Type it again")
-        if hmac.compare_digest(first, second):
-            return first
-        last_error = InvalidInput("the two passwords differ", slug="password_mismatch",
-                                  hint="type the same 6 digits twice")
-        say(f"[red]{last_error.line()}[/red]")
-    assert last_error is not None
-    raise last_error
-
-
-def _prompt_hidden(label: str) -> str:
-    from wxshop_cli.output import prompt_text
-
-    try:
-        return prompt_text(label, what="payment password", option=ENV_PASSWORD, secret=True)
-    except EOFError:
-        raise UsageError("no payment password given", slug="missing_value",
-                         hint=f"type it, or set {ENV_PASSWORD}") from None
 
 
 # ---------------------------------------------------------------- the database side
@@ -211,12 +161,11 @@ def verify_pay_password(db: Any, buyer_name: str, password: str | None,
     for 3 hours. A right one resets the counter."""
     from wxshop_cli.clock import as_utc
     from wxshop_cli.core.buyers import find_buyer
-    from wxshop_cli.db.models import Buyer
 
     if password is None:
         raise UsageError("missing payment password", slug="missing_value",
                          hint=f"set {ENV_PASSWORD} or run on a terminal")
-    _check_form(password)
+    check_form(password)
     with db.transaction(read_only=True) as session:
         buyer = find_buyer(session, buyer_name)
         if buyer is None or buyer.pay_password_hash is None:
@@ -233,31 +182,46 @@ def verify_pay_password(db: Any, buyer_name: str, password: str | None,
         cost = scrypt_n()
         rehash = hash_password(db.key, password, n=cost) if _cost(stored) != cost else None
         if failures or locked_until is not None or rehash is not None:
-            with db.transaction() as session:
-                row = session.get_one(Buyer, buyer_id)
-                row.pay_failures = 0
-                row.pay_locked_until = None
-                if rehash is not None and row.pay_password_hash == stored:
-                    row.pay_password_hash = rehash
-                session.add(row)
+            _right_try(db, buyer_id, stored, rehash)
         return
+    raise _wrong_try(db, buyer_id, now)
+
+
+def _right_try(db: Any, buyer_id: str, stored: str, rehash: str | None) -> None:
+    """A right password clears the count and the lock (and stores the hash at today's cost,
+    unless the password changed meanwhile)."""
+    from wxshop_cli.db.models import Buyer
+
+    with db.transaction() as session:
+        row = session.get_one(Buyer, buyer_id)
+        row.pay_failures = 0
+        row.pay_locked_until = None
+        if rehash is not None and row.pay_password_hash == stored:
+            row.pay_password_hash = rehash
+        session.add(row)
+
+
+def _wrong_try(db: Any, buyer_id: str, now: dt.datetime) -> PaymentRefused:
+    """Count a wrong password in its own transaction; the error to raise (locked at the
+    fifth, else the tries left)."""
+    from wxshop_cli.clock import as_utc
+    from wxshop_cli.db.models import Buyer
+
     with db.transaction() as session:
         row = session.get_one(Buyer, buyer_id, with_for_update=True)
         if row.pay_locked_until is not None and now < as_utc(row.pay_locked_until):
-            until = as_utc(row.pay_locked_until)
-            locked = True
-        else:
-            # An ended lock starts a fresh count.
-            count = (0 if row.pay_locked_until is not None else row.pay_failures) + 1
-            locked = count >= MAX_TRIES
-            until = now + LOCK_DURATION
-            row.pay_failures = 0 if locked else count
-            row.pay_locked_until = until if locked else None
-            session.add(row)
+            return _locked_error(as_utc(row.pay_locked_until))
+        # An ended lock starts a fresh count.
+        count = (0 if row.pay_locked_until is not None else row.pay_failures) + 1
+        locked = count >= MAX_TRIES
+        until = now + LOCK_DURATION
+        row.pay_failures = 0 if locked else count
+        row.pay_locked_until = until if locked else None
+        session.add(row)
     if locked:
-        raise _locked_error(until)
+        return _locked_error(until)
     left = MAX_TRIES - count
-    raise PaymentRefused(
+    return PaymentRefused(
         f"wrong payment password: {left} {'try' if left == 1 else 'tries'} left before "
         "payments lock for 3 hours", slug="wrong_password", tries_left=left,
         hint=f"the 6 digits set with the buyer's first card ({ENV_PASSWORD} in scripts)")

@@ -51,30 +51,6 @@ def read_bytes(path: Path) -> bytes:
         raise _unreadable(source, f"cannot read the file: {exc.strerror or exc}") from None
 
 
-def read_stdin() -> bytes:
-    """The promotion file from stdin, which must not be a terminal (nothing prompts for a
-    file: pipe it in)."""
-    import sys
-
-    if sys.stdin.isatty():
-        raise UsageError("`promo publish -` reads the promotion file from stdin, which is a "
-                         "terminal", slug="missing_value",
-                         hint="pipe the file in: wxshop promo publish - < double11.toml")
-    from wxshop_cli.core.inputlimits import MAX_FILE_BYTES, read_stream_bounded
-
-    stream = getattr(sys.stdin, "buffer", None)
-    if stream is not None:
-        data = read_stream_bounded(stream, lambda reason: _unreadable("<stdin>", reason))
-    else:
-        data = sys.stdin.read(MAX_FILE_BYTES + 1).encode("utf-8")
-        if len(data) > MAX_FILE_BYTES:
-            raise _unreadable("<stdin>", "larger than the limit")
-    if not data.strip():
-        raise UsageError("`promo publish -` got nothing on stdin", slug="missing_value",
-                         hint="pipe the file in: wxshop promo publish - < double11.toml")
-    return data
-
-
 def read_document(path: Path) -> dict[str, Any]:
     """Parse a TOML or JSON file (by suffix, else by its first character) into a mapping."""
     return parse_document(read_bytes(path), source=str(path), suffix=path.suffix.lower())
@@ -138,6 +114,7 @@ def load(path: Path, tz: ZoneInfo) -> PromoSpec:
     return parse_spec(read_document(path), tz, source=str(path))
 
 
-def load_stdin(tz: ZoneInfo) -> PromoSpec:
-    """`promo publish -`: the same checks, the file read from stdin (named `<stdin>`)."""
-    return parse_spec(parse_document(read_stdin(), source="<stdin>"), tz, source="<stdin>")
+def load_bytes(data: bytes, tz: ZoneInfo, *, source: str = "<stdin>") -> PromoSpec:
+    """`promo publish -`: the same checks on a file read elsewhere (the command reads stdin:
+    wxshop_cli/terminal.py)."""
+    return parse_spec(parse_document(data, source=source), tz, source=source)

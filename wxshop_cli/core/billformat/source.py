@@ -9,7 +9,6 @@ import hashlib
 import io
 import os
 import stat
-import sys
 import tempfile
 import time
 import weakref
@@ -115,14 +114,17 @@ def open_bill(path_or_dash: str | os.PathLike[str], *,
               stdin: BinaryIO | None = None) -> BillSource:
     """Open a bill given as a path (plain or gzip, detected by magic bytes) or ``-``.
 
-    ``-`` reads standard input (``stdin`` overrides ``sys.stdin.buffer``) to its end and
-    spools it — in memory up to 8 MiB, then to a temporary file deleted by ``close()`` — so
-    the bill can be read in two passes. Returns a ``BillSource``: ``source.open()`` gives a
-    binary stream for a reader, ``source.sha256`` the SHA-256 of the decompressed content.
+    ``-`` reads ``stdin``, the stream the command hands over (the core reads no standard
+    input itself), to its end and spools it — in memory up to 8 MiB, then to a temporary
+    file deleted by ``close()`` — so the bill can be read in two passes. Returns a
+    ``BillSource``: ``source.open()`` gives a binary stream for a reader, ``source.sha256``
+    the SHA-256 of the decompressed content.
     A bill that cannot be opened raises UsageError ``bill_unreadable``.
     """
     if str(path_or_dash) == "-":
-        return _spool("<stdin>", stdin if stdin is not None else sys.stdin.buffer)
+        if stdin is None:
+            raise ValueError('open_bill("-") needs the stdin stream')
+        return _spool("<stdin>", stdin)
     path = Path(path_or_dash)
     try:
         mode = path.stat().st_mode
