@@ -220,81 +220,86 @@ def usage_error(exc: Any, path: str | None = None) -> errors.UsageError:
     choices named, never a pydantic phrase ("Input should be a valid integer")."""
     ctx = getattr(exc, "ctx", None)
     where = path or (ctx.command_path if ctx is not None else "wxshop")
-    help_hint = f"see '{where} --help'"
+    reason, message, hint, extra = _describe_usage(exc, f"see '{where} --help'")
+    return errors.UsageError(message, slug="usage", hint=hint, reason=reason, **extra)
+
+
+# (reason, message, hint, extra fields of the JSON error)
+_Usage = tuple[str, str, str, dict[str, Any]]
+
+
+def _describe_usage(exc: Any, help_hint: str) -> _Usage:
     name = type(exc).__name__
-    extra: dict[str, Any] = {}
-    hint = help_hint
     if isinstance(exc, UnknownCommand):
-        reason, message = "unknown_command", f"unknown command {_quoted(exc.name)}"
+        hint = help_hint
         if exc.close:
             hint = f"did you mean {' or '.join(repr(c) for c in exc.close)}? {help_hint}"
-    elif name == "NoSuchOption":
-        reason = "unknown_option"
-        message = f"unknown option {_quoted(exc.option_name)}"
-        extra["param"] = exc.option_name
+        return "unknown_command", f"unknown command {_quoted(exc.name)}", hint, {}
+    if name == "NoSuchOption":
         close = sorted(exc.possibilities or ())
-        if close:
-            hint = f"did you mean {' or '.join(close)}? {help_hint}"
-    elif name == "BadOptionUsage":
-        option = exc.option_name
-        extra["param"] = option
-        if "does not take a value" in exc.message:
-            reason, message = "unexpected_value", f"{option} takes no value"
-        elif "requires" in exc.message:
-            reason, message = "missing_value", f"{option} needs a value"
-        else:
-            reason, message = "invalid_value", f"{option}: {exc.message.rstrip('.')}"
-    elif name == "MissingParameter":
-        param = exc.param
-        label = _param_name(param, exc.param_hint)
-        if getattr(param, "param_type_name", "") == "argument":
-            reason, message = "missing_argument", f"missing argument {label}"
-        else:
-            reason, message = "missing_option", f"missing option {label}"
-        extra["param"] = label
-    elif isinstance(exc, typer.BadParameter):
-        param = exc.param
-        label = _param_name(param, exc.param_hint)
-        extra["param"] = label
-        value = _rejected_value(exc)
-        descriptor = getattr(param, "type_descriptor", None)
-        choices = getattr(descriptor, "choices", None) if descriptor is not None else None
-        annotation = getattr(descriptor, "annotation", None)
-        if choices:
-            accepted = [str(getattr(c, "value", c)) for c in choices]
-            reason = "invalid_choice"
-            message = f"{label} cannot be {_quoted(value)}" if value is not None \
-                else f"{label}: not one of the accepted values"
-            hint = f"choose from: {', '.join(accepted)}"
-            extra["choices"] = accepted
-        elif annotation in (int, float):
-            kind = "a whole number" if annotation is int else "a number"
-            reason = "not_a_number"
-            message = f"{label} must be {kind}, not {_quoted(value)}" if value is not None \
-                else f"{label} must be {kind}"
-        elif getattr(descriptor, "is_datetime", False):
-            formats = list(getattr(descriptor.parameter_info, "formats", None) or [])
-            shape = " or ".join(_FORMAT_NAMES.get(f, f) for f in formats) or "YYYY-MM-DD"
-            reason = "invalid_date"
-            message = f"{label} is not a date {shape}: {_quoted(value)}" if value is not None \
-                else f"{label} is not a date {shape}"
-            hint = f"a real calendar day, e.g. 2013-11-11; {help_hint}"
-        elif isinstance(exc, InvalidTime):
-            reason = "invalid_time"
-            message = f"{label} is not an ISO 8601 time: {_quoted(exc.value)}"
-            hint = "e.g. 2013-11-11T10:00:00+08:00, or a date and time in WXSHOP_TZ"
-        else:
-            reason, message = "invalid_value", f"{label}: {exc.message.rstrip('.')}"
-    elif exc.message.startswith("Got unexpected extra argument"):
-        reason = "extra_argument"
+        hint = f"did you mean {' or '.join(close)}? {help_hint}" if close else help_hint
+        return ("unknown_option", f"unknown option {_quoted(exc.option_name)}", hint,
+                {"param": exc.option_name})
+    if name == "BadOptionUsage":
+        return _bad_option_usage(exc, help_hint)
+    if name == "MissingParameter":
+        label = _param_name(exc.param, exc.param_hint)
+        kind = "argument" if getattr(exc.param, "param_type_name", "") == "argument" \
+            else "option"
+        return f"missing_{kind}", f"missing {kind} {label}", help_hint, {"param": label}
+    if isinstance(exc, typer.BadParameter):
+        return _bad_parameter(exc, help_hint)
+    if exc.message.startswith("Got unexpected extra argument"):
         found = exc.message.rpartition(" (")[2].rpartition(")")[0]
         message = f"unexpected extra argument {_quoted(found)}" if found \
             else "unexpected extra argument"
-    elif exc.message.startswith("Missing command"):
-        reason, message = "missing_command", "missing command"
+        return "extra_argument", message, help_hint, {}
+    if exc.message.startswith("Missing command"):
+        return "missing_command", "missing command", help_hint, {}
+    return "invalid_value", exc.message.rstrip("."), help_hint, {}
+
+
+def _bad_option_usage(exc: Any, help_hint: str) -> _Usage:
+    option = exc.option_name
+    if "does not take a value" in exc.message:
+        reason, message = "unexpected_value", f"{option} takes no value"
+    elif "requires" in exc.message:
+        reason, message = "missing_value", f"{option} needs a value"
     else:
-        reason, message = "invalid_value", exc.message.rstrip(".")
-    return errors.UsageError(message, slug="usage", hint=hint, reason=reason, **extra)
+        reason, message = "invalid_value", f"{option}: {exc.message.rstrip('.')}"
+    return reason, message, help_hint, {"param": option}
+
+
+def _bad_parameter(exc: Any, help_hint: str) -> _Usage:
+    """A value click or Typer refused: a bad choice, a non-number, a bad date or time."""
+    label = _param_name(exc.param, exc.param_hint)
+    extra: dict[str, Any] = {"param": label}
+    value = _rejected_value(exc)
+    descriptor = getattr(exc.param, "type_descriptor", None)
+    choices = getattr(descriptor, "choices", None) if descriptor is not None else None
+    annotation = getattr(descriptor, "annotation", None)
+    if choices:
+        accepted = [str(getattr(c, "value", c)) for c in choices]
+        extra["choices"] = accepted
+        message = f"{label} cannot be {_quoted(value)}" if value is not None \
+            else f"{label}: not one of the accepted values"
+        return "invalid_choice", message, f"choose from: {', '.join(accepted)}", extra
+    if annotation in (int, float):
+        kind = "a whole number" if annotation is int else "a number"
+        message = f"{label} must be {kind}, not {_quoted(value)}" if value is not None \
+            else f"{label} must be {kind}"
+        return "not_a_number", message, help_hint, extra
+    if getattr(descriptor, "is_datetime", False):
+        formats = list(getattr(descriptor.parameter_info, "formats", None) or [])
+        shape = " or ".join(_FORMAT_NAMES.get(f, f) for f in formats) or "YYYY-MM-DD"
+        message = f"{label} is not a date {shape}: {_quoted(value)}" if value is not None \
+            else f"{label} is not a date {shape}"
+        return "invalid_date", message, f"a real calendar day, e.g. 2013-11-11; {help_hint}", \
+            extra
+    if isinstance(exc, InvalidTime):
+        return ("invalid_time", f"{label} is not an ISO 8601 time: {_quoted(exc.value)}",
+                "e.g. 2013-11-11T10:00:00+08:00, or a date and time in WXSHOP_TZ", extra)
+    return "invalid_value", f"{label}: {exc.message.rstrip('.')}", help_hint, extra
 
 
 class UnknownCommand(_ClickUsageError):

@@ -6,7 +6,8 @@ value's type). Steps are idempotent by name: a step already applied to this data
 run again and its stored result is reused. If a step fails, the error names it (exit 3) and
 the steps before it stay.
 
-Operations live in `wxshop_cli/core/fixture_ops/<area>.py`, registered with `@op("name")`.
+Operations live in `wxshop_cli/core/fixture_ops/<area>.py`, registered with `@op("name")`
+from `fixture_ops/registry.py`.
 An operation gets a `FixtureContext` and the step's arguments and returns a dict with `id`.
 """
 
@@ -17,30 +18,13 @@ import importlib
 import json
 import pkgutil
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wxshop_cli.core.fixture_ops.registry import OP_ARGS, OPS, FixtureContext
 from wxshop_cli.errors import InvalidInput, NotFound, UsageError, WxError
 
-Operation = Callable[["FixtureContext", dict[str, Any]], dict[str, Any]]
-OPS: dict[str, Operation] = {}
-#: op name → (required, optional) argument names, for ops that declare them: the loader
-#: checks them for the whole file before any step runs.
-OP_ARGS: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
 _REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.-]+)\.([A-Za-z0-9_]+)\}")
-
-
-def op(name: str, *, required: tuple[str, ...] | None = None,
-       optional: tuple[str, ...] = ()) -> Callable[[Operation], Operation]:
-    def register(func: Operation) -> Operation:
-        OPS[name] = func
-        if required is not None:
-            OP_ARGS[name] = (frozenset(required), frozenset(optional))
-        return func
-
-    return register
 
 
 def _argument_mistakes(where: str, operation: str, args: dict[str, Any],
@@ -79,14 +63,6 @@ def _load_ops() -> None:
 
     for module in pkgutil.iter_modules(fixture_ops.__path__):
         importlib.import_module(f"{fixture_ops.__name__}.{module.name}")
-
-
-@dataclass
-class FixtureContext:
-    db: Any  # wxshop_cli.db.engine.Database
-    now: dt.datetime
-    results: dict[str, dict[str, Any]] = field(default_factory=dict)
-    step: str = ""  # the name of the step being applied (ops may key idempotency on it)
 
 
 def resolve_source(source: str) -> Path:

@@ -350,6 +350,6 @@ def _is_driver_error(exc: BaseException) -> bool:
 
 
 def _translated(exc: BaseException) -> WxError:
-    from wxshop_cli.db.engine import translate_db_error
+    from wxshop_cli.db.faults import translate_db_error
 
     return translate_db_error(exc)

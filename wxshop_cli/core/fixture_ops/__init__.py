@@ -1,1 +1,1 @@
-"""Fixture operations, one module per area; each registers with `@op` from core.fixtures."""
+"""Fixture operations, one module per area; each registers with `@op` from fixture_ops.registry."""

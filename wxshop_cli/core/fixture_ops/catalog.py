@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wxshop_cli.core.fixtures import FixtureContext, op
+from wxshop_cli.core.fixture_ops.registry import FixtureContext, op
 from wxshop_cli.errors import WxError
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from wxshop_cli.core import merchant
-from wxshop_cli.core.fixtures import FixtureContext, op
+from wxshop_cli.core.fixture_ops.registry import FixtureContext, op
 
 
 @op("merchant.set", required=(), optional=("app_id", "mch_id", "fee_rate"))
