@@ -31,7 +31,6 @@ if PG_URL and XDIST_WORKER:  # each worker resets its own database, never its ne
     _base = make_url(PG_URL)
     PG_URL = _base.set(database=f"{_base.database}_{XDIST_WORKER}").render_as_string(
         hide_password=False)
-    os.environ["WXSHOP_TEST_DATABASE_URL"] = PG_URL
 IN_CI = os.environ.get("CI") == "true"
 
 
@@ -57,6 +56,12 @@ SHM = Path("/dev/shm")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts background jobs, and pytest-xdist its workers, with SIGINT ignored;
+    # children inherit that, and the Ctrl-C tests would see a wxshop deaf to Ctrl-C.
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     """Test homes in memory when the machine has /dev/shm: every SQLite commit fsyncs, and
     on a busy disk those waits were most of a test's time. `--basetemp` still wins."""
     if config.option.basetemp is None and SHM.is_dir() and os.access(SHM, os.W_OK):

@@ -42,7 +42,10 @@ def test_completers_are_attached_only_when_completing():
 
 
 def test_show_completion_prints_a_script_for_the_shell():
-    result = run_wxshop("--show-completion", "bash")
+    # Name the shell (Typer's switch for it): detection reads the parent process, which under
+    # pytest-xdist is a Python worker, not a shell.
+    result = run_wxshop("--show-completion", "bash",
+                        env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert result.returncode == 0
     assert "_WXSHOP_COMPLETE" in result.stdout and "complete" in result.stdout
 
