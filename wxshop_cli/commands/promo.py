@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import typer
@@ -156,7 +157,7 @@ def publish(target: PublishTarget, notify: Notify = None, dry_run: DryRun = Fals
     emit_report(report, what="Published" if not dry_run else "Would publish")
 
 
-def _publish_source(target: str, tz):
+def _publish_source(target: str, tz: dt.tzinfo):
     """What `publish TARGET` names, checked before the database: (the parsed file or None
     for a code, whether TARGET is a directory)."""
     from pathlib import Path

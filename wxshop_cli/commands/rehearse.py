@@ -5,6 +5,7 @@ the checks; this module runs processes and draws)."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import queue
@@ -15,9 +16,12 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the crowd and its storms.")]
 Buyers = Annotated[int, typer.Option("--buyers", metavar="N", help="Buyers in the crowd.")]
@@ -83,7 +87,7 @@ def rehearse(seed: Seed = 1, buyers: Buyers = 200, duration: Duration = 10.0,
         raise typer.Exit(8)
 
 
-def _promo_spec(promo: str | None, tz: Any) -> Any:
+def _promo_spec(promo: str | None, tz: dt.tzinfo) -> Any:
     from wxshop_cli.core import fixtures, promofile
 
     if promo == "-":
@@ -99,7 +103,7 @@ def _promo_spec(promo: str | None, tz: Any) -> Any:
 class Crowd:
     """The worker processes, fed on the plan's schedule, and what they answered."""
 
-    def __init__(self, db: Any, stage: Any, plan: Any, options: Any) -> None:
+    def __init__(self, db: Database, stage: Any, plan: Any, options: Any) -> None:
         self.db, self.stage, self.plan, self.options = db, stage, plan, options
         self.results: list[dict[str, Any]] = []
         self.killed_keys: set[str] = set()

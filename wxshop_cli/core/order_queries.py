@@ -5,7 +5,7 @@ shape (SPEC section 3); the command renders it after the transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -15,6 +15,10 @@ from wxshop_cli.core import orders
 from wxshop_cli.core.buyers import find_buyer
 from wxshop_cli.db.models import Order, Promo
 from wxshop_cli.errors import NotFound
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.gateway.base import PaymentGateway
 
 
 def order_list(session: Session, *, buyer: str | None, status: str | None,
@@ -50,8 +54,8 @@ def buyer_order(session: Session, buyer: str, order_no: str) -> Order:
     return orders.get_order(session, order_no, found.id)
 
 
-def order_with_refunds(db: Any, gateway: Any, order_no: str, now: dt.datetime, tz: ZoneInfo,
-                       *, settle: bool = True) -> dict[str, Any]:
+def order_with_refunds(db: Database, gateway: PaymentGateway, order_no: str, now: dt.datetime,
+                       tz: ZoneInfo, *, settle: bool = True) -> dict[str, Any]:
     """One order's public shape with its refunds; with `settle`, an unknown payment is first
     asked of the gateway (outside any transaction)."""
     from wxshop_cli.core import refunds

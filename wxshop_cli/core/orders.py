@@ -10,7 +10,7 @@ A `paying` order is never closed without asking the gateway.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlmodel import Session
@@ -40,11 +40,15 @@ from wxshop_cli.db.models import (
 from wxshop_cli.db.prepared import Prepared, as_tx
 from wxshop_cli.errors import Conflict, NotFound
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.gateway.base import PaymentGateway
+
 #: Unpaid orders close after this long (a sweep, or lazily when read).
 PAYMENT_WINDOW = dt.timedelta(minutes=15)
 
 
-def public(order: Order, buyer_name: str, tz, *, replayed: bool = False,
+def public(order: Order, buyer_name: str, tz: dt.tzinfo, *, replayed: bool = False,
            promo_code: str | None = None) -> dict[str, Any]:
     """The order as `--json` prints it (SPEC section 3), plus a few helpful extras."""
     return {
@@ -72,7 +76,7 @@ def public(order: Order, buyer_name: str, tz, *, replayed: bool = False,
     }
 
 
-def public_many(session: Session, orders: list[Order], tz) -> list[dict[str, Any]]:
+def public_many(session: Session, orders: list[Order], tz: dt.tzinfo) -> list[dict[str, Any]]:
     buyer_ids = {o.buyer_id for o in orders}
     promo_ids = {o.promo_id for o in orders if o.promo_id is not None}
     names = dict(session.execute(select(Buyer.id, Buyer.name).where(
@@ -83,7 +87,8 @@ def public_many(session: Session, orders: list[Order], tz) -> list[dict[str, Any
             for o in orders]
 
 
-def describe(session: Session, order: Order, tz, *, replayed: bool = False) -> dict[str, Any]:
+def describe(session: Session, order: Order, tz: dt.tzinfo, *,
+             replayed: bool = False) -> dict[str, Any]:
     return {**public_many(session, [order], tz)[0], "replayed": replayed}
 
 
@@ -200,7 +205,8 @@ def record_charge(tx: Any, order: Any, result: Any, now: dt.datetime) -> bool:
     return True
 
 
-def apply_charge(db: Any, gateway: Any, order_no: str, result: Any, now: dt.datetime) -> Order:
+def apply_charge(db: Database, gateway: PaymentGateway, order_no: str, result: Any,
+                 now: dt.datetime) -> Order:
     """Transaction two for an order read from the book (the settle path; checkout's hot path
     writes the same through `record_charge` on its own connection).
 
@@ -228,7 +234,7 @@ def apply_charge(db: Any, gateway: Any, order_no: str, result: Any, now: dt.date
         return session.get_one(Order, order_no)
 
 
-def settle(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
+def settle(db: Database, gateway: PaymentGateway, order: Order, now: dt.datetime) -> Order:
     """Bring an unpaid order up to date by asking the gateway first.
 
     A charge the gateway knows about decides the order; with none, a `pending_payment` order
@@ -245,7 +251,7 @@ def settle(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
         return session.get_one(Order, order.order_no)
 
 
-def refund(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
+def refund(db: Database, gateway: PaymentGateway, order_no: str, amount_fen: int | None,
            refund_no: str | None, reason: str, now: dt.datetime, *,
            buyer_id: int | None = None) -> tuple[Refund, bool]:
     """`orders refund`: an unknown payment (the bank timed out) is settled first, as `orders
@@ -260,7 +266,7 @@ def refund(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
                                 buyer_id=buyer_id)
 
 
-def cancel(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
+def cancel(db: Database, gateway: PaymentGateway, order: Order, now: dt.datetime) -> Order:
     """Cancel an unpaid order (after asking the gateway whether it was charged)."""
     if order.status not in UNSETTLED:
         raise Conflict(f"order {order.order_no} is {order.status}; only unpaid orders can be "
@@ -299,7 +305,7 @@ def unsettled_orders(session: Session, now: dt.datetime) -> list[Order]:
     )).order_by(Order.created_at)).scalars())
 
 
-def purge_expired_keys(db: Any, now: dt.datetime) -> int:
+def purge_expired_keys(db: Database, now: dt.datetime) -> int:
     """Idempotency keys are kept 24 hours; the sweep drops the ones past that."""
     from sqlalchemy import delete
 
@@ -310,7 +316,7 @@ def purge_expired_keys(db: Any, now: dt.datetime) -> int:
             IdempotencyKey.expires_at <= now, IdempotencyKey.state == "done")).rowcount
 
 
-def close_expired(db: Any, gateway: Any, now: dt.datetime) -> dict[str, list[str]]:
+def close_expired(db: Database, gateway: PaymentGateway, now: dt.datetime) -> dict[str, list[str]]:
     """The sweep: settle unknown payments and close unpaid orders past 15 minutes."""
     with db.transaction(read_only=True) as session:
         unsettled = unsettled_orders(session, now)

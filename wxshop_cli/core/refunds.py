@@ -11,7 +11,7 @@ stock or limit back.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select, update
 
@@ -21,12 +21,16 @@ from wxshop_cli.core.numbers import next_refund_no
 from wxshop_cli.db.models import Order, Refund
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound, WxError
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.gateway.base import PaymentGateway
+
 MAX_REFUNDS_PER_ORDER = 50
 REFUND_WINDOW = dt.timedelta(days=365)
 REFUNDABLE = (states.PAID, states.PARTIALLY_REFUNDED)
 
 
-def public(refund: Refund, tz) -> dict[str, Any]:
+def public(refund: Refund, tz: dt.tzinfo) -> dict[str, Any]:
     return {
         "refund_no": refund.refund_no,
         "order_no": refund.order_no,
@@ -53,7 +57,7 @@ def check_refund_no(refund_no: str | None) -> None:
                            slug="invalid_refund_no", hint="or leave --refund-no out")
 
 
-def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
+def refund_order(db: Database, gateway: PaymentGateway, order_no: str, amount_fen: int | None,
                  refund_no: str | None, reason: str, now: dt.datetime, *,
                  buyer_id: int | None = None, allow_closed: bool = False
                  ) -> tuple[Refund, bool]:
@@ -153,7 +157,7 @@ def _check_refundable(order: Order, refundable: tuple[str, ...], now: dt.datetim
                        hint="refunds are possible within 365 days of payment")
 
 
-def _record_answer(db: Any, refund: Refund, result: Any) -> Refund:
+def _record_answer(db: Database, refund: Refund, result: Any) -> Refund:
     """Transaction two: a success marks the refund and the order's state; a refusal closes
     the refund and gives the amount back, once (guarded by the refund's own state); an answer
     still processing leaves it for reconciliation to match."""

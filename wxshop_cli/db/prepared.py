@@ -21,11 +21,14 @@ import operator
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam
 
 from wxshop_cli.errors import WxError
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 
 class Prepared:
@@ -261,7 +264,7 @@ class HotConnection:
     """A pooled DBAPI connection held for a run of hot transactions (a batch worker holds one
     for the whole batch; a single purchase checks one out per transaction)."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.engine = db.engine
         self.dialect = self.engine.dialect
@@ -316,7 +319,7 @@ class HotConnection:
                 pass
 
 
-def thread_connection(db: Any) -> HotConnection:
+def thread_connection(db: Database) -> HotConnection:
     """This thread's hot connection to `db`, kept between purchases (checking one out of the
     pool and back for every transaction cost ~50 us a purchase). `db.dispose()` closes it."""
     local = db.__dict__.setdefault("_hot_local", threading.local())
@@ -326,7 +329,7 @@ def thread_connection(db: Any) -> HotConnection:
     return connection
 
 
-def close_thread_connection(db: Any) -> None:
+def close_thread_connection(db: Database) -> None:
     local = db.__dict__.get("_hot_local")
     connection = getattr(local, "connection", None) if local is not None else None
     if connection is not None:
@@ -335,7 +338,7 @@ def close_thread_connection(db: Any) -> None:
 
 
 @contextmanager
-def hot_transaction(db: Any, *, read_only: bool = False) -> Iterator[HotTransaction]:
+def hot_transaction(db: Database, *, read_only: bool = False) -> Iterator[HotTransaction]:
     """One hot transaction on this thread's connection (see `thread_connection`)."""
     with thread_connection(db).transaction(read_only=read_only) as tx:
         yield tx

@@ -14,7 +14,7 @@ import os
 import secrets
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +38,9 @@ from wxshop_cli.gateway.base import (
     RefundResult,
 )
 from wxshop_cli.money import fee_fen
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 #: Behaviour slug → the bank's refusal code (the approving ones are absent).
 REFUSALS = {
@@ -121,7 +124,7 @@ class _AlreadyCharged(Exception):
 
 
 class SandboxGateway:
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.charge_delay = _charge_delay()
         self._local = threading.local()

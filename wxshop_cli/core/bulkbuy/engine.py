@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from wxshop_cli.core import checkout
 from wxshop_cli.core.bulkbuy.groups import charge_group, claim_group, record_group
@@ -19,11 +19,15 @@ from wxshop_cli.core.bulkbuy.results import BatchSummary, LineResult, guarded
 from wxshop_cli.db.prepared import HotConnection, close_thread_connection
 from wxshop_cli.errors import Interrupted, WxError
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.gateway.base import PaymentGateway
+
 
 class BatchBuy:
     """Runs parsed lines through checkout with group commit and worker threads."""
 
-    def __init__(self, db: Any, gateway: Any, now: Callable[[], dt.datetime], *,
+    def __init__(self, db: Database, gateway: PaymentGateway, now: Callable[[], dt.datetime], *,
                  group: int = 1, workers: int = 1,
                  emit: Callable[[LineResult], None]) -> None:
         self.db, self.gateway, self.now = db, gateway, now

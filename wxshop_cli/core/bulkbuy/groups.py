@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wxshop_cli.core import checkout
 from wxshop_cli.core.bulkbuy.lines import BatchLine
@@ -17,6 +17,10 @@ from wxshop_cli.core.buyers import openid_of
 from wxshop_cli.db.prepared import HotConnection
 from wxshop_cli.errors import TryAgain, WxError
 from wxshop_cli.gateway.base import ChargeRequest
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.gateway.base import PaymentGateway
 
 #: A group whose transaction hit a busy database or a deadlock is tried again this often.
 GROUP_TRIES = 3
@@ -35,7 +39,7 @@ def _retried(step: Callable[[], Any]) -> Any:
     raise AssertionError("unreachable")
 
 
-def claim_group(connection: HotConnection, db: Any, lines: list[BatchLine], now: dt.datetime,
+def claim_group(connection: HotConnection, db: Database, lines: list[BatchLine], now: dt.datetime,
                 results: dict[int, LineResult]) -> list[tuple]:
     """Transaction one for the whole group, a savepoint per line. Lines are claimed in
     item order, so that groups racing in other workers (PostgreSQL) lock the items' rows
@@ -57,7 +61,7 @@ def claim_group(connection: HotConnection, db: Any, lines: list[BatchLine], now:
     return []  # unreachable: the last try returns
 
 
-def _claim_lines(tx: Any, db: Any, lines: list[BatchLine],
+def _claim_lines(tx: Any, db: Database, lines: list[BatchLine],
                  now: dt.datetime) -> tuple[list[tuple], dict[int, LineResult]]:
     """Each line's claim in its savepoint: the claims made, and the lines refused."""
     claims: list[tuple[BatchLine, Any]] = []
@@ -80,7 +84,7 @@ def _claim_lines(tx: Any, db: Any, lines: list[BatchLine],
     return claims, failed
 
 
-def charge_group(gateway: Any, fresh: list[tuple], now: dt.datetime,
+def charge_group(gateway: PaymentGateway, fresh: list[tuple], now: dt.datetime,
                  results: dict[int, LineResult]) -> list[tuple]:
     """The bank's charges of the group's fresh orders, in one call: (line, claim, answer)."""
     if not fresh:
@@ -105,8 +109,8 @@ def charge_group(gateway: Any, fresh: list[tuple], now: dt.datetime,
                                                                      strict=True)]
 
 
-def record_group(connection: HotConnection, db: Any, gateway: Any, charged: list[tuple],
-                 now: dt.datetime, results: dict[int, LineResult]) -> None:
+def record_group(connection: HotConnection, db: Database, gateway: PaymentGateway,
+                 charged: list[tuple], now: dt.datetime, results: dict[int, LineResult]) -> None:
     """Transaction two for the whole group: every outcome with its key's final state
     (items given back in item order; tried again whole on a deadlock)."""
     charged = sorted(charged, key=lambda entry: entry[1].order.item_id or "")

@@ -20,7 +20,7 @@ stay here, where the claim runs them: tests/test_rehearse.py swaps `checkout._TA
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select, update
 
@@ -64,6 +64,10 @@ from wxshop_cli.db.prepared import Prepared, guarded_increment, hot_transaction,
 from wxshop_cli.errors import InvalidInput, SoldOut
 from wxshop_cli.money import MAX_FEN
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.gateway.base import PaymentGateway
+
 __all__ = [
     "CLAIM_TIMEOUT", "KEY_TTL", "MAX_QTY", "REFUSAL_WORDS", "BuyRequest", "Claim", "Outcome",
     "PlacedOrder", "buyer_id_for", "charge", "check_request", "claim_in",
@@ -93,8 +97,8 @@ _INSERT_ORDER = Prepared(lambda _: insert(Order.__table__).values(
      "refunded_fen": 0, "status": order_states.PENDING_PAYMENT, "stock_returned": False}))
 
 
-def place_order(db: Any, gateway: Any, buyer_name: str, request: BuyRequest, now: dt.datetime,
-                idempotency_key: str | None = None, *,
+def place_order(db: Database, gateway: PaymentGateway, buyer_name: str, request: BuyRequest,
+                now: dt.datetime, idempotency_key: str | None = None, *,
                 on_claimed: Any = None) -> Outcome:
     """Buy in one step. The payment password must have been verified by the caller.
 
@@ -118,14 +122,14 @@ def place_order(db: Any, gateway: Any, buyer_name: str, request: BuyRequest, now
                                                              key, generated, now)
 
 
-def _claim(db: Any, buyer_name: str, request: BuyRequest, key: str, generated: bool,
+def _claim(db: Database, buyer_name: str, request: BuyRequest, key: str, generated: bool,
            now: dt.datetime) -> Claim:
     """Transaction one on its own (tests use it to leave a claim as a crash would)."""
     with hot_transaction(db) as tx:
         return claim_in(tx, db, buyer_name, request, key, generated, now)
 
 
-def claim_in(tx: Any, db: Any, buyer_name: str, request: BuyRequest, key: str,
+def claim_in(tx: Any, db: Database, buyer_name: str, request: BuyRequest, key: str,
              generated: bool, now: dt.datetime) -> Claim:
     """Claim the key and reserve the order inside `tx`. Errors other than sold out raise and
     must roll back what this wrote (the caller's transaction or savepoint): such requests do

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, null, select, update
 
@@ -15,6 +15,9 @@ from wxshop_cli.core.checkout.reference import buyer_id_for
 from wxshop_cli.db.models import IdempotencyKey
 from wxshop_cli.db.prepared import Prepared, dialect_insert, hot_transaction
 from wxshop_cli.errors import Conflict, SoldOut, TryAgain
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 KEY_TTL = dt.timedelta(hours=24)
 #: A claim older than this was left by a crashed process; a retry may take it over.
@@ -106,14 +109,14 @@ def mark_done(tx: Any, buyer_id: int, key: str, exit_code: int) -> None:
     tx.execute(_KEY_DONE, buyer_id=buyer_id, key=key, exit_code=exit_code)
 
 
-def finish_key(db: Any, buyer_id: int, key: str, outcome: Outcome) -> None:
+def finish_key(db: Database, buyer_id: int, key: str, outcome: Outcome) -> None:
     # Done even when the payment is unknown: a replay settles the order with the gateway
     # first (see settle.refresh_replay), so the retry answers with the settled state.
     with hot_transaction(db) as tx:
         mark_done(tx, buyer_id, key, outcome.exit_code)
 
 
-def release_claim(db: Any, buyer_name: str, key: str, now: dt.datetime) -> None:
+def release_claim(db: Database, buyer_name: str, key: str, now: dt.datetime) -> None:
     """Let a retry take over at once a claim this process gives up (an interrupt while the
     bank was asked): the retry asks the gateway about the order before anything else, as for
     a crashed process's claim, so it never pays twice."""

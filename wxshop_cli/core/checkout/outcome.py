@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wxshop_cli.core import orders as order_states
 from wxshop_cli.db.models import Order
 from wxshop_cli.errors import Conflict, PaymentRefused, TryAgain, WxError
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 #: Gateway refusal codes → error slugs and words.
 REFUSAL_WORDS = {
@@ -79,7 +82,7 @@ class Claim:
     key: str = ""  # the idempotency key it was claimed under (set by batch callers)
 
 
-def order_json(db: Any, outcome: Outcome, buyer_name: str, tz: Any) -> dict[str, Any]:
+def order_json(db: Database, outcome: Outcome, buyer_name: str, tz: dt.tzinfo) -> dict[str, Any]:
     """The order JSON shape of an outcome: as the hot path wrote it, or (a replay, a settled
     takeover) read with its promotion code."""
     order = outcome.order

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, case, exists, select
 from sqlalchemy.orm import aliased
@@ -17,6 +17,9 @@ from wxshop_cli.core.checkout.request import BuyRequest
 from wxshop_cli.db.models import Address, Buyer, Card, Product, Promo, PromoItem, PromoRegion
 from wxshop_cli.db.prepared import Prepared, dialect_insert
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 _BUYER_ID = Prepared(lambda _: select(Buyer.id).where(Buyer.name == bindparam("name")))
 _INSERT_BUYER = Prepared(lambda d: dialect_insert(d, Buyer.__table__).values(
@@ -93,7 +96,7 @@ class Reference:
     card_status: str | None
 
 
-def buyer_id_for(tx: Any, db: Any, name: str, now: dt.datetime) -> int:
+def buyer_id_for(tx: Any, db: Database, name: str, now: dt.datetime) -> int:
     """The buyer's id, created on first use. Ids never change and buyers are never deleted,
     so each process remembers the ids it read (not one it just inserted: that transaction
     may yet roll back)."""

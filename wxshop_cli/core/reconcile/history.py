@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +25,7 @@ def _counts(session: Any, run_ids: list[str]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _run_public(run: ReconcileRun, counts: dict[str, int], tz: Any) -> dict[str, Any]:
+def _run_public(run: ReconcileRun, counts: dict[str, int], tz: dt.tzinfo) -> dict[str, Any]:
     return {
         "run_id": run.id,
         "bill_date": run.bill_date.isoformat(),
@@ -48,7 +49,7 @@ def _run_public(run: ReconcileRun, counts: dict[str, int], tz: Any) -> dict[str,
     }
 
 
-def discrepancy_public(item: Discrepancy, tz: Any) -> dict[str, Any]:
+def discrepancy_public(item: Discrepancy, tz: dt.tzinfo) -> dict[str, Any]:
     return {
         "id": item.id,
         "kind": item.kind,
@@ -74,13 +75,13 @@ def get_run(session: Any, run_id: str) -> ReconcileRun:
     return run
 
 
-def run_summary(session: Any, run_id: str, tz: Any) -> dict[str, Any]:
+def run_summary(session: Any, run_id: str, tz: dt.tzinfo) -> dict[str, Any]:
     """The run without its discrepancies (they may be many: see `iter_discrepancies`)."""
     run = get_run(session, run_id)
     return _run_public(run, _counts(session, [run_id])[run_id], tz)
 
 
-def iter_discrepancies(session: Any, run_id: str, tz: Any) -> Iterator[dict[str, Any]]:
+def iter_discrepancies(session: Any, run_id: str, tz: dt.tzinfo) -> Iterator[dict[str, Any]]:
     """A run's discrepancies in bill-line order, then the book's, streamed."""
     d = Discrepancy.__table__.c
     query = (select(Discrepancy).where(d.run_id == run_id)
@@ -91,13 +92,13 @@ def iter_discrepancies(session: Any, run_id: str, tz: Any) -> Iterator[dict[str,
         yield discrepancy_public(item, tz)
 
 
-def run_public(session: Any, run_id: str, tz: Any) -> dict[str, Any]:
+def run_public(session: Any, run_id: str, tz: dt.tzinfo) -> dict[str, Any]:
     """The run as SPEC section 3 shapes it, discrepancies included."""
     return {**run_summary(session, run_id, tz),
             "discrepancies": list(iter_discrepancies(session, run_id, tz))}
 
 
-def list_runs(session: Any, tz: Any, limit: int = 1000) -> list[dict[str, Any]]:
+def list_runs(session: Any, tz: dt.tzinfo, limit: int = 1000) -> list[dict[str, Any]]:
     """The newest runs, each in the SPEC's run shape (discrepancies included, fetched in one
     query for all the listed runs)."""
     r = ReconcileRun.__table__.c

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
@@ -12,12 +12,15 @@ from wxshop_cli.core.text import check_text
 from wxshop_cli.db.models import Discrepancy
 from wxshop_cli.errors import Conflict, NotFound
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+
 
 def check_note(note: str) -> str:
     return check_text(note, field="--note", limit=500, slug="invalid_note")
 
 
-def resolve(db: Any, run_id: str, item_id: str, note: str,
+def resolve(db: Database, run_id: str, item_id: str, note: str,
             now: dt.datetime) -> tuple[Discrepancy, bool]:
     """Close an open or deferred item with a note. Returns (item, changed). Resolving again
     with the same note changes nothing; with another note it is a conflict."""

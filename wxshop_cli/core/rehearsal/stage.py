@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from wxshop_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 STORMS = ("last_units", "limit_race", "same_key", "refusals", "timeouts", "kill")
 PASSWORD = "201311"  # every rehearsal buyer's payment password (the sandbox's, not secret)
@@ -95,7 +98,7 @@ class Stage:
         return self.now - RUSH_OFFSET + RETRY_OFFSET
 
 
-def prepare(db: Any, options: Options, spec: Any, tz: Any) -> Stage:
+def prepare(db: Database, options: Options, spec: Any, tz: dt.tzinfo) -> Stage:
     """Publish the promotion (no push: the crowd is not the point) and create the crowd:
     buyers with a sandbox test card, an address in a served region and the payment
     password. Buyers are written directly, in bulk: binding is not what is rehearsed."""
@@ -145,7 +148,7 @@ def _every_behaviour_once(buyers: list[str], behaviour: dict[str, str],
             behaviour[spare] = kind
 
 
-def _create_crowd(db: Any, buyers: list[str], behaviour: dict[str, str], regions: list[str],
+def _create_crowd(db: Database, buyers: list[str], behaviour: dict[str, str], regions: list[str],
                   rng: random.Random, now: dt.datetime) -> None:
     from wxshop_cli import security
     from wxshop_cli.core.cards import FINGERPRINT, check_number

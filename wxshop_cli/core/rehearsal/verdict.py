@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from wxshop_cli.core.rehearsal.plan import Plan
 from wxshop_cli.core.rehearsal.stage import Stage
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 # ------------------------------------------------------------------ the verdict
 
@@ -24,7 +27,7 @@ class Check:
         return {"name": self.name, "ok": self.ok, "detail": self.detail}
 
 
-def verdict(db: Any, stage: Stage, plan: Plan, results: list[dict[str, Any]],
+def verdict(db: Database, stage: Stage, plan: Plan, results: list[dict[str, Any]],
             killed_keys: set[str], bill_path: Any) -> list[Check]:
     """Every check of a sale day, on the book as the crowd left it (after the killed
     worker's retry and the sweep of unknown payments)."""
@@ -144,7 +147,7 @@ def _ids(session: Any, names: set[str]) -> list[int]:
     return list(session.execute(select(Buyer.id).where(Buyer.name.in_(list(names)))).scalars())
 
 
-def _reconciles(db: Any, stage: Stage, bill_path: Any) -> Check:
+def _reconciles(db: Database, stage: Stage, bill_path: Any) -> Check:
     """The day's bill, exported from the sandbox platform, reconciles clean."""
     from wxshop_cli.clock import beijing
     from wxshop_cli.core import reconcile
