@@ -37,7 +37,7 @@ from wxshop_cli.db.models import (
     PromoItem,
     Refund,
 )
-from wxshop_cli.db.prepared import Prepared, as_tx
+from wxshop_cli.db.prepared import Prepared, TxOrSession, as_tx
 from wxshop_cli.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ _MARK_PAID = Prepared(lambda _: update(Order).where(
 ).values(status=PAID, transaction_id=bindparam("b_paid_by"), paid_at=bindparam("b_paid_time")))
 
 
-def give_back(tx: Any, order: Any) -> bool:
+def give_back(tx: TxOrSession, order: Any) -> bool:
     """Return the order's stock and per-buyer units, at most once (guarded by a flag).
     `tx` is a Session or a hot transaction; `order` anything with the Order's fields."""
     tx = as_tx(tx)
@@ -148,12 +148,12 @@ def give_back(tx: Any, order: Any) -> bool:
     return True
 
 
-def return_usage(tx: Any, buyer_id: int, item_id: str, qty: int) -> None:
+def return_usage(tx: TxOrSession, buyer_id: int, item_id: str, qty: int) -> None:
     """Give back `qty` of the buyer's units of a promo item."""
     tx.execute(_USAGE_GIVE_BACK, b_buyer_id=buyer_id, b_item_id=item_id, b_qty=qty)
 
 
-def return_stock(tx: Any, item_id: str | None, sku: str, qty: int) -> None:
+def return_stock(tx: TxOrSession, item_id: str | None, sku: str, qty: int) -> None:
     """Give back `qty` units of the promo allocation, or of list-price stock."""
     if item_id is not None:
         tx.execute(_ITEM_GIVE_BACK, b_item_id=item_id, b_qty=qty)
@@ -161,7 +161,7 @@ def return_stock(tx: Any, item_id: str | None, sku: str, qty: int) -> None:
         tx.execute(_PRODUCT_GIVE_BACK, b_sku=sku, b_qty=qty)
 
 
-def close(tx: Any, order: Any, reason: str, now: dt.datetime) -> bool:
+def close(tx: TxOrSession, order: Any, reason: str, now: dt.datetime) -> bool:
     """Close an unpaid order and give its stock and limit back. False if it was not unpaid."""
     tx = as_tx(tx)
     closed = tx.rowcount(_CLOSE, b_order_no=order.order_no, b_now=tx.time(now), b_reason=reason)
@@ -170,18 +170,18 @@ def close(tx: Any, order: Any, reason: str, now: dt.datetime) -> bool:
     return closed == 1
 
 
-def mark_paying(tx: Any, order_no: str) -> bool:
+def mark_paying(tx: TxOrSession, order_no: str) -> bool:
     return as_tx(tx).rowcount(_MARK_PAYING, b_order_no=order_no) == 1
 
 
-def mark_paid(tx: Any, order: Any, transaction_id: str, paid_at: dt.datetime) -> bool:
+def mark_paid(tx: TxOrSession, order: Any, transaction_id: str, paid_at: dt.datetime) -> bool:
     """Record a successful payment. False if the order was already closed (see settle)."""
     tx = as_tx(tx)
     return tx.rowcount(_MARK_PAID, b_order_no=order.order_no, b_paid_by=transaction_id,
                        b_paid_time=tx.time(paid_at)) == 1
 
 
-def record_charge(tx: Any, order: Any, result: Any, now: dt.datetime) -> bool:
+def record_charge(tx: TxOrSession, order: Any, result: Any, now: dt.datetime) -> bool:
     """Write the gateway's answer onto the order inside the caller's transaction and onto
     `order` in memory: paid → `paid`; refused → `closed` with stock and limit given back;
     unknown → `paying`. False when the order had moved on meanwhile (another process settled

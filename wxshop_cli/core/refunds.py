@@ -22,6 +22,8 @@ from wxshop_cli.db.models import Order, Refund
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound, WxError
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from wxshop_cli.db.engine import Database
     from wxshop_cli.gateway.base import PaymentGateway
 
@@ -83,7 +85,7 @@ def refund_order(db: Database, gateway: PaymentGateway, order_no: str, amount_fe
     return refund, False
 
 
-def _replayed(session: Any, order_no: str, refund_no: str | None, amount_fen: int | None,
+def _replayed(session: Session, order_no: str, refund_no: str | None, amount_fen: int | None,
               buyer_id: int | None) -> Refund | None:
     """The order must exist (and be the buyer's); a refund number used before for the same
     refund is a replay, for another one a conflict."""
@@ -102,7 +104,7 @@ def _replayed(session: Any, order_no: str, refund_no: str | None, amount_fen: in
     return existing
 
 
-def _claim(session: Any, order_no: str, amount_fen: int | None, refund_no: str | None,
+def _claim(session: Session, order_no: str, amount_fen: int | None, refund_no: str | None,
            reason: str, now: dt.datetime, *, allow_closed: bool) -> Refund:
     """Check the order, take the amount from what is left by one guarded UPDATE (which also
     locks the order row, serialising refunds of one order) and add the `processing` refund."""

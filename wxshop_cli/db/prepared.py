@@ -21,13 +21,15 @@ import operator
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlalchemy import bindparam
 
 from wxshop_cli.errors import WxError
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from wxshop_cli.db.engine import Database
 
 
@@ -171,7 +173,7 @@ class SessionTx:
 
     __slots__ = ("session", "dialect_name")
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
         self.dialect_name = session.get_bind().dialect.name
 
@@ -197,7 +199,13 @@ class SessionTx:
         return value
 
 
-def as_tx(session_or_tx: Any) -> Any:
+#: What a statement written once runs on: the hot path's transaction or a Session wrapped.
+Tx: TypeAlias = "HotTransaction | SessionTx"
+#: What `as_tx` takes: either of those, or a Session.
+TxOrSession: TypeAlias = "HotTransaction | SessionTx | Session"
+
+
+def as_tx(session_or_tx: TxOrSession) -> Tx:
     """A HotTransaction as it is; a Session wrapped in SessionTx."""
     return session_or_tx if isinstance(session_or_tx, HotTransaction | SessionTx) \
         else SessionTx(session_or_tx)

@@ -14,7 +14,7 @@ import os
 import secrets
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +41,7 @@ from wxshop_cli.money import fee_fen
 
 if TYPE_CHECKING:
     from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
 
 #: Behaviour slug → the bank's refusal code (the approving ones are absent).
 REFUSALS = {
@@ -112,7 +113,7 @@ _SPEND = Prepared(lambda d: guarded_increment(
     "daily_limit"))
 
 
-def _result_of(tx: Any, out_trade_no: str, row: tuple) -> ChargeResult:
+def _result_of(tx: HotTransaction, out_trade_no: str, row: tuple) -> ChargeResult:
     status, txn_id, paid_at, fee, failure_code = row
     return ChargeResult(out_trade_no=out_trade_no, status=status, transaction_id=txn_id,
                         paid_at=tx.from_time(paid_at) if paid_at is not None else None,
@@ -189,7 +190,7 @@ class SandboxGateway:
             time.sleep(self.charge_delay)
         return results
 
-    def _charge_in(self, tx: Any, request: ChargeRequest, rate_ppm: int,
+    def _charge_in(self, tx: HotTransaction, request: ChargeRequest, rate_ppm: int,
                    now: dt.datetime, alone: bool) -> ChargeResult:
         # A charge of an out_trade_no already charged (a retry, or another process at the
         # same moment) undoes its day spend and answers the first: by its savepoint in a
@@ -222,7 +223,7 @@ class SandboxGateway:
                             transaction_id=txn_id, paid_at=paid_at, fee_fen=fee,
                             failure_code=refusal)
 
-    def _card(self, tx: Any, token: str) -> tuple | None:
+    def _card(self, tx: HotTransaction, token: str) -> tuple | None:
         """A card's behaviour and limits: recorded once at binding and never changed, so
         each process remembers them."""
         found = self._cards.get(token)
@@ -232,7 +233,7 @@ class SandboxGateway:
                 self._cards[token] = found = tuple(found)
         return found
 
-    def _refusal(self, tx: Any, token: str, card: tuple | None, amount_fen: int,
+    def _refusal(self, tx: HotTransaction, token: str, card: tuple | None, amount_fen: int,
                  now: dt.datetime) -> str | None:
         if card is None:
             return "unknown_card"

@@ -20,6 +20,7 @@ from wxshop_cli.gateway.base import ChargeRequest
 
 if TYPE_CHECKING:
     from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
     from wxshop_cli.gateway.base import PaymentGateway
 
 #: A group whose transaction hit a busy database or a deadlock is tried again this often.
@@ -61,7 +62,7 @@ def claim_group(connection: HotConnection, db: Database, lines: list[BatchLine],
     return []  # unreachable: the last try returns
 
 
-def _claim_lines(tx: Any, db: Database, lines: list[BatchLine],
+def _claim_lines(tx: HotTransaction, db: Database, lines: list[BatchLine],
                  now: dt.datetime) -> tuple[list[tuple], dict[int, LineResult]]:
     """Each line's claim in its savepoint: the claims made, and the lines refused."""
     claims: list[tuple[BatchLine, Any]] = []

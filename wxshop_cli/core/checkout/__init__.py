@@ -66,6 +66,7 @@ from wxshop_cli.money import MAX_FEN
 
 if TYPE_CHECKING:
     from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
     from wxshop_cli.gateway.base import PaymentGateway
 
 __all__ = [
@@ -129,7 +130,7 @@ def _claim(db: Database, buyer_name: str, request: BuyRequest, key: str, generat
         return claim_in(tx, db, buyer_name, request, key, generated, now)
 
 
-def claim_in(tx: Any, db: Database, buyer_name: str, request: BuyRequest, key: str,
+def claim_in(tx: HotTransaction, db: Database, buyer_name: str, request: BuyRequest, key: str,
              generated: bool, now: dt.datetime) -> Claim:
     """Claim the key and reserve the order inside `tx`. Errors other than sold out raise and
     must roll back what this wrote (the caller's transaction or savepoint): such requests do
@@ -168,7 +169,7 @@ def claim_in(tx: Any, db: Database, buyer_name: str, request: BuyRequest, key: s
     return Claim(order=order)
 
 
-def _take_units(tx: Any, ref: Reference, buyer_id: int, qty: int) -> SoldOut | None:
+def _take_units(tx: HotTransaction, ref: Reference, buyer_id: int, qty: int) -> SoldOut | None:
     """The buyer's units by one conditional upsert (`used + qty <= limit`), then stock by one
     conditional UPDATE; never count-then-insert. The hot row (the item's stock) is locked
     last, so on PostgreSQL its lock is held only for the order's insert and the commit. The
@@ -196,13 +197,13 @@ def _take_units(tx: Any, ref: Reference, buyer_id: int, qty: int) -> SoldOut | N
     return _sold_out(tx, ref, qty)
 
 
-def _left(tx: Any, ref: Reference) -> int:
+def _left(tx: HotTransaction, ref: Reference) -> int:
     if ref.item_id is not None:
         return tx.one(_ITEM_LEFT, item_id=ref.item_id)[0]
     return tx.one(_PRODUCT_LEFT, sku=ref.sku)[0]
 
 
-def _sold_out(tx: Any, ref: Reference, qty: int) -> SoldOut:
+def _sold_out(tx: HotTransaction, ref: Reference, qty: int) -> SoldOut:
     """Say exactly what ran out: the promotion's allocation or the list-price stock, and how
     many are left when some are."""
     left = _left(tx, ref)

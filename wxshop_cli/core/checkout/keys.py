@@ -18,6 +18,7 @@ from wxshop_cli.errors import Conflict, SoldOut, TryAgain
 
 if TYPE_CHECKING:
     from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
 
 KEY_TTL = dt.timedelta(hours=24)
 #: A claim older than this was left by a crashed process; a retry may take it over.
@@ -52,7 +53,7 @@ _KEY_RELEASE = Prepared(lambda _: update(IdempotencyKey).where(
     *_KEY_WHERE(), IdempotencyKey.state == "running").values(claimed_at=bindparam("lapsed")))
 
 
-def claim_key(tx: Any, buyer_id: int, fingerprint: str, key: str, order_no: str,
+def claim_key(tx: HotTransaction, buyer_id: int, fingerprint: str, key: str, order_no: str,
               now: dt.datetime) -> Claim | None:
     """Claim `key` for the new order `order_no`. None when it is claimed (the caller goes on
     to reserve the order); the earlier claim's answer when the key was used before."""
@@ -63,7 +64,7 @@ def claim_key(tx: Any, buyer_id: int, fingerprint: str, key: str, order_no: str,
     return _existing_claim(tx, buyer_id, fingerprint, key, order_no, now)
 
 
-def _existing_claim(tx: Any, buyer_id: int, fingerprint: str, key: str, order_no: str,
+def _existing_claim(tx: HotTransaction, buyer_id: int, fingerprint: str, key: str, order_no: str,
                     now: dt.datetime) -> Claim | None:
     """The key was claimed before. None when an expired key was dropped and claimed afresh
     with `order_no` (the caller goes on as for a new key)."""
@@ -96,7 +97,7 @@ def _existing_claim(tx: Any, buyer_id: int, fingerprint: str, key: str, order_no
     return Claim(resume_order_no=claimed_order_no)
 
 
-def store_refusal(tx: Any, buyer_id: int, key: str, refusal: SoldOut) -> None:
+def store_refusal(tx: HotTransaction, buyer_id: int, key: str, refusal: SoldOut) -> None:
     """A purchase refused in its claim (sold out, limit): the outcome is kept on the key, so
     a replay answers the same."""
     refusal.extra["idempotency_key"] = key
@@ -105,7 +106,7 @@ def store_refusal(tx: Any, buyer_id: int, key: str, refusal: SoldOut) -> None:
                                          "extra": refusal.extra}, ensure_ascii=False))
 
 
-def mark_done(tx: Any, buyer_id: int, key: str, exit_code: int) -> None:
+def mark_done(tx: HotTransaction, buyer_id: int, key: str, exit_code: int) -> None:
     tx.execute(_KEY_DONE, buyer_id=buyer_id, key=key, exit_code=exit_code)
 
 

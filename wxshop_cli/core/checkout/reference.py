@@ -20,6 +20,7 @@ from wxshop_cli.errors import Conflict, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
 
 _BUYER_ID = Prepared(lambda _: select(Buyer.id).where(Buyer.name == bindparam("name")))
 _INSERT_BUYER = Prepared(lambda d: dialect_insert(d, Buyer.__table__).values(
@@ -96,7 +97,7 @@ class Reference:
     card_status: str | None
 
 
-def buyer_id_for(tx: Any, db: Database, name: str, now: dt.datetime) -> int:
+def buyer_id_for(tx: HotTransaction, db: Database, name: str, now: dt.datetime) -> int:
     """The buyer's id, created on first use. Ids never change and buyers are never deleted,
     so each process remembers the ids it read (not one it just inserted: that transaction
     may yet roll back)."""
@@ -113,7 +114,8 @@ def buyer_id_for(tx: Any, db: Database, name: str, now: dt.datetime) -> int:
     return tx.one(_BUYER_ID, name=name)[0]
 
 
-def read_reference(tx: Any, buyer_id: int, request: BuyRequest, now: dt.datetime) -> Reference:
+def read_reference(tx: HotTransaction, buyer_id: int, request: BuyRequest,
+                   now: dt.datetime) -> Reference:
     by_item = request.item.startswith("item_")
     rows = tx.all(_ITEM[by_item], ref=request.item, now=tx.time(now))
     if not rows:

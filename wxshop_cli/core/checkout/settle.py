@@ -15,6 +15,7 @@ from wxshop_cli.db.models import Buyer, Order
 
 if TYPE_CHECKING:
     from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
     from wxshop_cli.gateway.base import PaymentGateway
 
 
@@ -24,7 +25,7 @@ def charge(gateway: PaymentGateway, buyer_name: str, order: PlacedOrder, now: dt
                           product=order.title, now=now)
 
 
-def record_outcome(tx: Any, order: PlacedOrder, result: Any, key: str, generated: bool,
+def record_outcome(tx: HotTransaction, order: PlacedOrder, result: Any, key: str, generated: bool,
                    now: dt.datetime) -> Outcome | None:
     """Transaction two: the gateway's answer on the order and the key's final state, written
     together. None when the order had moved on meanwhile (see `settle_slowly`)."""

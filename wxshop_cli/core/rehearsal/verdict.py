@@ -12,6 +12,8 @@ from wxshop_cli.core.rehearsal.plan import Plan
 from wxshop_cli.core.rehearsal.stage import Stage
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from wxshop_cli.db.engine import Database
 
 # ------------------------------------------------------------------ the verdict
@@ -45,7 +47,7 @@ def verdict(db: Database, stage: Stage, plan: Plan, results: list[dict[str, Any]
     return checks
 
 
-def units_of(session: Any) -> dict[str, int]:
+def units_of(session: Session) -> dict[str, int]:
     from wxshop_cli.db.models import Order
 
     return dict(session.execute(select(Order.item_id, func.sum(Order.qty)).where(
@@ -53,7 +55,7 @@ def units_of(session: Any) -> dict[str, int]:
     ).all())
 
 
-def _stock_checks(session: Any, stage: Stage, plan: Plan) -> list[Check]:
+def _stock_checks(session: Session, stage: Stage, plan: Plan) -> list[Check]:
     from wxshop_cli.db.models import PromoItem
 
     units = units_of(session)
@@ -76,7 +78,7 @@ def _stock_checks(session: Any, stage: Stage, plan: Plan) -> list[Check]:
     return checks
 
 
-def _limit_checks(session: Any, stage: Stage, plan: Plan) -> list[Check]:
+def _limit_checks(session: Session, stage: Stage, plan: Plan) -> list[Check]:
     from wxshop_cli.db.models import Buyer, Order
 
     limits = {item.id: item.limit for item in stage.items if item.limit}
@@ -97,7 +99,7 @@ def _limit_checks(session: Any, stage: Stage, plan: Plan) -> list[Check]:
     return checks
 
 
-def _key_checks(session: Any, stage: Stage, plan: Plan, results: list[dict[str, Any]],
+def _key_checks(session: Session, stage: Stage, plan: Plan, results: list[dict[str, Any]],
                 killed_keys: set[str]) -> list[Check]:
     from wxshop_cli.db.models import GatewayPayment, Order
 
@@ -141,7 +143,7 @@ def _key_checks(session: Any, stage: Stage, plan: Plan, results: list[dict[str, 
     return checks
 
 
-def _ids(session: Any, names: set[str]) -> list[int]:
+def _ids(session: Session, names: set[str]) -> list[int]:
     from wxshop_cli.db.models import Buyer
 
     return list(session.execute(select(Buyer.id).where(Buyer.name.in_(list(names)))).scalars())
