@@ -275,6 +275,7 @@ class Crowd:
 def _stock_left(crowd: Crowd) -> list[tuple[str, int]]:
     """Stock left per item, read from the book (cheap: one indexed query)."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from wxshop_cli.db.models import PromoItem
 
@@ -282,8 +283,9 @@ def _stock_left(crowd: Crowd) -> list[tuple[str, int]]:
     skus = {item.id: item.sku for item in crowd.stage.items}
     try:
         with crowd.db.transaction(read_only=True) as session:
-            rows = session.execute(select(PromoItem.id, PromoItem.stock_total - PromoItem.sold)
-                                   .where(PromoItem.id.in_(ids))).all()
+            rows = session.execute(select(col(PromoItem.id),
+                                          col(PromoItem.stock_total) - col(PromoItem.sold))
+                                   .where(col(PromoItem.id).in_(ids))).all()
     except Exception:  # the dashboard never stops the rehearsal
         return []
     return sorted(((skus[item_id], left) for item_id, left in rows), key=lambda r: r[1])

@@ -163,7 +163,7 @@ def mark_read(db: Database, buyer_name: str, message_ids: list[str]) -> int:
         for start in range(0, len(message_ids), PUSH_BATCH):
             chunk = message_ids[start:start + PUSH_BATCH]
             result = session.execute(update(InboxMessage).where(
-                InboxMessage.buyer_id == buyer.id, col(InboxMessage.id).in_(chunk),
+                col(InboxMessage.buyer_id) == buyer.id, col(InboxMessage.id).in_(chunk),
                 col(InboxMessage.read).is_(False)).values(read=True))
             marked += result.rowcount or 0
     return marked

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from wxshop_cli.core import orders
 from wxshop_cli.core.buyers import find_buyer
@@ -28,7 +29,7 @@ def order_list(session: Session, *, buyer: str | None, status: str | None,
     never bought has no orders."""
     promo_id = None
     if promo is not None:
-        promo_id = session.execute(select(Promo.id).where(Promo.code == promo)).scalar()
+        promo_id = session.execute(select(col(Promo.id)).where(col(Promo.code) == promo)).scalar()
         if promo_id is None:
             raise NotFound(f"no promotion {promo!r}", slug="promo_not_found")
     buyer_id = None

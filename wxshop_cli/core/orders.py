@@ -13,7 +13,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from wxshop_cli import clock
 from wxshop_cli.core import refunds
@@ -79,10 +79,10 @@ def public(order: Order, buyer_name: str, tz: dt.tzinfo, *, replayed: bool = Fal
 def public_many(session: Session, orders: list[Order], tz: dt.tzinfo) -> list[dict[str, Any]]:
     buyer_ids = {o.buyer_id for o in orders}
     promo_ids = {o.promo_id for o in orders if o.promo_id is not None}
-    names = dict(session.execute(select(Buyer.id, Buyer.name).where(
-        Buyer.id.in_(buyer_ids))).all()) if buyer_ids else {}
-    codes = dict(session.execute(select(Promo.id, Promo.code).where(
-        Promo.id.in_(promo_ids))).all()) if promo_ids else {}
+    names = dict(session.execute(select(col(Buyer.id), col(Buyer.name)).where(
+        col(Buyer.id).in_(buyer_ids))).all()) if buyer_ids else {}
+    codes = dict(session.execute(select(col(Promo.id), col(Promo.code)).where(
+        col(Promo.id).in_(promo_ids))).all()) if promo_ids else {}
     return [public(o, names.get(o.buyer_id, "?"), tz, promo_code=codes.get(o.promo_id))
             for o in orders]
 
@@ -108,31 +108,32 @@ def get_order(session: Session, order_no: str, buyer_id: int | None = None) -> O
 # ORM paths through their Session (db.prepared.as_tx): the guards live in one place.
 # Parameters are named `b_…`: a Session reserves the column names for its own parameters.
 _FLIP_RETURNED = Prepared(lambda _: update(Order).where(
-    Order.order_no == bindparam("b_order_no"), Order.stock_returned.is_(False)
+    col(Order.order_no) == bindparam("b_order_no"), col(Order.stock_returned).is_(False)
 ).values(stock_returned=True))
 _ITEM_GIVE_BACK = Prepared(lambda _: update(PromoItem).where(
-    PromoItem.id == bindparam("b_item_id")).values(sold=PromoItem.sold - bindparam("b_qty")))
+    col(PromoItem.id) == bindparam("b_item_id")).values(
+        sold=col(PromoItem.sold) - bindparam("b_qty")))
 _USAGE_GIVE_BACK = Prepared(lambda _: update(BuyerItemUsage).where(
-    BuyerItemUsage.buyer_id == bindparam("b_buyer_id"),
-    BuyerItemUsage.item_id == bindparam("b_item_id"),
+    col(BuyerItemUsage.buyer_id) == bindparam("b_buyer_id"),
+    col(BuyerItemUsage.item_id) == bindparam("b_item_id"),
 ).values(used=BuyerItemUsage.used - bindparam("b_qty")))
 _PRODUCT_GIVE_BACK = Prepared(lambda _: update(Product).where(
-    Product.sku == bindparam("b_sku")).values(stock=Product.stock + bindparam("b_qty")))
+    col(Product.sku) == bindparam("b_sku")).values(stock=col(Product.stock) + bindparam("b_qty")))
 
 
 def _unsettled() -> Any:
     """`status IN (...)` spelled with OR: an IN list is expanded per execution, not compiled."""
-    return or_(*(Order.status == status for status in UNSETTLED))
+    return or_(*(col(Order.status) == status for status in UNSETTLED))
 
 
 _CLOSE = Prepared(lambda _: update(Order).where(
-    Order.order_no == bindparam("b_order_no"), _unsettled()
+    col(Order.order_no) == bindparam("b_order_no"), _unsettled()
 ).values(status=CLOSED, closed_at=bindparam("b_now"), close_reason=bindparam("b_reason")))
 _MARK_PAYING = Prepared(lambda _: update(Order).where(
-    Order.order_no == bindparam("b_order_no"), Order.status == PENDING_PAYMENT
+    col(Order.order_no) == bindparam("b_order_no"), col(Order.status) == PENDING_PAYMENT
 ).values(status=PAYING))
 _MARK_PAID = Prepared(lambda _: update(Order).where(
-    Order.order_no == bindparam("b_order_no"), _unsettled()
+    col(Order.order_no) == bindparam("b_order_no"), _unsettled()
 ).values(status=PAID, transaction_id=bindparam("b_paid_by"), paid_at=bindparam("b_paid_time")))
 
 
@@ -221,7 +222,7 @@ def apply_charge(db: Database, gateway: PaymentGateway, order_no: str, result: A
             late_refund = result.paid and closed_unpaid
             ask_again = result.unknown and closed_unpaid
             if late_refund:
-                session.execute(update(Order).where(Order.order_no == order_no).values(
+                session.execute(update(Order).where(col(Order.order_no) == order_no).values(
                     transaction_id=result.transaction_id, paid_at=result.paid_at))
     if ask_again:
         answer = gateway.query(order_no, now)  # no transaction open while the bank answers
@@ -300,9 +301,9 @@ def unsettled_orders(session: Session, now: dt.datetime) -> list[Order]:
     payment window."""
     cutoff = now - PAYMENT_WINDOW
     return list(session.execute(select(Order).where(or_(
-        Order.status == PAYING,
-        and_(Order.status == PENDING_PAYMENT, Order.created_at <= cutoff),
-    )).order_by(Order.created_at)).scalars())
+        col(Order.status) == PAYING,
+        and_(col(Order.status) == PENDING_PAYMENT, col(Order.created_at) <= cutoff),
+    )).order_by(col(Order.created_at))).scalars())
 
 
 def purge_expired_keys(db: Database, now: dt.datetime) -> int:
@@ -313,7 +314,7 @@ def purge_expired_keys(db: Database, now: dt.datetime) -> int:
 
     with db.transaction() as session:
         return session.execute(delete(IdempotencyKey).where(
-            IdempotencyKey.expires_at <= now, IdempotencyKey.state == "done")).rowcount
+            col(IdempotencyKey.expires_at) <= now, col(IdempotencyKey.state) == "done")).rowcount
 
 
 def close_expired(db: Database, gateway: PaymentGateway, now: dt.datetime) -> dict[str, list[str]]:
@@ -341,14 +342,15 @@ def list_orders(session: Session, *, buyer_id: int | None, status: str | None,
                 limit: int = 1000) -> list[Order]:
     query = select(Order)
     if buyer_id is not None:
-        query = query.where(Order.buyer_id == buyer_id)
+        query = query.where(col(Order.buyer_id) == buyer_id)
     if status is not None:
-        query = query.where(Order.status == status)
+        query = query.where(col(Order.status) == status)
     if promo_id is not None:
-        query = query.where(Order.promo_id == promo_id)
+        query = query.where(col(Order.promo_id) == promo_id)
     if day_bounds is not None:
-        query = query.where(Order.created_at >= day_bounds[0], Order.created_at < day_bounds[1])
-    query = query.order_by(Order.created_at.desc(), Order.order_no.desc()).limit(limit)
+        query = query.where(col(Order.created_at) >= day_bounds[0],
+                            col(Order.created_at) < day_bounds[1])
+    query = query.order_by(col(Order.created_at).desc(), col(Order.order_no).desc()).limit(limit)
     return list(session.execute(query).scalars())
 
 

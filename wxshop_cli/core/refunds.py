@@ -14,6 +14,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select, update
+from sqlmodel import col
 
 from wxshop_cli import clock, money
 from wxshop_cli.core import orderstates as states
@@ -119,15 +120,15 @@ def _claim(session: Session, order_no: str, amount_fen: int | None, refund_no: s
                        slug="refund_exceeds_paid", order_no=order_no,
                        hint=f"refund at most {money.yuan(left)}")
     claimed = session.execute(update(Order).where(
-        Order.order_no == order_no, Order.refunded_fen + amount <= Order.amount_fen,
-        Order.status.in_(refundable),
+        col(Order.order_no) == order_no, col(Order.refunded_fen) + amount <= col(Order.amount_fen),
+        col(Order.status).in_(refundable),
     ).values(refunded_fen=Order.refunded_fen + amount)).rowcount
     if claimed != 1:
         raise Conflict(f"refund would exceed what is left on {order_no}",
                        slug="refund_exceeds_paid", order_no=order_no,
                        hint="another refund just took part of it; check `orders show`")
     count = session.execute(select(func.count()).select_from(Refund).where(
-        Refund.order_no == order_no)).scalar_one()
+        col(Refund.order_no) == order_no)).scalar_one()
     if count >= MAX_REFUNDS_PER_ORDER:
         raise Conflict(f"order {order_no} already has {MAX_REFUNDS_PER_ORDER} refunds",
                        slug="too_many_refunds", order_no=order_no,
@@ -167,22 +168,22 @@ def _record_answer(db: Database, refund: Refund, result: Any) -> Refund:
     with db.transaction() as session:
         if result.status == "SUCCESS":
             session.execute(update(Refund).where(
-                Refund.refund_no == refund_no, Refund.status == "processing"
+                col(Refund.refund_no) == refund_no, col(Refund.status) == "processing"
             ).values(status="success", succeeded_at=result.succeeded_at,
                      gateway_refund_id=result.refund_id))
-            session.execute(update(Order).where(Order.order_no == order_no).values(
-                status=case((Order.refunded_fen >= Order.amount_fen, states.REFUNDED),
+            session.execute(update(Order).where(col(Order.order_no) == order_no).values(
+                status=case((col(Order.refunded_fen) >= col(Order.amount_fen), states.REFUNDED),
                             else_=states.PARTIALLY_REFUNDED)))
         elif result.status != "PROCESSING":
             gave_back = session.execute(update(Refund).where(
-                Refund.refund_no == refund_no, Refund.status == "processing"
+                col(Refund.refund_no) == refund_no, col(Refund.status) == "processing"
             ).values(status="closed")).rowcount
             if gave_back == 1:
-                session.execute(update(Order).where(Order.order_no == order_no).values(
+                session.execute(update(Order).where(col(Order.order_no) == order_no).values(
                     refunded_fen=Order.refunded_fen - amount))
         return session.get_one(Refund, refund_no)
 
 
 def refunds_of(session, order_no: str) -> list[Refund]:
-    return list(session.execute(select(Refund).where(Refund.order_no == order_no).order_by(
-        Refund.created_at, Refund.refund_no)).scalars())
+    return list(session.execute(select(Refund).where(col(Refund.order_no) == order_no).order_by(
+        col(Refund.created_at), col(Refund.refund_no))).scalars())

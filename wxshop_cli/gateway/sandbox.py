@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from wxshop_cli.clock import beijing
 from wxshop_cli.db.models import (
@@ -90,8 +91,8 @@ def _charge_delay() -> float:
     return delay
 
 
-_FEE_RATE = Prepared(lambda _: select(MerchantSettings.fee_rate_ppm).where(
-    MerchantSettings.id == 1))
+_FEE_RATE = Prepared(lambda _: select(col(MerchantSettings.fee_rate_ppm)).where(
+    col(MerchantSettings.id) == 1))
 _PAYMENT = Prepared(lambda _: select(
     GatewayPayment.status, GatewayPayment.transaction_id, GatewayPayment.paid_at,
     GatewayPayment.fee_fen, GatewayPayment.failure_code,
@@ -275,26 +276,26 @@ class SandboxGateway:
         except IntegrityError:
             with self.db.transaction(read_only=True) as session:
                 row = session.execute(select(GatewayRefund).where(
-                    GatewayRefund.out_refund_no == out_refund_no)).scalar_one()
+                    col(GatewayRefund.out_refund_no) == out_refund_no)).scalar_one()
                 return _refund_result(row)
 
     def _refund_once(self, out_trade_no: str, out_refund_no: str, amount_fen: int,
                      now: dt.datetime) -> RefundResult:
         with self.db.transaction() as session:
             existing = session.execute(select(GatewayRefund).where(
-                GatewayRefund.out_refund_no == out_refund_no)).scalar_one_or_none()
+                col(GatewayRefund.out_refund_no) == out_refund_no)).scalar_one_or_none()
             if existing is not None:
                 return _refund_result(existing)
             payment = session.execute(select(GatewayPayment).where(
-                GatewayPayment.out_trade_no == out_trade_no).with_for_update()
+                col(GatewayPayment.out_trade_no) == out_trade_no).with_for_update()
             ).scalar_one_or_none()
             if payment is None or payment.status not in (SUCCESS, PENDING):
                 return RefundResult(out_refund_no, out_trade_no, None, amount_fen, FAILED,
                                     failure_code="no_successful_payment")
             refunded = session.execute(select(func.coalesce(func.sum(GatewayRefund.amount_fen),
                                                             0)).where(
-                GatewayRefund.out_trade_no == out_trade_no,
-                GatewayRefund.status.in_(("SUCCESS", "PROCESSING")))).scalar_one()
+                col(GatewayRefund.out_trade_no) == out_trade_no,
+                col(GatewayRefund.status).in_(("SUCCESS", "PROCESSING")))).scalar_one()
             if refunded + amount_fen > payment.amount_fen:
                 return RefundResult(out_refund_no, out_trade_no, None, amount_fen, FAILED,
                                     failure_code="exceeds_payment")

@@ -99,8 +99,8 @@ def _check_conflicts(session: Session, buyer_id: int, fingerprint: str, is_test:
     other = session.exec(
         select(Card.id).join(Buyer, col(Buyer.id) == col(Card.buyer_id)).where(
             Card.fingerprint == fingerprint, Card.status == BOUND, Card.buyer_id != buyer_id,
-            or_(col(Buyer.identity_id_hash).is_(None), Buyer.identity_id_hash != id_hash,
-                Buyer.identity_name_hash != name_hash))).first()
+            or_(col(Buyer.identity_id_hash).is_(None), col(Buyer.identity_id_hash) != id_hash,
+                col(Buyer.identity_name_hash) != name_hash))).first()
     if other is not None:
         raise Conflict("this card is bound by a buyer with another identity",
                        slug="card_bound_elsewhere",

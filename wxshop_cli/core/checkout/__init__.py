@@ -23,6 +23,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlmodel import col
 
 from wxshop_cli.core import orders as order_states
 from wxshop_cli.core.checkout.keys import (
@@ -77,17 +78,19 @@ __all__ = [
 ]
 
 _TAKE_ITEM = Prepared(lambda _: update(PromoItem).where(
-    PromoItem.id == bindparam("item_id"), PromoItem.stock_total - PromoItem.sold >= bindparam("qty")
+    col(PromoItem.id) == bindparam("item_id"),
+    col(PromoItem.stock_total) - col(PromoItem.sold) >= bindparam("qty")
 ).values(sold=PromoItem.sold + bindparam("qty")))
 _TAKE_PRODUCT = Prepared(lambda _: update(Product).where(
-    Product.sku == bindparam("sku"), Product.stock >= bindparam("qty")
+    col(Product.sku) == bindparam("sku"), col(Product.stock) >= bindparam("qty")
 ).values(stock=Product.stock - bindparam("qty")))
-_ITEM_LEFT = Prepared(lambda _: select(PromoItem.stock_total - PromoItem.sold).where(
-    PromoItem.id == bindparam("item_id")))
-_PRODUCT_LEFT = Prepared(lambda _: select(Product.stock).where(Product.sku == bindparam("sku")))
-_USED = Prepared(lambda _: select(BuyerItemUsage.used).where(
-    BuyerItemUsage.buyer_id == bindparam("buyer_id"),
-    BuyerItemUsage.item_id == bindparam("item_id")))
+_ITEM_LEFT = Prepared(lambda _: select(col(PromoItem.stock_total) - col(PromoItem.sold)).where(
+    col(PromoItem.id) == bindparam("item_id")))
+_PRODUCT_LEFT = Prepared(lambda _: select(col(Product.stock)).where(
+    col(Product.sku) == bindparam("sku")))
+_USED = Prepared(lambda _: select(col(BuyerItemUsage.used)).where(
+    col(BuyerItemUsage.buyer_id) == bindparam("buyer_id"),
+    col(BuyerItemUsage.item_id) == bindparam("item_id")))
 _TAKE_LIMIT = Prepared(lambda d: guarded_increment(
     d, BuyerItemUsage.__table__, {"buyer_id": "buyer_id", "item_id": "item_id"}, "used", "qty",
     "limit"))

@@ -9,6 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, null, select, update
+from sqlmodel import col
 
 from wxshop_cli.core.checkout.outcome import Claim, Outcome
 from wxshop_cli.core.checkout.reference import buyer_id_for
@@ -50,7 +51,7 @@ _KEY_REFUSED = Prepared(lambda _: update(IdempotencyKey).where(*_KEY_WHERE()).va
     state="done", order_no=null(), exit_code=bindparam("exit_code"),
     response_json=bindparam("response_json")))
 _KEY_RELEASE = Prepared(lambda _: update(IdempotencyKey).where(
-    *_KEY_WHERE(), IdempotencyKey.state == "running").values(claimed_at=bindparam("lapsed")))
+    *_KEY_WHERE(), col(IdempotencyKey.state) == "running").values(claimed_at=bindparam("lapsed")))
 
 
 def claim_key(tx: HotTransaction, buyer_id: int, fingerprint: str, key: str, order_no: str,

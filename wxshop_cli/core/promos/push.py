@@ -32,9 +32,9 @@ def eligible_buyers(session: Session, promo: Promo, regions: Sequence[str]) -> l
     from sqlalchemy import exists
 
     conditions = [
-        exists().where(col(Card.buyer_id) == col(Buyer.id), Card.status == "bound"),
+        exists().where(col(Card.buyer_id) == col(Buyer.id), col(Card.status) == "bound"),
         ~exists().where(col(InboxMessage.buyer_id) == col(Buyer.id),
-                        InboxMessage.promo_id == promo.id),
+                        col(InboxMessage.promo_id) == promo.id),
     ]
     if regions:
         conditions.append(exists().where(

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from wxshop_cli.core.reconcile.history import get_run
 from wxshop_cli.core.text import check_text
@@ -38,7 +39,7 @@ def resolve(db: Database, run_id: str, item_id: str, note: str,
             raise Conflict(f"discrepancy {item_id} is already resolved",
                            slug="discrepancy_resolved", hint=f"its note: {item.note}")
         changed = session.execute(update(Discrepancy).where(
-            Discrepancy.id == item_id, Discrepancy.status.in_(("open", "deferred"))
+            col(Discrepancy.id) == item_id, col(Discrepancy.status).in_(("open", "deferred"))
         ).values(status="resolved", note=note, resolved_at=now)).rowcount
         if changed != 1:
             raise Conflict(f"discrepancy {item_id} changed meanwhile; try again",

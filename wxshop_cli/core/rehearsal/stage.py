@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from wxshop_cli.errors import UsageError
 
@@ -112,7 +113,7 @@ def prepare(db: Database, options: Options, spec: Any, tz: dt.tzinfo) -> Stage:
         rows = promos.items_of(session, promo.id)
         from wxshop_cli.db.models import Product
 
-        titles = dict(session.execute(select(Product.sku, Product.title)).all())
+        titles = dict(session.execute(select(col(Product.sku), col(Product.title))).all())
         items = [Item(row.id, row.sku, titles.get(row.sku, row.sku), row.stock_total,
                       row.per_buyer_limit) for row in rows]
         regions = list(promos.regions_of(session, promo.id)) or ["310000"]
@@ -169,8 +170,8 @@ def _create_crowd(db: Database, buyers: list[str], behaviour: dict[str, str], re
             session.execute(Buyer.__table__.insert(), [
                 {"name": name, "created_at": now, "pay_failures": 0,
                  "pay_password_hash": password_hash} for name in names])
-            ids = dict(session.execute(select(Buyer.name, Buyer.id).where(
-                Buyer.name.in_(names))).all())
+            ids = dict(session.execute(select(col(Buyer.name), col(Buyer.id)).where(
+                col(Buyer.name).in_(names))).all())
             cards, gateway, addresses = [], [], []
             for name in names:
                 kind = behaviour[name]
