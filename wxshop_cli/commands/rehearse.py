@@ -5,7 +5,6 @@ the checks; this module runs processes and draws)."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import queue
@@ -21,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from wxshop_cli.db.engine import Database
 
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the crowd and its storms.")]
@@ -87,7 +88,7 @@ def rehearse(seed: Seed = 1, buyers: Buyers = 200, duration: Duration = 10.0,
         raise typer.Exit(8)
 
 
-def _promo_spec(promo: str | None, tz: dt.tzinfo) -> Any:
+def _promo_spec(promo: str | None, tz: ZoneInfo) -> Any:
     from wxshop_cli.core import fixtures, promofile
 
     if promo == "-":

@@ -23,6 +23,8 @@ from wxshop_cli.db.models import Address
 from wxshop_cli.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from wxshop_cli.db.engine import Database
 
 #: Longest value accepted per field, in characters (the column sizes).
@@ -68,7 +70,7 @@ def check_address_input(region: str, city: str, street: str, contact: str,
                         phone=identity.check_mobile(phone))
 
 
-def address_public(address: Address, tz: dt.tzinfo) -> dict[str, Any]:
+def address_public(address: Address, tz: ZoneInfo) -> dict[str, Any]:
     """The JSON shape of SPEC section 3 (the mobile masked), plus `created_at`."""
     return {
         "id": address.id,
@@ -96,7 +98,7 @@ def _clear_default(session: Session, buyer_id: int) -> None:
 
 
 def add_address(db: Database, buyer_name: str, data: AddressInput, now: dt.datetime, *,
-                make_default: bool = False, tz: dt.tzinfo | None = None) -> dict[str, Any]:
+                make_default: bool = False, tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Save an address (the buyer is created on first use). The first one, or one added
     with `make_default`, becomes the default."""
     from wxshop_cli.core.buyers import get_or_create_buyer
@@ -119,7 +121,7 @@ def add_address(db: Database, buyer_name: str, data: AddressInput, now: dt.datet
 
 
 def list_addresses(db: Database, buyer_name: str, *,
-                   tz: dt.tzinfo | None = None) -> list[dict[str, Any]]:
+                   tz: ZoneInfo | None = None) -> list[dict[str, Any]]:
     """The buyer's addresses, the default first, then oldest first."""
     from wxshop_cli.core.buyers import find_buyer
 
@@ -145,7 +147,7 @@ def _require(session: Session, buyer_name: str, address_id: str) -> Address:
 
 
 def set_default_address(db: Database, buyer_name: str, address_id: str, *,
-                        tz: dt.tzinfo | None = None) -> dict[str, Any]:
+                        tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Make an address the default; the result has `changed` (false if it already was)."""
     with db.transaction() as session:
         address = _require(session, buyer_name, address_id)
@@ -159,7 +161,7 @@ def set_default_address(db: Database, buyer_name: str, address_id: str, *,
 
 
 def remove_address(db: Database, buyer_name: str, address_id: str, now: dt.datetime, *,
-                   tz: dt.tzinfo | None = None) -> dict[str, Any]:
+                   tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Remove an address (its row stays for order history). If it was the default, the
     oldest remaining address becomes the default. The result has `removed: true` and
     `new_default` (an address id or null)."""

@@ -20,6 +20,8 @@ from wxshop_cli.clock import iso
 from wxshop_cli.db.models import InboxMessage
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from wxshop_cli.db.engine import Database
 
 SMS = "sms"
@@ -113,7 +115,7 @@ def unread_of(db: Database, buyer_name: str) -> dict[str, int]:
     return counts
 
 
-def message_public(message: InboxMessage, tz: dt.tzinfo) -> dict[str, Any]:
+def message_public(message: InboxMessage, tz: ZoneInfo) -> dict[str, Any]:
     """The JSON shape of SPEC section 3; an SMS also has its `code`."""
     data: dict[str, Any] = {
         "id": message.id,
@@ -127,7 +129,7 @@ def message_public(message: InboxMessage, tz: dt.tzinfo) -> dict[str, Any]:
     return data
 
 
-def read_inbox(db: Database, buyer_name: str, *, include_read: bool, tz: dt.tzinfo
+def read_inbox(db: Database, buyer_name: str, *, include_read: bool, tz: ZoneInfo
                ) -> list[dict[str, Any]]:
     """The buyer's unread messages (or all with `include_read`), newest first, each with
     `read` as it is now. Reads only: nothing is marked (see `mark_read`). A buyer that does

@@ -41,6 +41,8 @@ from wxshop_cli.db.prepared import Prepared, TxOrSession, as_tx
 from wxshop_cli.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from wxshop_cli.db.engine import Database
     from wxshop_cli.gateway.base import PaymentGateway
 
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
 PAYMENT_WINDOW = dt.timedelta(minutes=15)
 
 
-def public(order: Order, buyer_name: str, tz: dt.tzinfo, *, replayed: bool = False,
+def public(order: Order, buyer_name: str, tz: ZoneInfo, *, replayed: bool = False,
            promo_code: str | None = None) -> dict[str, Any]:
     """The order as `--json` prints it (SPEC section 3), plus a few helpful extras."""
     return {
@@ -76,7 +78,7 @@ def public(order: Order, buyer_name: str, tz: dt.tzinfo, *, replayed: bool = Fal
     }
 
 
-def public_many(session: Session, orders: list[Order], tz: dt.tzinfo) -> list[dict[str, Any]]:
+def public_many(session: Session, orders: list[Order], tz: ZoneInfo) -> list[dict[str, Any]]:
     buyer_ids = {o.buyer_id for o in orders}
     promo_ids = {o.promo_id for o in orders if o.promo_id is not None}
     names = dict(session.execute(select(col(Buyer.id), col(Buyer.name)).where(
@@ -87,7 +89,7 @@ def public_many(session: Session, orders: list[Order], tz: dt.tzinfo) -> list[di
             for o in orders]
 
 
-def describe(session: Session, order: Order, tz: dt.tzinfo, *,
+def describe(session: Session, order: Order, tz: ZoneInfo, *,
              replayed: bool = False) -> dict[str, Any]:
     return {**public_many(session, [order], tz)[0], "replayed": replayed}
 

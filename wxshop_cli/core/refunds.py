@@ -23,6 +23,8 @@ from wxshop_cli.db.models import Order, Refund
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound, WxError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from sqlmodel import Session
 
     from wxshop_cli.db.engine import Database
@@ -33,7 +35,7 @@ REFUND_WINDOW = dt.timedelta(days=365)
 REFUNDABLE = (states.PAID, states.PARTIALLY_REFUNDED)
 
 
-def public(refund: Refund, tz: dt.tzinfo) -> dict[str, Any]:
+def public(refund: Refund, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "refund_no": refund.refund_no,
         "order_no": refund.order_no,

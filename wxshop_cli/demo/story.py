@@ -15,6 +15,8 @@ from wxshop_cli.demo import buyer, morning
 from wxshop_cli.demo.context import Chapter, DemoContext
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from wxshop_cli.db.engine import Database
 
 DOUBLE11_MORNING = "2013-11-11T10:00:00+08:00"
@@ -26,7 +28,7 @@ STORY: list[Callable[[DemoContext], Chapter]] = [
 ]
 
 
-def story_time(tz: dt.tzinfo) -> dt.datetime:
+def story_time(tz: ZoneInfo) -> dt.datetime:
     from wxshop_cli.clock import parse_instant
 
     return parse_instant(DOUBLE11_MORNING, tz)

@@ -28,6 +28,8 @@ from wxshop_cli.db.models import Buyer, Card, CardBinding
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound, UsageError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from wxshop_cli.db.engine import Database
 
 SMS_VALIDITY = dt.timedelta(minutes=5)
@@ -43,7 +45,7 @@ IDENTITY_ID = "identity id number"
 SMS_CODE = "sms code"
 
 
-def binding_public(binding: CardBinding, tz: dt.tzinfo, now: dt.datetime | None = None
+def binding_public(binding: CardBinding, tz: ZoneInfo, now: dt.datetime | None = None
                    ) -> dict[str, Any]:
     """The pending binding of SPEC section 3, with what the buyer sees on the bank's page."""
     status = binding.status
@@ -126,7 +128,7 @@ def sms_text(bank: str, card_type: str, last4: str, code: str) -> str:
 
 
 def start_binding(db: Database, buyer_name: str, card: CardInput, now: dt.datetime, *,
-                  make_default: bool = False, tz: dt.tzinfo | None = None) -> StartedBinding:
+                  make_default: bool = False, tz: ZoneInfo | None = None) -> StartedBinding:
     """Step one: check the state, record a pending binding, send the SMS code.
 
     Raises InvalidInput (3) `identity_mismatch`, Conflict (5) `card_already_bound` or
@@ -257,7 +259,7 @@ def check_sms_code(db: Database, buyer_name: str, binding_id: str, code: str,
 
 
 def confirm_binding(db: Database, buyer_name: str, binding_id: str, code: str, now: dt.datetime,
-                    *, password: str | None = None, tz: dt.tzinfo | None = None) -> dict[str, Any]:
+                    *, password: str | None = None, tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Step two: check the code, set the payment password with the buyer's first card,
     register the card with the gateway (its own transaction), then commit the card row.
 

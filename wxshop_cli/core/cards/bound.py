@@ -20,6 +20,8 @@ from wxshop_cli.db.models import Card, CardBase
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from wxshop_cli.db.engine import Database
 
 BOUND = "bound"
@@ -49,7 +51,7 @@ class CardPublic(CardBase):
     unbound_at: str | None
 
 
-def card_public(card: Card, tz: dt.tzinfo) -> dict[str, Any]:
+def card_public(card: Card, tz: ZoneInfo) -> dict[str, Any]:
     shape = CardPublic(
         id=card.id, brand=card.brand, bank=card.bank, bank_code=card.bank_code,
         card_type=card.card_type, first6=card.first6, last4=card.last4,
@@ -93,7 +95,7 @@ def _require_card(session: Session, buyer_name: str, card_id: str, *,
 
 
 def list_cards(db: Database, buyer_name: str, *, include_unbound: bool = False,
-               tz: dt.tzinfo | None = None) -> list[dict[str, Any]]:
+               tz: ZoneInfo | None = None) -> list[dict[str, Any]]:
     """The buyer's bound cards (default first, then in binding order); `include_unbound`
     adds the unbound ones kept for order history."""
     from wxshop_cli.core.buyers import find_buyer
@@ -111,13 +113,13 @@ def list_cards(db: Database, buyer_name: str, *, include_unbound: bool = False,
 
 
 def show_card(db: Database, buyer_name: str, card_id: str, *,
-              tz: dt.tzinfo | None = None) -> dict[str, Any]:
+              tz: ZoneInfo | None = None) -> dict[str, Any]:
     with db.transaction(read_only=True) as session:
         return card_public(_require_card(session, buyer_name, card_id), tz or dt.UTC)
 
 
 def unbind_card(db: Database, buyer_name: str, card_id: str, now: dt.datetime, *,
-                tz: dt.tzinfo | None = None) -> dict[str, Any]:
+                tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Unbind a card: the row stays for order history, it can no longer pay. If it was the
     default, the earliest other bound card becomes the default (or none is left).
     Returns the card plus `unbound: true` and `new_default` (a card id or null)."""
@@ -145,7 +147,7 @@ def unbind_card(db: Database, buyer_name: str, card_id: str, now: dt.datetime, *
 
 
 def set_default_card(db: Database, buyer_name: str, card_id: str, *,
-                     tz: dt.tzinfo | None = None) -> dict[str, Any]:
+                     tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Make a bound card the default. Returns the card plus `changed` (false if it already
     was the default)."""
     from sqlalchemy import update

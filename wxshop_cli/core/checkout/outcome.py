@@ -13,6 +13,8 @@ from wxshop_cli.db.models import Order
 from wxshop_cli.errors import Conflict, PaymentRefused, TryAgain, WxError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from wxshop_cli.db.engine import Database
 
 #: Gateway refusal codes → error slugs and words.
@@ -82,7 +84,7 @@ class Claim:
     key: str = ""  # the idempotency key it was claimed under (set by batch callers)
 
 
-def order_json(db: Database, outcome: Outcome, buyer_name: str, tz: dt.tzinfo) -> dict[str, Any]:
+def order_json(db: Database, outcome: Outcome, buyer_name: str, tz: ZoneInfo) -> dict[str, Any]:
     """The order JSON shape of an outcome: as the hot path wrote it, or (a replay, a settled
     takeover) read with its promotion code."""
     order = outcome.order

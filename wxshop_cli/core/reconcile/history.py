@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,8 @@ from wxshop_cli.db.models import Discrepancy, ReconcileRun
 from wxshop_cli.errors import NotFound
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from sqlmodel import Session
 
 STATUSES = ("open", "resolved", "deferred")
@@ -28,7 +29,7 @@ def _counts(session: Session, run_ids: list[str]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _run_public(run: ReconcileRun, counts: dict[str, int], tz: dt.tzinfo) -> dict[str, Any]:
+def _run_public(run: ReconcileRun, counts: dict[str, int], tz: ZoneInfo) -> dict[str, Any]:
     return {
         "run_id": run.id,
         "bill_date": run.bill_date.isoformat(),
@@ -52,7 +53,7 @@ def _run_public(run: ReconcileRun, counts: dict[str, int], tz: dt.tzinfo) -> dic
     }
 
 
-def discrepancy_public(item: Discrepancy, tz: dt.tzinfo) -> dict[str, Any]:
+def discrepancy_public(item: Discrepancy, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "id": item.id,
         "kind": item.kind,
@@ -78,13 +79,13 @@ def get_run(session: Session, run_id: str) -> ReconcileRun:
     return run
 
 
-def run_summary(session: Session, run_id: str, tz: dt.tzinfo) -> dict[str, Any]:
+def run_summary(session: Session, run_id: str, tz: ZoneInfo) -> dict[str, Any]:
     """The run without its discrepancies (they may be many: see `iter_discrepancies`)."""
     run = get_run(session, run_id)
     return _run_public(run, _counts(session, [run_id])[run_id], tz)
 
 
-def iter_discrepancies(session: Session, run_id: str, tz: dt.tzinfo) -> Iterator[dict[str, Any]]:
+def iter_discrepancies(session: Session, run_id: str, tz: ZoneInfo) -> Iterator[dict[str, Any]]:
     """A run's discrepancies in bill-line order, then the book's, streamed."""
     d = Discrepancy.__table__.c
     query = (select(Discrepancy).where(d.run_id == run_id)
@@ -95,13 +96,13 @@ def iter_discrepancies(session: Session, run_id: str, tz: dt.tzinfo) -> Iterator
         yield discrepancy_public(item, tz)
 
 
-def run_public(session: Session, run_id: str, tz: dt.tzinfo) -> dict[str, Any]:
+def run_public(session: Session, run_id: str, tz: ZoneInfo) -> dict[str, Any]:
     """The run as SPEC section 3 shapes it, discrepancies included."""
     return {**run_summary(session, run_id, tz),
             "discrepancies": list(iter_discrepancies(session, run_id, tz))}
 
 
-def list_runs(session: Session, tz: dt.tzinfo, limit: int = 1000) -> list[dict[str, Any]]:
+def list_runs(session: Session, tz: ZoneInfo, limit: int = 1000) -> list[dict[str, Any]]:
     """The newest runs, each in the SPEC's run shape (discrepancies included, fetched in one
     query for all the listed runs)."""
     r = ReconcileRun.__table__.c

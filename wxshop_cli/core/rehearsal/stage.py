@@ -14,6 +14,8 @@ from sqlmodel import col
 from wxshop_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from wxshop_cli.db.engine import Database
 
 STORMS = ("last_units", "limit_race", "same_key", "refusals", "timeouts", "kill")
@@ -99,7 +101,7 @@ class Stage:
         return self.now - RUSH_OFFSET + RETRY_OFFSET
 
 
-def prepare(db: Database, options: Options, spec: Any, tz: dt.tzinfo) -> Stage:
+def prepare(db: Database, options: Options, spec: Any, tz: ZoneInfo) -> Stage:
     """Publish the promotion (no push: the crowd is not the point) and create the crowd:
     buyers with a sandbox test card, an address in a served region and the payment
     password. Buyers are written directly, in bulk: binding is not what is rehearsed."""
