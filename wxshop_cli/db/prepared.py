@@ -134,7 +134,9 @@ class HotTransaction:
         cursor.execute(sql, bind(params))
         return cursor
 
-    def one(self, prepared: Prepared, **params: Any) -> tuple | None:
+    def one(self, prepared: Prepared, **params: Any) -> Any:
+        """The first row (a tuple) or None; typed Any, as the driver's rows are: callers index
+        it where the statement always returns a row."""
         return self.execute(prepared, **params).fetchone()
 
     def all(self, prepared: Prepared, **params: Any) -> list[tuple]:
@@ -180,7 +182,7 @@ class SessionTx:
     def execute(self, prepared: Prepared, **params: Any) -> Any:
         return self.session.execute(prepared.statement(self.dialect_name), params)
 
-    def one(self, prepared: Prepared, **params: Any) -> tuple | None:
+    def one(self, prepared: Prepared, **params: Any) -> Any:
         return self.execute(prepared, **params).fetchone()
 
     def all(self, prepared: Prepared, **params: Any) -> list[tuple]:

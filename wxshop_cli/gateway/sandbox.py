@@ -94,12 +94,12 @@ def _charge_delay() -> float:
 _FEE_RATE = Prepared(lambda _: select(col(MerchantSettings.fee_rate_ppm)).where(
     col(MerchantSettings.id) == 1))
 _PAYMENT = Prepared(lambda _: select(
-    GatewayPayment.status, GatewayPayment.transaction_id, GatewayPayment.paid_at,
-    GatewayPayment.fee_fen, GatewayPayment.failure_code,
-).where(GatewayPayment.out_trade_no == bindparam("out_trade_no")))
+    col(GatewayPayment.status), col(GatewayPayment.transaction_id), col(GatewayPayment.paid_at),
+    col(GatewayPayment.fee_fen), col(GatewayPayment.failure_code),
+).where(col(GatewayPayment.out_trade_no) == bindparam("out_trade_no")))
 _CARD = Prepared(lambda _: select(
-    GatewayCard.behaviour, GatewayCard.bank_code, GatewayCard.single_limit_fen,
-    GatewayCard.daily_limit_fen).where(GatewayCard.token == bindparam("token")))
+    col(GatewayCard.behaviour), col(GatewayCard.bank_code), col(GatewayCard.single_limit_fen),
+    col(GatewayCard.daily_limit_fen)).where(col(GatewayCard.token) == bindparam("token")))
 _INSERT_PAYMENT = Prepared(lambda d: dialect_insert(d, GatewayPayment.__table__).values(
     {name: bindparam(name) for name in (
         "out_trade_no", "openid", "card_token", "product", "amount_fen", "rate_ppm",

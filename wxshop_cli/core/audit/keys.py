@@ -19,7 +19,7 @@ def idempotency_keys(now: dt.datetime) -> Check:
                 .label("has_refusal"), k.claimed_at, col(Order.order_no).label("order"),
                 col(Order.buyer_id).label("order_buyer"),
                 col(Order.idempotency_key).label("order_key"))
-         .outerjoin(Order, Order.order_no == k.order_no)).subquery()
+         .outerjoin(Order, col(Order.order_no) == k.order_no)).subquery()
     c = s.c
     stale = now - CLAIM_TIMEOUT
 

@@ -41,8 +41,8 @@ def _order_rows() -> Any:
     gw = GatewayPayment
     return (select(col(Order.order_no), col(Order.buyer_id), col(Order.item_id),
                    col(Order.status), col(Order.qty),
-                   Order.unit_price_fen, Order.amount_fen, Order.refunded_fen,
-                   Order.transaction_id, Order.stock_returned, Order.closed_at,
+                   col(Order.unit_price_fen), col(Order.amount_fen), col(Order.refunded_fen),
+                   col(Order.transaction_id), col(Order.stock_returned), col(Order.closed_at),
                    gw.status.label("gw_status"), gw.amount_fen.label("gw_fen"),
                    gw.transaction_id.label("gw_txn"), gw.created_at.label("gw_at"),
                    func.coalesce(refunds.c.n, 0).label("refunds"),

@@ -15,7 +15,7 @@ from wxshop_cli.db.models import GatewayPayment, GatewayRefund, Order, Refund
 def gateway_payments() -> Check:
     gw = GatewayPayment
     s = (select(gw.out_trade_no, gw.status, gw.amount_fen, col(Order.order_no).label("order"))
-         .outerjoin(Order, Order.order_no == gw.out_trade_no)).subquery()
+         .outerjoin(Order, col(Order.order_no) == gw.out_trade_no)).subquery()
     c = s.c
     return Check("gateway_payments", [
         Kind("payment_without_order", and_(c.order.is_(None),
@@ -76,7 +76,7 @@ def gateway_refunds() -> Check:
     gw = GatewayRefund
     s = (select(gw.out_refund_no, gw.out_trade_no, gw.status, gw.amount_fen,
                 col(Refund.refund_no).label("book"))
-         .outerjoin(Refund, Refund.refund_no == gw.out_refund_no)).subquery()
+         .outerjoin(Refund, col(Refund.refund_no) == gw.out_refund_no)).subquery()
     c = s.c
     return Check("gateway_refunds", [
         Kind("gateway_refund_without_refund", and_(c.book.is_(None), c.status != "CLOSED"),

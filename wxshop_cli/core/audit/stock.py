@@ -15,8 +15,8 @@ def promo_items() -> Check:
             .where(col(Order.item_id).is_not(None), col(Order.stock_returned).is_(False))
             .group_by(Order.item_id).subquery())
     s = (select(col(PromoItem.id).label("item_id"), col(PromoItem.sku), col(PromoItem.stock_total),
-                PromoItem.sold, func.coalesce(held.c.units, 0).label("units"))
-         .outerjoin(held, held.c.item_id == PromoItem.id)).subquery()
+                col(PromoItem.sold), func.coalesce(held.c.units, 0).label("units"))
+         .outerjoin(held, held.c.item_id == col(PromoItem.id))).subquery()
     c = s.c
 
     def ids(r):

@@ -32,8 +32,8 @@ _KEY_CLAIM = Prepared(lambda d: dialect_insert(d, IdempotencyKey.__table__).valu
 ).on_conflict_do_nothing(index_elements=["buyer_id", "key"]).returning(
     IdempotencyKey.__table__.c.buyer_id))
 _KEY_READ = Prepared(lambda _: select(
-    IdempotencyKey.request_hash, IdempotencyKey.state, IdempotencyKey.order_no,
-    IdempotencyKey.response_json, IdempotencyKey.claimed_at, IdempotencyKey.expires_at,
+    *map(col, (IdempotencyKey.request_hash, IdempotencyKey.state, IdempotencyKey.order_no,
+               IdempotencyKey.response_json, IdempotencyKey.claimed_at, IdempotencyKey.expires_at)),
 ).where(IdempotencyKey.buyer_id == bindparam("buyer_id"), IdempotencyKey.key == bindparam("key")))
 
 

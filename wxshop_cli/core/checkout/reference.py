@@ -37,8 +37,8 @@ def _item_statement(by_item: bool) -> Any:
         return and_(promo.state == "published", promo.starts_at <= bindparam("now"),
                     promo.ends_at > bindparam("now"))
 
-    columns = (Product.sku, Product.title, Product.list_price_fen, PromoItem.id,
-               PromoItem.price_fen, PromoItem.per_buyer_limit, Promo.id, Promo.code,
+    columns = (*map(col, (Product.sku, Product.title, Product.list_price_fen, PromoItem.id,
+                          PromoItem.price_fen, PromoItem.per_buyer_limit, Promo.id, Promo.code)),
                case((live(Promo), 1), else_=0),
                case((exists().where(col(PromoRegion.promo_id) == col(Promo.id)), 1), else_=0))
     if by_item:
