@@ -70,7 +70,7 @@ def check_address_input(region: str, city: str, street: str, contact: str,
                         phone=identity.check_mobile(phone))
 
 
-def address_public(address: Address, tz: ZoneInfo) -> dict[str, Any]:
+def address_public(address: Address, tz: dt.tzinfo) -> dict[str, Any]:
     """The JSON shape of SPEC section 3 (the mobile masked), plus `created_at`."""
     return {
         "id": address.id,

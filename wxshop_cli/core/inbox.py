@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from wxshop_cli.clock import iso
 from wxshop_cli.db.models import InboxMessage
+from wxshop_cli.db.sql import rows_changed
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -164,10 +165,9 @@ def mark_read(db: Database, buyer_name: str, message_ids: list[str]) -> int:
             return 0
         for start in range(0, len(message_ids), PUSH_BATCH):
             chunk = message_ids[start:start + PUSH_BATCH]
-            result = session.execute(update(InboxMessage).where(
+            marked += rows_changed(session, update(InboxMessage).where(
                 col(InboxMessage.buyer_id) == buyer.id, col(InboxMessage.id).in_(chunk),
-                col(InboxMessage.read).is_(False)).values(read=True))
-            marked += result.rowcount or 0
+                col(InboxMessage.read).is_(False)).values(read=True)) or 0
     return marked
 
 

@@ -37,7 +37,7 @@ from wxshop_cli.db.models import (
     PromoItem,
     Refund,
 )
-from wxshop_cli.db.prepared import Prepared, TxOrSession, as_tx
+from wxshop_cli.db.prepared import Prepared, Tx, TxOrSession, as_tx
 from wxshop_cli.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -151,12 +151,12 @@ def give_back(tx: TxOrSession, order: Any) -> bool:
     return True
 
 
-def return_usage(tx: TxOrSession, buyer_id: int, item_id: str, qty: int) -> None:
+def return_usage(tx: Tx, buyer_id: int, item_id: str, qty: int) -> None:
     """Give back `qty` of the buyer's units of a promo item."""
     tx.execute(_USAGE_GIVE_BACK, b_buyer_id=buyer_id, b_item_id=item_id, b_qty=qty)
 
 
-def return_stock(tx: TxOrSession, item_id: str | None, sku: str, qty: int) -> None:
+def return_stock(tx: Tx, item_id: str | None, sku: str, qty: int) -> None:
     """Give back `qty` units of the promo allocation, or of list-price stock."""
     if item_id is not None:
         tx.execute(_ITEM_GIVE_BACK, b_item_id=item_id, b_qty=qty)
@@ -313,10 +313,11 @@ def purge_expired_keys(db: Database, now: dt.datetime) -> int:
     from sqlalchemy import delete
 
     from wxshop_cli.db.models import IdempotencyKey
+    from wxshop_cli.db.sql import rows_changed
 
     with db.transaction() as session:
-        return session.execute(delete(IdempotencyKey).where(
-            col(IdempotencyKey.expires_at) <= now, col(IdempotencyKey.state) == "done")).rowcount
+        return rows_changed(session, delete(IdempotencyKey).where(
+            col(IdempotencyKey.expires_at) <= now, col(IdempotencyKey.state) == "done"))
 
 
 def close_expired(db: Database, gateway: PaymentGateway, now: dt.datetime) -> dict[str, list[str]]:

@@ -20,6 +20,7 @@ from wxshop_cli import clock, money
 from wxshop_cli.core import orderstates as states
 from wxshop_cli.core.numbers import next_refund_no
 from wxshop_cli.db.models import Order, Refund
+from wxshop_cli.db.sql import rows_changed
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound, WxError
 
 if TYPE_CHECKING:
@@ -121,10 +122,10 @@ def _claim(session: Session, order_no: str, amount_fen: int | None, refund_no: s
                        f"{money.display(left)} left to refund on {order_no}",
                        slug="refund_exceeds_paid", order_no=order_no,
                        hint=f"refund at most {money.yuan(left)}")
-    claimed = session.execute(update(Order).where(
+    claimed = rows_changed(session, update(Order).where(
         col(Order.order_no) == order_no, col(Order.refunded_fen) + amount <= col(Order.amount_fen),
         col(Order.status).in_(refundable),
-    ).values(refunded_fen=Order.refunded_fen + amount)).rowcount
+    ).values(refunded_fen=Order.refunded_fen + amount))
     if claimed != 1:
         raise Conflict(f"refund would exceed what is left on {order_no}",
                        slug="refund_exceeds_paid", order_no=order_no,
@@ -177,9 +178,9 @@ def _record_answer(db: Database, refund: Refund, result: Any) -> Refund:
                 status=case((col(Order.refunded_fen) >= col(Order.amount_fen), states.REFUNDED),
                             else_=states.PARTIALLY_REFUNDED)))
         elif result.status != "PROCESSING":
-            gave_back = session.execute(update(Refund).where(
+            gave_back = rows_changed(session, update(Refund).where(
                 col(Refund.refund_no) == refund_no, col(Refund.status) == "processing"
-            ).values(status="closed")).rowcount
+            ).values(status="closed"))
             if gave_back == 1:
                 session.execute(update(Order).where(col(Order.order_no) == order_no).values(
                     refunded_fen=Order.refunded_fen - amount))

@@ -45,7 +45,7 @@ IDENTITY_ID = "identity id number"
 SMS_CODE = "sms code"
 
 
-def binding_public(binding: CardBinding, tz: ZoneInfo, now: dt.datetime | None = None
+def binding_public(binding: CardBinding, tz: dt.tzinfo, now: dt.datetime | None = None
                    ) -> dict[str, Any]:
     """The pending binding of SPEC section 3, with what the buyer sees on the bank's page."""
     status = binding.status

@@ -51,7 +51,7 @@ class CardPublic(CardBase):
     unbound_at: str | None
 
 
-def card_public(card: Card, tz: ZoneInfo) -> dict[str, Any]:
+def card_public(card: Card, tz: dt.tzinfo) -> dict[str, Any]:
     shape = CardPublic(
         id=card.id, brand=card.brand, bank=card.bank, bank_code=card.bank_code,
         card_type=card.card_type, first6=card.first6, last4=card.last4,

@@ -11,6 +11,7 @@ from sqlmodel import col
 from wxshop_cli.core.reconcile.history import get_run
 from wxshop_cli.core.text import check_text
 from wxshop_cli.db.models import Discrepancy
+from wxshop_cli.db.sql import rows_changed
 from wxshop_cli.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
@@ -38,9 +39,9 @@ def resolve(db: Database, run_id: str, item_id: str, note: str,
                 return item, False
             raise Conflict(f"discrepancy {item_id} is already resolved",
                            slug="discrepancy_resolved", hint=f"its note: {item.note}")
-        changed = session.execute(update(Discrepancy).where(
+        changed = rows_changed(session, update(Discrepancy).where(
             col(Discrepancy.id) == item_id, col(Discrepancy.status).in_(("open", "deferred"))
-        ).values(status="resolved", note=note, resolved_at=now)).rowcount
+        ).values(status="resolved", note=note, resolved_at=now))
         if changed != 1:
             raise Conflict(f"discrepancy {item_id} changed meanwhile; try again",
                            slug="discrepancy_resolved")
