@@ -12,8 +12,8 @@ from wxshop_cli.db.models import Card, GatewayCard, InboxMessage
 
 def pushes() -> Check:
     m = InboxMessage
-    s = (select(m.buyer_id, m.promo_id, func.count().label("n"))
-         .where(m.kind == "promo").group_by(m.buyer_id, m.promo_id)).subquery()
+    s = (select(col(m.buyer_id), col(m.promo_id), func.count().label("n"))
+         .where(col(m.kind) == "promo").group_by(col(m.buyer_id), col(m.promo_id))).subquery()
     c = s.c
     return Check("pushes", [
         Kind("promo_pushed_twice", and_(c.promo_id.is_not(None), c.n > 1),

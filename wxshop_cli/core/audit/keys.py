@@ -4,6 +4,7 @@ one with an outcome; and one order per key within the key's lifetime."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import and_, func, not_, or_, select
 from sqlmodel import col
@@ -15,11 +16,12 @@ from wxshop_cli.db.models import IdempotencyKey, Order
 
 def idempotency_keys(now: dt.datetime) -> Check:
     k = IdempotencyKey
-    s = (select(k.buyer_id, k.key, k.state, k.order_no, k.response_json.is_not(None)
-                .label("has_refusal"), k.claimed_at, col(Order.order_no).label("order"),
+    s = (select(col(k.buyer_id), col(k.key), col(k.state), col(k.order_no),
+                col(k.response_json).is_not(None).label("has_refusal"), col(k.claimed_at),
+                col(Order.order_no).label("order"),
                 col(Order.buyer_id).label("order_buyer"),
                 col(Order.idempotency_key).label("order_key"))
-         .outerjoin(Order, col(Order.order_no) == k.order_no)).subquery()
+         .outerjoin(Order, col(Order.order_no) == col(k.order_no))).subquery()
     c = s.c
     stale = now - CLAIM_TIMEOUT
 
@@ -67,8 +69,8 @@ def order_keys(dialect: str) -> Check:
     several = (select(col(Order.idempotency_key).label("key"), col(Order.buyer_id).label("buyer"))
                .where(keyed).group_by(col(Order.idempotency_key), col(Order.buyer_id))
                .having(func.count() > 1)).subquery()
-    window = {"partition_by": (Order.idempotency_key, Order.buyer_id),
-              "order_by": (Order.created_at, Order.order_no)}
+    window: dict[str, Any] = {"partition_by": (Order.idempotency_key, Order.buyer_id),
+                              "order_by": (Order.created_at, Order.order_no)}
     s = (select(col(Order.order_no), col(Order.buyer_id), col(Order.idempotency_key),
                 col(Order.created_at),
                 func.lag(col(Order.created_at)).over(**window).label("prev_at"),

@@ -43,15 +43,15 @@ def _order_rows() -> Any:
                    col(Order.status), col(Order.qty),
                    col(Order.unit_price_fen), col(Order.amount_fen), col(Order.refunded_fen),
                    col(Order.transaction_id), col(Order.stock_returned), col(Order.closed_at),
-                   gw.status.label("gw_status"), gw.amount_fen.label("gw_fen"),
-                   gw.transaction_id.label("gw_txn"), gw.created_at.label("gw_at"),
+                   col(gw.status).label("gw_status"), col(gw.amount_fen).label("gw_fen"),
+                   col(gw.transaction_id).label("gw_txn"), col(gw.created_at).label("gw_at"),
                    func.coalesce(refunds.c.n, 0).label("refunds"),
                    func.coalesce(refunds.c.active_fen, 0).label("active_fen"),
                    func.coalesce(refunds.c.ok, 0).label("refunds_ok"),
                    col(PromoItem.id).label("known_item"))
-            .outerjoin(gw, gw.out_trade_no == Order.order_no)
+            .outerjoin(gw, col(gw.out_trade_no) == col(Order.order_no))
             .outerjoin(refunds, refunds.c.order_no == Order.order_no)
-            .outerjoin(PromoItem, PromoItem.id == Order.item_id)).subquery()
+            .outerjoin(PromoItem, col(PromoItem.id) == col(Order.item_id))).subquery()
 
 
 def _ids(r: Any) -> dict[str, Any]:

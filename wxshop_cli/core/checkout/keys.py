@@ -34,7 +34,8 @@ _KEY_CLAIM = Prepared(lambda d: dialect_insert(d, IdempotencyKey.__table__).valu
 _KEY_READ = Prepared(lambda _: select(
     *map(col, (IdempotencyKey.request_hash, IdempotencyKey.state, IdempotencyKey.order_no,
                IdempotencyKey.response_json, IdempotencyKey.claimed_at, IdempotencyKey.expires_at)),
-).where(IdempotencyKey.buyer_id == bindparam("buyer_id"), IdempotencyKey.key == bindparam("key")))
+).where(col(IdempotencyKey.buyer_id) == bindparam("buyer_id"),
+         col(IdempotencyKey.key) == bindparam("key")))
 
 
 def _KEY_WHERE() -> tuple[Any, Any]:

@@ -43,14 +43,14 @@ def _item_statement(by_item: bool) -> Any:
                case((exists().where(col(PromoRegion.promo_id) == col(Promo.id)), 1), else_=0))
     if by_item:
         return select(*columns).select_from(PromoItem).join(
-            Promo, Promo.id == PromoItem.promo_id).join(Product, Product.sku == PromoItem.sku
-                                                        ).where(PromoItem.id == bindparam("ref"))
-    live_promo_ids = select(other_promo.id).where(live(other_promo))
+            Promo, col(Promo.id) == PromoItem.promo_id).join(
+            Product, col(Product.sku) == PromoItem.sku).where(col(PromoItem.id) == bindparam("ref"))
+    live_promo_ids = select(col(other_promo.id)).where(live(other_promo))
     return select(*columns).select_from(Product).outerjoin(PromoItem, and_(
         col(PromoItem.sku) == col(Product.sku),
         col(PromoItem.promo_id).in_(live_promo_ids))).outerjoin(
-        Promo, Promo.id == PromoItem.promo_id).where(Product.sku == bindparam("ref")
-                                                     ).order_by(Promo.starts_at, Promo.code)
+        Promo, col(Promo.id) == PromoItem.promo_id).where(
+        col(Product.sku) == bindparam("ref")).order_by(col(Promo.starts_at), Promo.code)
 
 
 def _address_statement(mode: str) -> Any:
@@ -75,10 +75,13 @@ def _card_statement(given: bool) -> Any:
 # Reference rows are read by small indexed queries, one per table: measured on SQLite, one
 # query joining them all (scalar subqueries in outer joins) cost ~100 µs against ~25 µs for
 # these together, so the "one query" of the issue became "one indexed lookup per table".
-_ITEM = {by_item: Prepared(lambda _, b=by_item: _item_statement(b)) for by_item in (True, False)}
-_ADDRESS = {mode: Prepared(lambda _, m=mode: _address_statement(m))
+# (mypy cannot infer a lambda whose extra parameter has a default: hence the ignores.)
+_ITEM = {by_item: Prepared(lambda _, b=by_item: _item_statement(b))  # type: ignore[misc]
+         for by_item in (True, False)}
+_ADDRESS = {mode: Prepared(lambda _, m=mode: _address_statement(m))  # type: ignore[misc]
             for mode in ("given", "region", "default")}
-_CARD = {given: Prepared(lambda _, g=given: _card_statement(g)) for given in (True, False)}
+_CARD = {given: Prepared(lambda _, g=given: _card_statement(g))  # type: ignore[misc]
+         for given in (True, False)}
 _SERVES = Prepared(lambda _: select(col(PromoRegion.promo_id)).where(
     col(PromoRegion.promo_id) == bindparam("promo_id"),
     col(PromoRegion.region_code) == bindparam("region")))
