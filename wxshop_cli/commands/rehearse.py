@@ -178,7 +178,7 @@ class Crowd:
                 procs[self.plan.kill_worker].send_signal(signal.SIGKILL)
             for proc in procs:
                 with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.close()
+                    proc.stdin.close()  # type: ignore[union-attr]  # spawned with stdin=PIPE
             while self._ended < len(procs):
                 self._collect(start, timeout=0.2)
                 dashboard.update()
@@ -190,6 +190,7 @@ class Crowd:
         """Each worker first answers a ping (a line it refuses at once), so the rush is timed
         from when every worker has started, not from the interpreters' start-up."""
         for proc in procs:
+            assert proc.stdin is not None  # spawned with stdin=PIPE
             proc.stdin.write('{"ping": true}\n')
             proc.stdin.flush()
         ready: set[int] = set()

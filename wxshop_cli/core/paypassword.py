@@ -190,7 +190,7 @@ def verify_pay_password(db: Database, buyer_name: str, password: str | None,
     raise _wrong_try(db, buyer_id, now)
 
 
-def _right_try(db: Database, buyer_id: str, stored: str, rehash: str | None) -> None:
+def _right_try(db: Database, buyer_id: int, stored: str, rehash: str | None) -> None:
     """A right password clears the count and the lock (and stores the hash at today's cost,
     unless the password changed meanwhile)."""
     from wxshop_cli.db.models import Buyer
@@ -204,7 +204,7 @@ def _right_try(db: Database, buyer_id: str, stored: str, rehash: str | None) -> 
         session.add(row)
 
 
-def _wrong_try(db: Database, buyer_id: str, now: dt.datetime) -> PaymentRefused:
+def _wrong_try(db: Database, buyer_id: int, now: dt.datetime) -> PaymentRefused:
     """Count a wrong password in its own transaction; the error to raise (locked at the
     fifth, else the tries left)."""
     from wxshop_cli.clock import as_utc

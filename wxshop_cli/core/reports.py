@@ -22,6 +22,7 @@ from sqlalchemy import BigInteger, cast, func, literal_column, select
 from wxshop_cli.db.models import Order, Promo
 
 if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
     from sqlmodel import Session
 
 GROUPINGS = ("promo", "item", "region", "hour", "day")
@@ -57,7 +58,7 @@ def sales(session: Session, by: str, tz: ZoneInfo,
     if by not in GROUPINGS:
         raise ValueError(by)
     o = Order.__table__.c
-    where = [o.status.in_(SOLD), o.paid_at.is_not(None)]
+    where: list[ColumnElement[bool]] = [o.status.in_(SOLD), o.paid_at.is_not(None)]
     if day is not None:
         start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)

@@ -69,7 +69,7 @@ class Prepared:
                     bind: Callable[[dict], Any] = _as_is
                 elif len(names) == 1:
                     (only,) = names
-                    bind = lambda values, name=only: (values[name],)  # noqa: E731
+                    bind = lambda values, name=only: (values[name],)  # type: ignore[misc]  # noqa: E731
                 elif not names:
                     bind = lambda values: ()  # noqa: E731
                 else:
@@ -216,10 +216,12 @@ def as_tx(session_or_tx: TxOrSession) -> Tx:
 def dialect_insert(dialect_name: str, table: Any) -> Any:
     """`INSERT` with the engine's `ON CONFLICT` support."""
     if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 _CONVERTERS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {}
@@ -342,7 +344,7 @@ def thread_connection(db: Database) -> HotConnection:
 def close_thread_connection(db: Database) -> None:
     local = db.__dict__.get("_hot_local")
     connection = getattr(local, "connection", None) if local is not None else None
-    if connection is not None:
+    if local is not None and connection is not None:
         connection.close()
         local.connection = None
 

@@ -24,7 +24,7 @@ def shop(ctx: DemoContext) -> Chapter:
                    partial(view.facts, rows))
 
 
-def _bind(ctx: DemoContext, buyer: str, card_input: tuple[str, ...], password: str,
+def _bind(ctx: DemoContext, buyer: str, card_input: tuple[str, str, str, str], password: str,
           *, read: bool) -> tuple[dict[str, Any], str]:
     """Bind a sandbox test card as `wxshop bind-card` does (the SMS code taken from the
     inbox, marked read if `read`): (the card, the SMS text)."""

@@ -202,7 +202,7 @@ class SandboxGateway:
         refusal = self._refusal(tx, request.card_token, card, request.amount_fen, now)
         status, paid_at, txn_id, fee = FAILED, None, None, 0
         if refusal is None:
-            status = PENDING if card[0] == "timeout" else SUCCESS
+            status = PENDING if card[0] == "timeout" else SUCCESS  # type: ignore[index]  # no refusal: a card
             txn_id, paid_at, fee = transaction_id(now), now, fee_fen(request.amount_fen,
                                                                      rate_ppm)
         inserted = tx.one(_INSERT_PAYMENT, out_trade_no=request.out_trade_no,

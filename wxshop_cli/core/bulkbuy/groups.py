@@ -46,7 +46,8 @@ def claim_group(connection: HotConnection, db: Database, lines: list[BatchLine],
     item order, so that groups racing in other workers (PostgreSQL) lock the items' rows
     in one order and cannot deadlock on them; a group that still meets a deadlock or a
     busy database is tried again whole (nothing of it was committed)."""
-    in_lock_order = sorted(lines, key=lambda line: line.request.item)
+    # (a group holds parsed lines only: each has its request)
+    in_lock_order = sorted(lines, key=lambda line: line.request.item)  # type: ignore[union-attr]
     for attempt in range(GROUP_TRIES):
         try:
             with connection.transaction() as tx:
@@ -71,8 +72,8 @@ def _claim_lines(tx: HotTransaction, db: Database, lines: list[BatchLine],
         key = line.key or checkout.new_idempotency_key()
         tx.savepoint()
         try:
-            claim = checkout.claim_in(tx, db, line.buyer, line.request, key, line.key is None,
-                                      now)
+            claim = checkout.claim_in(tx, db, line.buyer, line.request,  # type: ignore[arg-type]
+                                      key, line.key is None, now)
         except WxError as exc:
             tx.rollback_to()  # the key is not used up: nothing was bought
             if line.key:

@@ -40,7 +40,8 @@ def eligible_buyers(session: Session, promo: Promo, regions: Sequence[str]) -> l
         conditions.append(exists().where(
             col(Address.buyer_id) == col(Buyer.id), col(Address.is_default).is_(True),
             col(Address.removed_at).is_(None), col(Address.region_code).in_(list(regions))))
-    return list(session.exec(select(Buyer.id).where(*conditions).order_by(col(Buyer.id))).all())
+    return list(session.exec(select(col(Buyer.id)).where(*conditions).order_by(
+        col(Buyer.id))).all())
 
 
 def push_promo(session: Session, promo: Promo, items: Sequence[PromoItem],

@@ -192,7 +192,8 @@ def _stage_tuples(reader: BillStream, mch_id: str, rate_ppm: int, span: _Span
                   ) -> Iterator[tuple]:
     default_rate = rate_ppm
     refund_bill = reader.bill_type == "REFUND"
-    first = last = None
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
     try:
         for row in reader:
             if row.mch_id != mch_id and row.sub_mch_id != mch_id:
