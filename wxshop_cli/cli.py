@@ -21,7 +21,7 @@ from wxshop_cli.config import current
 
 # Typer vendors its own click: its UsageError is the base of typer.BadParameter.
 if TYPE_CHECKING:
-    from click.exceptions import UsageError as _ClickUsageError
+    from typer._click.exceptions import UsageError as _ClickUsageError
 else:
     _ClickUsageError = typer.BadParameter.__mro__[1]
 

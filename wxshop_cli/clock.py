@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
+from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = dt.UTC
@@ -75,7 +76,15 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
-def iso(value: dt.datetime | None, tz: dt.tzinfo) -> str | None:
+@overload
+def iso(value: dt.datetime, tz: dt.tzinfo | None) -> str: ...
+
+
+@overload
+def iso(value: dt.datetime | None, tz: dt.tzinfo | None) -> str | None: ...
+
+
+def iso(value: dt.datetime | None, tz: dt.tzinfo | None) -> str | None:
     """JSON form: ISO 8601 with the offset of the display zone."""
     if value is None:
         return None

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,7 +37,7 @@ def add(
     # The form of every value is checked before the database is opened; a mistyped count
     # is a usage error (2), reported first as Typer would.
     units = catalog.parse_count(stock, option="--stock")
-    values = {
+    values: dict[str, Any] = {
         "sku": catalog.check_sku(sku, field="--sku"),
         "title": catalog.check_title(title, field="--title"),
         "list_price_fen": money.parse_yuan(price, field="--price"),

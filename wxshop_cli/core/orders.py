@@ -10,7 +10,7 @@ A `paying` order is never closed without asking the gateway.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlmodel import Session, col
@@ -43,6 +43,7 @@ from wxshop_cli.errors import Conflict, NotFound
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from wxshop_cli.core.checkout.outcome import PlacedOrder
     from wxshop_cli.db.engine import Database
     from wxshop_cli.gateway.base import PaymentGateway
 
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 PAYMENT_WINDOW = dt.timedelta(minutes=15)
 
 
-def public(order: Order, buyer_name: str, tz: ZoneInfo, *, replayed: bool = False,
+def public(order: Order | PlacedOrder, buyer_name: str, tz: ZoneInfo, *, replayed: bool = False,
            promo_code: str | None = None) -> dict[str, Any]:
     """The order as `--json` prints it (SPEC section 3), plus a few helpful extras."""
     return {
@@ -237,7 +238,17 @@ def apply_charge(db: Database, gateway: PaymentGateway, order_no: str, result: A
         return session.get_one(Order, order_no)
 
 
-def settle(db: Database, gateway: PaymentGateway, order: Order, now: dt.datetime) -> Order:
+@overload
+def settle(db: Database, gateway: PaymentGateway, order: Order, now: dt.datetime) -> Order: ...
+
+
+@overload
+def settle(db: Database, gateway: PaymentGateway, order: Order | PlacedOrder,
+           now: dt.datetime) -> Order | PlacedOrder: ...
+
+
+def settle(db: Database, gateway: PaymentGateway, order: Order | PlacedOrder,
+           now: dt.datetime) -> Order | PlacedOrder:
     """Bring an unpaid order up to date by asking the gateway first.
 
     A charge the gateway knows about decides the order; with none, a `pending_payment` order

@@ -132,7 +132,8 @@ class BatchBuy:
         self._flying(fresh, False)
         for line, claim in claims:
             if claim.order is None:  # a replay or a crashed claim taken over
-                results[line.line_no] = guarded(line.line_no, line.buyer, lambda c=claim,
+                results[line.line_no] = guarded(
+                    line.line_no, line.buyer, lambda c=claim,  # type: ignore[misc]
                                                 ln=line: checkout.complete_claim(
                     self.db, self.gateway, c, c.key, ln.key is None, now))
         for line in lines:

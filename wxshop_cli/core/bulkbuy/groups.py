@@ -142,6 +142,7 @@ def record_group(connection: HotConnection, db: Database, gateway: PaymentGatewa
         return
     results.update(done)
     for line, claim, answer in slow:  # closed or settled by someone else meanwhile
-        results[line.line_no] = guarded(line.line_no, line.buyer, lambda c=claim, a=answer,
+        results[line.line_no] = guarded(
+            line.line_no, line.buyer, lambda c=claim, a=answer,  # type: ignore[misc]
                                         ln=line: checkout.settle_slowly(
             db, gateway, c.order, a, c.key, ln.key is None, now))

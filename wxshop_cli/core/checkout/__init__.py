@@ -149,7 +149,7 @@ def claim_in(tx: HotTransaction, db: Database, buyer_name: str, request: BuyRequ
     ref = read_reference(tx, buyer_id, request, now)
     check_reference(ref, request)
     unit = ref.price_fen if ref.item_id is not None else ref.list_price_fen
-    amount = unit * request.qty
+    amount = unit * request.qty  # type: ignore[operator]  # check_reference: a price
     if amount > MAX_FEN:
         raise InvalidInput("the order amount is over ¥99,999,999.99", slug="invalid_qty",
                            hint="buy fewer units per order")
@@ -161,8 +161,10 @@ def claim_in(tx: HotTransaction, db: Database, buyer_name: str, request: BuyRequ
     order = PlacedOrder(
         order_no=order_no, buyer_id=buyer_id, promo_id=ref.promo_id,
         item_id=ref.item_id, sku=ref.sku, title=ref.title, qty=request.qty,
-        unit_price_fen=unit, amount_fen=amount, card_id=ref.card_id,
-        address_id=ref.address_id, region_code=ref.region_code, idempotency_key=key,
+        # check_reference refused a reference without a price, card, address or region:
+        unit_price_fen=unit, amount_fen=amount, card_id=ref.card_id,  # type: ignore[arg-type]
+        address_id=ref.address_id, region_code=ref.region_code,  # type: ignore[arg-type]
+        idempotency_key=key,
         created_at=now, promo_code=ref.promo_code)
     tx.execute(_INSERT_ORDER, order_no=order_no, buyer_id=buyer_id,
                promo_id=order.promo_id, item_id=order.item_id, sku=order.sku,
@@ -179,7 +181,7 @@ def _take_units(tx: HotTransaction, ref: Reference, buyer_id: int, qty: int) -> 
     refusal, if any, with what was taken given back in the same transaction; sold out is
     reported before the limit when both apply."""
     limited = ref.item_id is not None and ref.per_buyer_limit is not None
-    if limited and (qty > ref.per_buyer_limit or tx.one(
+    if limited and (qty > ref.per_buyer_limit or tx.one(  # type: ignore[operator]
             _TAKE_LIMIT, buyer_id=buyer_id, item_id=ref.item_id, qty=qty,
             limit=ref.per_buyer_limit) is None):
         if _left(tx, ref) < qty:
@@ -196,7 +198,7 @@ def _take_units(tx: HotTransaction, ref: Reference, buyer_id: int, qty: int) -> 
     if taken:
         return None
     if limited:
-        order_states.return_usage(tx, buyer_id, ref.item_id, qty)
+        order_states.return_usage(tx, buyer_id, ref.item_id, qty)  # type: ignore[arg-type]
     return _sold_out(tx, ref, qty)
 
 

@@ -33,7 +33,7 @@ class Outcome:
     """The result of one buy: the order (if one was made), whether it is a replay, and the
     error to report with its exit code (None when paid)."""
 
-    order: Order | None
+    order: Order | PlacedOrder | None
     idempotency_key: str
     key_generated: bool
     replayed: bool = False
