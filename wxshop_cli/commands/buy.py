@@ -87,7 +87,7 @@ def _buy_one(request: BuyRequest, idempotency_key: str | None) -> None:
         raise outcome.error
     if outcome.key_generated and not stderr_is_terminal():
         say(f"idempotency key: {outcome.idempotency_key} (retry with it to never pay twice)")
-    shown = checkout.order_json(db, outcome, settings.buyer, settings.tz)
+    shown = checkout.outcome_public(db, outcome, settings.buyer, settings.tz)
     if outcome.replayed:
         say("replayed: this key already bought this; nothing was charged again")
     emit(shown, ORDER_COLUMNS, title="Paid" if not outcome.replayed else "Paid (replayed)")
@@ -201,7 +201,7 @@ def _line_writer(db: Database):
     def emit(result: Any) -> None:
         outcome = result.outcome
         error = result.error or (outcome.error if outcome else None)
-        order = (checkout.order_json(db, outcome, result.buyer, settings.tz)
+        order = (checkout.outcome_public(db, outcome, result.buyer, settings.tz)
                  if outcome is not None and outcome.order is not None else None)
         key = (outcome.idempotency_key if outcome else
                (error.extra.get("idempotency_key") if error else None)) or result.key or ""

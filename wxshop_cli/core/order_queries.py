@@ -43,7 +43,7 @@ def order_list(session: Session, *, buyer: str | None, status: str | None,
         bounds = (start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC))
     listed = orders.list_orders(session, buyer_id=buyer_id, status=status, promo_id=promo_id,
                                 day_bounds=bounds)
-    return orders.public_many(session, listed, tz)
+    return orders.orders_public(session, listed, tz)
 
 
 def buyer_order(session: Session, buyer: str, order_no: str) -> Order:
@@ -65,6 +65,7 @@ def order_with_refunds(db: Database, gateway: PaymentGateway, order_no: str, now
     if settle:
         order = orders.settle(db, gateway, order, now)
     with db.transaction(read_only=True) as session:
-        shown = orders.describe(session, order, tz)
-        shown["refunds"] = [refunds.public(r, tz) for r in refunds.refunds_of(session, order_no)]
+        shown = orders.stored_order_public(session, order, tz)
+        shown["refunds"] = [refunds.refund_public(r, tz)
+                            for r in refunds.refunds_of(session, order_no)]
     return shown

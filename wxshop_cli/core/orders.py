@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 PAYMENT_WINDOW = dt.timedelta(minutes=15)
 
 
-def public(order: Order | PlacedOrder, buyer_name: str, tz: ZoneInfo, *, replayed: bool = False,
-           promo_code: str | None = None) -> dict[str, Any]:
+def order_public(order: Order | PlacedOrder, buyer_name: str, tz: ZoneInfo, *,
+                 replayed: bool = False, promo_code: str | None = None) -> dict[str, Any]:
     """The order as `--json` prints it (SPEC section 3), plus a few helpful extras."""
     return {
         "order_no": order.order_no,
@@ -79,20 +79,20 @@ def public(order: Order | PlacedOrder, buyer_name: str, tz: ZoneInfo, *, replaye
     }
 
 
-def public_many(session: Session, orders: list[Order], tz: ZoneInfo) -> list[dict[str, Any]]:
+def orders_public(session: Session, orders: list[Order], tz: ZoneInfo) -> list[dict[str, Any]]:
     buyer_ids = {o.buyer_id for o in orders}
     promo_ids = {o.promo_id for o in orders if o.promo_id is not None}
     names = dict(session.execute(select(col(Buyer.id), col(Buyer.name)).where(
         col(Buyer.id).in_(buyer_ids))).all()) if buyer_ids else {}
     codes = dict(session.execute(select(col(Promo.id), col(Promo.code)).where(
         col(Promo.id).in_(promo_ids))).all()) if promo_ids else {}
-    return [public(o, names.get(o.buyer_id, "?"), tz, promo_code=codes.get(o.promo_id))
+    return [order_public(o, names.get(o.buyer_id, "?"), tz, promo_code=codes.get(o.promo_id))
             for o in orders]
 
 
-def describe(session: Session, order: Order, tz: ZoneInfo, *,
+def stored_order_public(session: Session, order: Order, tz: ZoneInfo, *,
              replayed: bool = False) -> dict[str, Any]:
-    return {**public_many(session, [order], tz)[0], "replayed": replayed}
+    return {**orders_public(session, [order], tz)[0], "replayed": replayed}
 
 
 def get_order(session: Session, order_no: str, buyer_id: int | None = None) -> Order:

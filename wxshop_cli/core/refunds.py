@@ -36,7 +36,7 @@ REFUND_WINDOW = dt.timedelta(days=365)
 REFUNDABLE = (states.PAID, states.PARTIALLY_REFUNDED)
 
 
-def public(refund: Refund, tz: ZoneInfo) -> dict[str, Any]:
+def refund_public(refund: Refund, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "refund_no": refund.refund_no,
         "order_no": refund.order_no,

@@ -16,7 +16,7 @@ def shop(ctx: DemoContext) -> Chapter:
     from wxshop_cli.core.regions import all_regions
 
     with ctx.db.transaction(read_only=True) as session:
-        settings = merchant.public(merchant.get_settings(session))
+        settings = merchant.settings_public(merchant.get_settings(session))
     rows = [("WeChat app id", settings["app_id"]), ("merchant number", settings["mch_id"]),
             ("fee rate", settings["fee_rate"]),
             ("regions served", f"{len(all_regions())} provincial-level divisions")]

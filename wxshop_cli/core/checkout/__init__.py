@@ -39,7 +39,7 @@ from wxshop_cli.core.checkout.outcome import (
     Outcome,
     PlacedOrder,
     error_for,
-    order_json,
+    outcome_public,
 )
 from wxshop_cli.core.checkout.reference import (
     Reference,
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CLAIM_TIMEOUT", "KEY_TTL", "MAX_QTY", "REFUSAL_WORDS", "BuyRequest", "Claim", "Outcome",
     "PlacedOrder", "buyer_id_for", "charge", "check_request", "claim_in",
-    "complete_claim", "error_for", "new_idempotency_key", "order_json",
+    "complete_claim", "error_for", "new_idempotency_key", "outcome_public",
     "place_order", "record_outcome", "release_claim", "settle_slowly",
 ]
 

@@ -84,16 +84,16 @@ class Claim:
     key: str = ""  # the idempotency key it was claimed under (set by batch callers)
 
 
-def order_json(db: Database, outcome: Outcome, buyer_name: str, tz: ZoneInfo) -> dict[str, Any]:
+def outcome_public(db: Database, outcome: Outcome, buyer_name: str, tz: ZoneInfo) -> dict[str, Any]:
     """The order JSON shape of an outcome: as the hot path wrote it, or (a replay, a settled
     takeover) read with its promotion code."""
     order = outcome.order
     assert order is not None
     if isinstance(order, PlacedOrder):
-        return order_states.public(order, buyer_name, tz, replayed=outcome.replayed,
+        return order_states.order_public(order, buyer_name, tz, replayed=outcome.replayed,
                                    promo_code=order.promo_code)
     with db.transaction(read_only=True) as session:
-        return order_states.describe(session, order, tz, replayed=outcome.replayed)
+        return order_states.stored_order_public(session, order, tz, replayed=outcome.replayed)
 
 
 def error_for(order: Any) -> WxError | None:

@@ -34,7 +34,7 @@ def add_product(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
     }
     with ctx.db.transaction() as session:
         product = catalog.add_product(session, **values, now=ctx.now)
-        return {"id": product.sku, **catalog.public(product)}
+        return {"id": product.sku, **catalog.product_public(product)}
 
 
 @op("promo.publish")
