@@ -19,8 +19,7 @@ from typer.core import TyperGroup
 from wxshop_cli import errors
 from wxshop_cli.config import current
 
-# Typer vendors its own click: its UsageError is the base of typer.BadParameter.
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # Typer vendors its own click: its UsageError is typer.BadParameter's base
     from typer._click.exceptions import UsageError as _ClickUsageError
 else:
     _ClickUsageError = typer.BadParameter.__mro__[1]
