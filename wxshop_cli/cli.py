@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -19,8 +19,10 @@ from typer.core import TyperGroup
 from wxshop_cli import errors
 from wxshop_cli.config import current
 
-# Typer vendors its own click: its UsageError is the base of typer.BadParameter.
-_ClickUsageError = typer.BadParameter.__mro__[1]
+if TYPE_CHECKING:  # Typer vendors its own click: its UsageError is typer.BadParameter's base
+    from typer._click.exceptions import UsageError as _ClickUsageError
+else:
+    _ClickUsageError = typer.BadParameter.__mro__[1]
 
 _JSON = inspect.Parameter(
     "wx_json_output",
@@ -144,7 +146,7 @@ def _with_common_options(func):
         return run_guarded(func, *args, **kwargs)
 
     params = list(signature.parameters.values()) + [_JSON, _NO_INPUT]
-    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__signature__ = signature.replace(parameters=params)
     return wrapper
 
 
@@ -290,7 +292,7 @@ def _bad_parameter(exc: Any, help_hint: str) -> _Usage:
             else f"{label} must be {kind}"
         return "not_a_number", message, help_hint, extra
     if getattr(descriptor, "is_datetime", False):
-        formats = list(getattr(descriptor.parameter_info, "formats", None) or [])
+        formats = list(getattr(getattr(descriptor, "parameter_info", None), "formats", None) or [])
         shape = " or ".join(_FORMAT_NAMES.get(f, f) for f in formats) or "YYYY-MM-DD"
         message = f"{label} is not a date {shape}: {_quoted(value)}" if value is not None \
             else f"{label} is not a date {shape}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
+from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = dt.UTC
@@ -75,14 +76,22 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
-def iso(value: dt.datetime | None, tz: ZoneInfo) -> str | None:
+@overload
+def iso(value: dt.datetime, tz: dt.tzinfo | None) -> str: ...
+
+
+@overload
+def iso(value: dt.datetime | None, tz: dt.tzinfo | None) -> str | None: ...
+
+
+def iso(value: dt.datetime | None, tz: dt.tzinfo | None) -> str | None:
     """JSON form: ISO 8601 with the offset of the display zone."""
     if value is None:
         return None
     return as_utc(value).astimezone(tz).isoformat()
 
 
-def human(value: dt.datetime | None, tz: ZoneInfo) -> str:
+def human(value: dt.datetime | None, tz: dt.tzinfo) -> str:
     """Table/TSV form: `2013-11-11 10:02:11` in the display zone."""
     if value is None:
         return ""

@@ -73,9 +73,9 @@ def _rows(query: str, *, db: str | None, buyer: str | None) -> list[tuple[Any, A
 
         engine = create_engine(url, connect_args={"connect_timeout": 2})
         try:
-            with engine.connect() as conn:
-                conn.execute(text("SET TRANSACTION READ ONLY"))
-                return [tuple(row) for row in conn.execute(text(query), params)]
+            with engine.connect() as connection:
+                connection.execute(text("SET TRANSACTION READ ONLY"))
+                return [tuple(row) for row in connection.execute(text(query), params)]
         finally:
             engine.dispose()
     return []

@@ -62,7 +62,7 @@ def command_paths() -> Iterator[list[str]]:
     yield []
     for name in COMMANDS:
         yield [name]
-        command = root.commands[name]
+        command = root.commands[name]  # type: ignore[attr-defined]  # the root is a group
         if hasattr(command, "list_commands"):
             for sub in command.list_commands(None):
                 yield [name, sub]

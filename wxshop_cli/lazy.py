@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, MutableMapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from typer._click import core as click  # Typer's own (vendored) click
 
 
 class Entry(NamedTuple):
@@ -85,6 +88,7 @@ def load(name: str, entry: Entry) -> Any:
 
     target = getattr(importlib.import_module(f"wxshop_cli.commands.{entry.module}"),
                      entry.attribute)
+    command: click.Command
     if isinstance(target, typer.Typer):
         command = typer.main.get_group(target)
         command.name = name
@@ -107,7 +111,7 @@ def completing() -> bool:
     return any(key.startswith("_") and key.endswith("_COMPLETE") for key in os.environ)
 
 
-class _Commands(MutableMapping):
+class _Commands(MutableMapping[str, "click.Command"]):
     """Name → Click command, each loaded on first access; iterating loads nothing."""
 
     def __init__(self, entries: dict[str, Entry]) -> None:
@@ -141,6 +145,8 @@ class _Commands(MutableMapping):
 
 class LazyGroup(TyperGroup):
     """The root group: its commands come from `COMMANDS`, loaded when used."""
+
+    commands: _Commands
 
     def __init__(self, *, commands: Any = None, **attrs: Any) -> None:
         super().__init__(**attrs)

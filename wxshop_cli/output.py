@@ -155,7 +155,7 @@ def render_table(rows: list[dict[str, Any]], columns: Sequence[Column], *,
 
     flexible = {c.key for c in columns if c.kind in ("text", "list")
                 and not _is_identifier(c.key)}
-    print_table(rows, [Col(c.header, (lambda row, c=c: c.text(row, terminal=True)),
+    print_table(rows, [Col(c.header, (lambda row, c=c: c.text(row, terminal=True)),  # type: ignore[misc]
                            flexible=c.key in flexible, style=c.style,
                            justify="right" if c.kind == "money" else "left")
                        for c in columns], title=title, empty=empty)

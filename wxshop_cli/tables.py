@@ -109,7 +109,7 @@ class FitTable:
                           box=style, show_edge=not compact, pad_edge=not compact)
             for col, width in zip(self.cols, widths, strict=True):
                 table.add_column(col.header, width=width, no_wrap=not col.flexible,
-                                 overflow="fold", justify=col.justify)  # type: ignore[arg-type]
+                                 overflow="fold", justify=col.justify)
             for row in cells:
                 table.add_row(*row)
             yield table

@@ -7,6 +7,7 @@ import typer
 
 if TYPE_CHECKING:
     from wxshop_cli.core.checkout import BuyRequest
+    from wxshop_cli.db.engine import Database
 
 Item = Annotated[str | None, typer.Argument(
     help="A promo item id (item_…) or a SKU (not with --from).")]
@@ -86,13 +87,13 @@ def _buy_one(request: BuyRequest, idempotency_key: str | None) -> None:
         raise outcome.error
     if outcome.key_generated and not stderr_is_terminal():
         say(f"idempotency key: {outcome.idempotency_key} (retry with it to never pay twice)")
-    shown = checkout.order_json(db, outcome, settings.buyer, settings.tz)
+    shown = checkout.outcome_public(db, outcome, settings.buyer, settings.tz)
     if outcome.replayed:
         say("replayed: this key already bought this; nothing was charged again")
     emit(shown, ORDER_COLUMNS, title="Paid" if not outcome.replayed else "Paid (replayed)")
 
 
-def _place(db: Any, request: BuyRequest, now: Any, idempotency_key: str | None) -> Any:
+def _place(db: Database, request: BuyRequest, now: Any, idempotency_key: str | None) -> Any:
     """checkout.place_order, telling a person on a terminal how to retry before the bank is
     asked; an interrupt while the bank is asked becomes `Interrupted` with that advice."""
     from wxshop_cli.config import current
@@ -188,7 +189,7 @@ def _buy_from(source: str, group: int, workers: int) -> None:
         raise typer.Exit(summary.exit_code)
 
 
-def _line_writer(db: Any):
+def _line_writer(db: Database):
     """What `BatchBuy` calls with each committed line: its result line on stdout."""
     from wxshop_cli.config import current
     from wxshop_cli.core import checkout
@@ -200,7 +201,7 @@ def _line_writer(db: Any):
     def emit(result: Any) -> None:
         outcome = result.outcome
         error = result.error or (outcome.error if outcome else None)
-        order = (checkout.order_json(db, outcome, result.buyer, settings.tz)
+        order = (checkout.outcome_public(db, outcome, result.buyer, settings.tz)
                  if outcome is not None and outcome.order is not None else None)
         key = (outcome.idempotency_key if outcome else
                (error.extra.get("idempotency_key") if error else None)) or result.key or ""

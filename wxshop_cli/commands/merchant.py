@@ -20,7 +20,7 @@ def show() -> None:
     from wxshop_cli.db.engine import database
 
     with database().transaction(read_only=True) as session:
-        emit(merchant.public(merchant.get_settings(session)), COLUMNS, title="Merchant")
+        emit(merchant.settings_public(merchant.get_settings(session)), COLUMNS, title="Merchant")
 
 
 @app.command("set")
@@ -39,6 +39,6 @@ def set_(
     changes = merchant.check_changes(app_id, mch_id, fee_rate, rate_field="--fee-rate")
     with database().transaction() as session:
         changed = merchant.update_settings(session, changes, current().clock.now())
-        result = merchant.public(merchant.get_settings(session))
+        result = merchant.settings_public(merchant.get_settings(session))
     result["changed"] = changed
     emit(result, [*COLUMNS, Column("changed", "changed", "list")], title="Merchant")

@@ -107,7 +107,7 @@ def refund(
     db = database()
     done, replayed = orders.refund(db, get_gateway(db), order_no, amount_fen, refund_no,
                                    reason, settings.clock.now())
-    emit({**refunds.public(done, settings.tz), "replayed": replayed}, REFUND_COLUMNS,
+    emit({**refunds.refund_public(done, settings.tz), "replayed": replayed}, REFUND_COLUMNS,
          title="Refund")
 
 

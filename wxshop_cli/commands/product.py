@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,7 +37,7 @@ def add(
     # The form of every value is checked before the database is opened; a mistyped count
     # is a usage error (2), reported first as Typer would.
     units = catalog.parse_count(stock, option="--stock")
-    values = {
+    values: dict[str, Any] = {
         "sku": catalog.check_sku(sku, field="--sku"),
         "title": catalog.check_title(title, field="--title"),
         "list_price_fen": money.parse_yuan(price, field="--price"),
@@ -49,7 +49,7 @@ def add(
 
     with database().transaction() as session:
         product = catalog.add_product(session, **values, now=current().clock.now())
-        result = catalog.public(product)
+        result = catalog.product_public(product)
     emit(result, COLUMNS, title="Product added")
 
 
@@ -60,7 +60,7 @@ def list_() -> None:
     from wxshop_cli.db.engine import database
 
     with database().transaction(read_only=True) as session:
-        rows = [catalog.public(product) for product in catalog.list_products(session)]
+        rows = [catalog.product_public(product) for product in catalog.list_products(session)]
     emit(rows, COLUMNS, title="Products", empty="no products yet", human=_product_table)
 
 
@@ -89,5 +89,5 @@ def show(sku: Annotated[str, typer.Argument(metavar="SKU")]) -> None:
     from wxshop_cli.db.engine import database
 
     with database().transaction(read_only=True) as session:
-        result = catalog.public(catalog.require_product(session, sku))
+        result = catalog.product_public(catalog.require_product(session, sku))
     emit(result, COLUMNS, title=f"Product {sku}")

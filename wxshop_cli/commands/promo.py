@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from wxshop_cli.cli import Yes, confirm_or_stop, group
 from wxshop_cli.output import Column, emit
 from wxshop_cli.views.promos import ITEM_COLUMNS, PROMO_COLUMNS, emit_report
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 app = group("promo", "Promotions: create, add items, publish (with a push), list as strips.")
 
@@ -156,7 +159,7 @@ def publish(target: PublishTarget, notify: Notify = None, dry_run: DryRun = Fals
     emit_report(report, what="Published" if not dry_run else "Would publish")
 
 
-def _publish_source(target: str, tz):
+def _publish_source(target: str, tz: ZoneInfo):
     """What `publish TARGET` names, checked before the database: (the parsed file or None
     for a code, whether TARGET is a directory)."""
     from pathlib import Path

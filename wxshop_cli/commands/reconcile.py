@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from wxshop_cli.cli import group
 from wxshop_cli.views.reconcile import RESOLVED_COLUMNS, RUN_COLUMNS
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 app = group("reconciliations", "Stored reconciliation runs: list, show, resolve items.")
 
@@ -100,7 +103,7 @@ def resolve(
 # ------------------------------------------------------------------ rendering a run
 
 
-def show_run(db: Any, run_id: str, *, replayed: bool | None) -> int:
+def show_run(db: Database, run_id: str, *, replayed: bool | None) -> int:
     """Print a run (JSON, terminal summary and table, or TSV) and return its open count. The
     discrepancies stream out of the read transaction as they are printed (a bill can have
     a million)."""

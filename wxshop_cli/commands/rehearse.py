@@ -15,9 +15,14 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from wxshop_cli.db.engine import Database
 
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the crowd and its storms.")]
 Buyers = Annotated[int, typer.Option("--buyers", metavar="N", help="Buyers in the crowd.")]
@@ -83,7 +88,7 @@ def rehearse(seed: Seed = 1, buyers: Buyers = 200, duration: Duration = 10.0,
         raise typer.Exit(8)
 
 
-def _promo_spec(promo: str | None, tz: Any) -> Any:
+def _promo_spec(promo: str | None, tz: ZoneInfo) -> Any:
     from wxshop_cli.core import fixtures, promofile
 
     if promo == "-":
@@ -99,7 +104,7 @@ def _promo_spec(promo: str | None, tz: Any) -> Any:
 class Crowd:
     """The worker processes, fed on the plan's schedule, and what they answered."""
 
-    def __init__(self, db: Any, stage: Any, plan: Any, options: Any) -> None:
+    def __init__(self, db: Database, stage: Any, plan: Any, options: Any) -> None:
         self.db, self.stage, self.plan, self.options = db, stage, plan, options
         self.results: list[dict[str, Any]] = []
         self.killed_keys: set[str] = set()
@@ -173,7 +178,7 @@ class Crowd:
                 procs[self.plan.kill_worker].send_signal(signal.SIGKILL)
             for proc in procs:
                 with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.close()
+                    proc.stdin.close()  # type: ignore[union-attr]  # spawned with stdin=PIPE
             while self._ended < len(procs):
                 self._collect(start, timeout=0.2)
                 dashboard.update()
@@ -185,6 +190,7 @@ class Crowd:
         """Each worker first answers a ping (a line it refuses at once), so the rush is timed
         from when every worker has started, not from the interpreters' start-up."""
         for proc in procs:
+            assert proc.stdin is not None  # spawned with stdin=PIPE
             proc.stdin.write('{"ping": true}\n')
             proc.stdin.flush()
         ready: set[int] = set()
@@ -271,6 +277,7 @@ class Crowd:
 def _stock_left(crowd: Crowd) -> list[tuple[str, int]]:
     """Stock left per item, read from the book (cheap: one indexed query)."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from wxshop_cli.db.models import PromoItem
 
@@ -278,8 +285,9 @@ def _stock_left(crowd: Crowd) -> list[tuple[str, int]]:
     skus = {item.id: item.sku for item in crowd.stage.items}
     try:
         with crowd.db.transaction(read_only=True) as session:
-            rows = session.execute(select(PromoItem.id, PromoItem.stock_total - PromoItem.sold)
-                                   .where(PromoItem.id.in_(ids))).all()
+            rows = session.execute(select(col(PromoItem.id),
+                                          col(PromoItem.stock_total) - col(PromoItem.sold))
+                                   .where(col(PromoItem.id).in_(ids))).all()
     except Exception:  # the dashboard never stops the rehearsal
         return []
     return sorted(((skus[item_id], left) for item_id, left in rows), key=lambda r: r[1])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
@@ -21,6 +21,11 @@ from wxshop_cli.core.regions import check_region, region_name
 from wxshop_cli.core.text import describe, invisible_char
 from wxshop_cli.db.models import Address
 from wxshop_cli.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from wxshop_cli.db.engine import Database
 
 #: Longest value accepted per field, in characters (the column sizes).
 LIMITS = {"city": 64, "street": 200, "contact": 64}
@@ -65,7 +70,7 @@ def check_address_input(region: str, city: str, street: str, contact: str,
                         phone=identity.check_mobile(phone))
 
 
-def address_public(address: Address, tz: Any) -> dict[str, Any]:
+def address_public(address: Address, tz: dt.tzinfo) -> dict[str, Any]:
     """The JSON shape of SPEC section 3 (the mobile masked), plus `created_at`."""
     return {
         "id": address.id,
@@ -92,8 +97,8 @@ def _clear_default(session: Session, buyer_id: int) -> None:
                     .values(is_default=False))
 
 
-def add_address(db: Any, buyer_name: str, data: AddressInput, now: dt.datetime, *,
-                make_default: bool = False, tz: Any = None) -> dict[str, Any]:
+def add_address(db: Database, buyer_name: str, data: AddressInput, now: dt.datetime, *,
+                make_default: bool = False, tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Save an address (the buyer is created on first use). The first one, or one added
     with `make_default`, becomes the default."""
     from wxshop_cli.core.buyers import get_or_create_buyer
@@ -115,7 +120,8 @@ def add_address(db: Any, buyer_name: str, data: AddressInput, now: dt.datetime, 
         return address_public(address, tz or dt.UTC)
 
 
-def list_addresses(db: Any, buyer_name: str, *, tz: Any = None) -> list[dict[str, Any]]:
+def list_addresses(db: Database, buyer_name: str, *,
+                   tz: ZoneInfo | None = None) -> list[dict[str, Any]]:
     """The buyer's addresses, the default first, then oldest first."""
     from wxshop_cli.core.buyers import find_buyer
 
@@ -140,8 +146,8 @@ def _require(session: Session, buyer_name: str, address_id: str) -> Address:
     return address
 
 
-def set_default_address(db: Any, buyer_name: str, address_id: str, *,
-                        tz: Any = None) -> dict[str, Any]:
+def set_default_address(db: Database, buyer_name: str, address_id: str, *,
+                        tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Make an address the default; the result has `changed` (false if it already was)."""
     with db.transaction() as session:
         address = _require(session, buyer_name, address_id)
@@ -154,8 +160,8 @@ def set_default_address(db: Any, buyer_name: str, address_id: str, *,
         return {**address_public(address, tz or dt.UTC), "changed": changed}
 
 
-def remove_address(db: Any, buyer_name: str, address_id: str, now: dt.datetime, *,
-                   tz: Any = None) -> dict[str, Any]:
+def remove_address(db: Database, buyer_name: str, address_id: str, now: dt.datetime, *,
+                   tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Remove an address (its row stays for order history). If it was the default, the
     oldest remaining address becomes the default. The result has `removed: true` and
     `new_default` (an address id or null)."""

@@ -24,13 +24,16 @@ import hashlib
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import select
 
 from wxshop_cli.clock import beijing_day_bounds
 from wxshop_cli.core.billformat import BILL_TYPES, BillRow, BillSummary, BillWriter
 from wxshop_cli.db.models import GatewayPayment, GatewayRefund, MerchantSettings
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 #: Rows fetched per round trip while streaming a day out of the database.
 FETCH_ROWS = 2000
@@ -163,7 +166,7 @@ def _refund_rows(conn, settings: MerchantSettings, start: dt.datetime, end: dt.d
             refund_succeeded_at=succeeded_at)
 
 
-def write_bill(db: Any, day: dt.date, bill_type: str, binary: BinaryIO, *,
+def write_bill(db: Database, day: dt.date, bill_type: str, binary: BinaryIO, *,
                compress: bool = False) -> ExportResult:
     """Write the bill of `day` (Beijing) to a binary stream, gzip-compressed if asked."""
     start, end = beijing_day_bounds(day)

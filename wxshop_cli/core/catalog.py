@@ -119,7 +119,7 @@ def check_stock(stock: Any, *, field: str = "stock") -> int:
 # ------------------------------------------------------------------ database
 
 
-def public(product: Product) -> dict[str, Any]:
+def product_public(product: Product) -> dict[str, Any]:
     """The product JSON shape of SPEC section 3. An absent image URL or description is
     null (stored as empty text)."""
     return {

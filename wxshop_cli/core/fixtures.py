@@ -19,10 +19,13 @@ import json
 import pkgutil
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wxshop_cli.core.fixture_ops.registry import OP_ARGS, OPS, FixtureContext
 from wxshop_cli.errors import InvalidInput, NotFound, UsageError, WxError
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.-]+)\.([A-Za-z0-9_]+)\}")
 
@@ -170,7 +173,7 @@ def load_steps(source: str) -> list[dict[str, Any]]:
     return read_fixture(resolve_source(source))
 
 
-def apply_steps(db: Any, steps: list[dict[str, Any]],
+def apply_steps(db: Database, steps: list[dict[str, Any]],
                 now: dt.datetime) -> dict[str, dict[str, Any]]:
     """Apply every step in order; returns name → result (each result has an `id`)."""
     from sqlmodel import select

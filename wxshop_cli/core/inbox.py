@@ -11,13 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from wxshop_cli.clock import iso
 from wxshop_cli.db.models import InboxMessage
+from wxshop_cli.db.sql import rows_changed
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from wxshop_cli.db.engine import Database
 
 SMS = "sms"
 PROMO = "promo"
@@ -92,7 +98,7 @@ def unread_count(session: Session, buyer_id: int, kind: str | None = None) -> in
     return int(session.exec(statement).one())
 
 
-def unread_of(db: Any, buyer_name: str) -> dict[str, int]:
+def unread_of(db: Database, buyer_name: str) -> dict[str, int]:
     """`{"unread": n, "sms": n, "promo": n}` for a buyer (zeros for one not created yet)."""
     from wxshop_cli.core.buyers import find_buyer
 
@@ -110,7 +116,7 @@ def unread_of(db: Any, buyer_name: str) -> dict[str, int]:
     return counts
 
 
-def message_public(message: InboxMessage, tz: Any) -> dict[str, Any]:
+def message_public(message: InboxMessage, tz: ZoneInfo) -> dict[str, Any]:
     """The JSON shape of SPEC section 3; an SMS also has its `code`."""
     data: dict[str, Any] = {
         "id": message.id,
@@ -124,7 +130,7 @@ def message_public(message: InboxMessage, tz: Any) -> dict[str, Any]:
     return data
 
 
-def read_inbox(db: Any, buyer_name: str, *, include_read: bool, tz: Any
+def read_inbox(db: Database, buyer_name: str, *, include_read: bool, tz: ZoneInfo
                ) -> list[dict[str, Any]]:
     """The buyer's unread messages (or all with `include_read`), newest first, each with
     `read` as it is now. Reads only: nothing is marked (see `mark_read`). A buyer that does
@@ -143,7 +149,7 @@ def read_inbox(db: Any, buyer_name: str, *, include_read: bool, tz: Any
         return [message_public(m, tz) for m in session.exec(statement).all()]
 
 
-def mark_read(db: Any, buyer_name: str, message_ids: list[str]) -> int:
+def mark_read(db: Database, buyer_name: str, message_ids: list[str]) -> int:
     """Mark these messages of the buyer read (those shown to a person); returns how many
     were unread. Messages that arrived since the listing keep their red dot."""
     from sqlalchemy import update
@@ -159,10 +165,9 @@ def mark_read(db: Any, buyer_name: str, message_ids: list[str]) -> int:
             return 0
         for start in range(0, len(message_ids), PUSH_BATCH):
             chunk = message_ids[start:start + PUSH_BATCH]
-            result = session.execute(update(InboxMessage).where(
-                InboxMessage.buyer_id == buyer.id, col(InboxMessage.id).in_(chunk),
-                col(InboxMessage.read).is_(False)).values(read=True))
-            marked += result.rowcount or 0
+            marked += rows_changed(session, update(InboxMessage).where(
+                col(InboxMessage.buyer_id) == buyer.id, col(InboxMessage.id).in_(chunk),
+                col(InboxMessage.read).is_(False)).values(read=True)) or 0
     return marked
 
 

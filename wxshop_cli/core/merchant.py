@@ -20,7 +20,7 @@ def get_settings(session: Session) -> MerchantSettings:
     return session.get_one(MerchantSettings, 1)
 
 
-def public(settings: MerchantSettings) -> dict[str, Any]:
+def settings_public(settings: MerchantSettings) -> dict[str, Any]:
     return {
         "app_id": settings.app_id,
         "mch_id": settings.mch_id,

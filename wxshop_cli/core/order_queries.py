@@ -5,16 +5,20 @@ shape (SPEC section 3); the command renders it after the transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlmodel import Session, col
 
 from wxshop_cli.core import orders
 from wxshop_cli.core.buyers import find_buyer
 from wxshop_cli.db.models import Order, Promo
 from wxshop_cli.errors import NotFound
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.gateway.base import PaymentGateway
 
 
 def order_list(session: Session, *, buyer: str | None, status: str | None,
@@ -24,7 +28,7 @@ def order_list(session: Session, *, buyer: str | None, status: str | None,
     never bought has no orders."""
     promo_id = None
     if promo is not None:
-        promo_id = session.execute(select(Promo.id).where(Promo.code == promo)).scalar()
+        promo_id = session.execute(select(col(Promo.id)).where(col(Promo.code) == promo)).scalar()
         if promo_id is None:
             raise NotFound(f"no promotion {promo!r}", slug="promo_not_found")
     buyer_id = None
@@ -39,7 +43,7 @@ def order_list(session: Session, *, buyer: str | None, status: str | None,
         bounds = (start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC))
     listed = orders.list_orders(session, buyer_id=buyer_id, status=status, promo_id=promo_id,
                                 day_bounds=bounds)
-    return orders.public_many(session, listed, tz)
+    return orders.orders_public(session, listed, tz)
 
 
 def buyer_order(session: Session, buyer: str, order_no: str) -> Order:
@@ -50,8 +54,8 @@ def buyer_order(session: Session, buyer: str, order_no: str) -> Order:
     return orders.get_order(session, order_no, found.id)
 
 
-def order_with_refunds(db: Any, gateway: Any, order_no: str, now: dt.datetime, tz: ZoneInfo,
-                       *, settle: bool = True) -> dict[str, Any]:
+def order_with_refunds(db: Database, gateway: PaymentGateway, order_no: str, now: dt.datetime,
+                       tz: ZoneInfo, *, settle: bool = True) -> dict[str, Any]:
     """One order's public shape with its refunds; with `settle`, an unknown payment is first
     asked of the gateway (outside any transaction)."""
     from wxshop_cli.core import refunds
@@ -61,6 +65,7 @@ def order_with_refunds(db: Any, gateway: Any, order_no: str, now: dt.datetime, t
     if settle:
         order = orders.settle(db, gateway, order, now)
     with db.transaction(read_only=True) as session:
-        shown = orders.describe(session, order, tz)
-        shown["refunds"] = [refunds.public(r, tz) for r in refunds.refunds_of(session, order_no)]
+        shown = orders.stored_order_public(session, order, tz)
+        shown["refunds"] = [refunds.refund_public(r, tz)
+                            for r in refunds.refunds_of(session, order_no)]
     return shown

@@ -10,10 +10,10 @@ A `paying` order is never closed without asking the gateway.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from wxshop_cli import clock
 from wxshop_cli.core import refunds
@@ -37,15 +37,22 @@ from wxshop_cli.db.models import (
     PromoItem,
     Refund,
 )
-from wxshop_cli.db.prepared import Prepared, as_tx
+from wxshop_cli.db.prepared import Prepared, Tx, TxOrSession, as_tx
 from wxshop_cli.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from wxshop_cli.core.checkout.outcome import PlacedOrder
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.gateway.base import PaymentGateway
 
 #: Unpaid orders close after this long (a sweep, or lazily when read).
 PAYMENT_WINDOW = dt.timedelta(minutes=15)
 
 
-def public(order: Order, buyer_name: str, tz, *, replayed: bool = False,
-           promo_code: str | None = None) -> dict[str, Any]:
+def order_public(order: Order | PlacedOrder, buyer_name: str, tz: ZoneInfo, *,
+                 replayed: bool = False, promo_code: str | None = None) -> dict[str, Any]:
     """The order as `--json` prints it (SPEC section 3), plus a few helpful extras."""
     return {
         "order_no": order.order_no,
@@ -72,19 +79,20 @@ def public(order: Order, buyer_name: str, tz, *, replayed: bool = False,
     }
 
 
-def public_many(session: Session, orders: list[Order], tz) -> list[dict[str, Any]]:
+def orders_public(session: Session, orders: list[Order], tz: ZoneInfo) -> list[dict[str, Any]]:
     buyer_ids = {o.buyer_id for o in orders}
     promo_ids = {o.promo_id for o in orders if o.promo_id is not None}
-    names = dict(session.execute(select(Buyer.id, Buyer.name).where(
-        Buyer.id.in_(buyer_ids))).all()) if buyer_ids else {}
-    codes = dict(session.execute(select(Promo.id, Promo.code).where(
-        Promo.id.in_(promo_ids))).all()) if promo_ids else {}
-    return [public(o, names.get(o.buyer_id, "?"), tz, promo_code=codes.get(o.promo_id))
+    names = dict(session.execute(select(col(Buyer.id), col(Buyer.name)).where(
+        col(Buyer.id).in_(buyer_ids))).all()) if buyer_ids else {}
+    codes = dict(session.execute(select(col(Promo.id), col(Promo.code)).where(
+        col(Promo.id).in_(promo_ids))).all()) if promo_ids else {}
+    return [order_public(o, names.get(o.buyer_id, "?"), tz, promo_code=codes.get(o.promo_id))
             for o in orders]
 
 
-def describe(session: Session, order: Order, tz, *, replayed: bool = False) -> dict[str, Any]:
-    return {**public_many(session, [order], tz)[0], "replayed": replayed}
+def stored_order_public(session: Session, order: Order, tz: ZoneInfo, *,
+             replayed: bool = False) -> dict[str, Any]:
+    return {**orders_public(session, [order], tz)[0], "replayed": replayed}
 
 
 def get_order(session: Session, order_no: str, buyer_id: int | None = None) -> Order:
@@ -103,35 +111,36 @@ def get_order(session: Session, order_no: str, buyer_id: int | None = None) -> O
 # ORM paths through their Session (db.prepared.as_tx): the guards live in one place.
 # Parameters are named `b_…`: a Session reserves the column names for its own parameters.
 _FLIP_RETURNED = Prepared(lambda _: update(Order).where(
-    Order.order_no == bindparam("b_order_no"), Order.stock_returned.is_(False)
+    col(Order.order_no) == bindparam("b_order_no"), col(Order.stock_returned).is_(False)
 ).values(stock_returned=True))
 _ITEM_GIVE_BACK = Prepared(lambda _: update(PromoItem).where(
-    PromoItem.id == bindparam("b_item_id")).values(sold=PromoItem.sold - bindparam("b_qty")))
+    col(PromoItem.id) == bindparam("b_item_id")).values(
+        sold=col(PromoItem.sold) - bindparam("b_qty")))
 _USAGE_GIVE_BACK = Prepared(lambda _: update(BuyerItemUsage).where(
-    BuyerItemUsage.buyer_id == bindparam("b_buyer_id"),
-    BuyerItemUsage.item_id == bindparam("b_item_id"),
+    col(BuyerItemUsage.buyer_id) == bindparam("b_buyer_id"),
+    col(BuyerItemUsage.item_id) == bindparam("b_item_id"),
 ).values(used=BuyerItemUsage.used - bindparam("b_qty")))
 _PRODUCT_GIVE_BACK = Prepared(lambda _: update(Product).where(
-    Product.sku == bindparam("b_sku")).values(stock=Product.stock + bindparam("b_qty")))
+    col(Product.sku) == bindparam("b_sku")).values(stock=col(Product.stock) + bindparam("b_qty")))
 
 
 def _unsettled() -> Any:
     """`status IN (...)` spelled with OR: an IN list is expanded per execution, not compiled."""
-    return or_(*(Order.status == status for status in UNSETTLED))
+    return or_(*(col(Order.status) == status for status in UNSETTLED))
 
 
 _CLOSE = Prepared(lambda _: update(Order).where(
-    Order.order_no == bindparam("b_order_no"), _unsettled()
+    col(Order.order_no) == bindparam("b_order_no"), _unsettled()
 ).values(status=CLOSED, closed_at=bindparam("b_now"), close_reason=bindparam("b_reason")))
 _MARK_PAYING = Prepared(lambda _: update(Order).where(
-    Order.order_no == bindparam("b_order_no"), Order.status == PENDING_PAYMENT
+    col(Order.order_no) == bindparam("b_order_no"), col(Order.status) == PENDING_PAYMENT
 ).values(status=PAYING))
 _MARK_PAID = Prepared(lambda _: update(Order).where(
-    Order.order_no == bindparam("b_order_no"), _unsettled()
+    col(Order.order_no) == bindparam("b_order_no"), _unsettled()
 ).values(status=PAID, transaction_id=bindparam("b_paid_by"), paid_at=bindparam("b_paid_time")))
 
 
-def give_back(tx: Any, order: Any) -> bool:
+def give_back(tx: TxOrSession, order: Any) -> bool:
     """Return the order's stock and per-buyer units, at most once (guarded by a flag).
     `tx` is a Session or a hot transaction; `order` anything with the Order's fields."""
     tx = as_tx(tx)
@@ -143,12 +152,12 @@ def give_back(tx: Any, order: Any) -> bool:
     return True
 
 
-def return_usage(tx: Any, buyer_id: int, item_id: str, qty: int) -> None:
+def return_usage(tx: Tx, buyer_id: int, item_id: str, qty: int) -> None:
     """Give back `qty` of the buyer's units of a promo item."""
     tx.execute(_USAGE_GIVE_BACK, b_buyer_id=buyer_id, b_item_id=item_id, b_qty=qty)
 
 
-def return_stock(tx: Any, item_id: str | None, sku: str, qty: int) -> None:
+def return_stock(tx: Tx, item_id: str | None, sku: str, qty: int) -> None:
     """Give back `qty` units of the promo allocation, or of list-price stock."""
     if item_id is not None:
         tx.execute(_ITEM_GIVE_BACK, b_item_id=item_id, b_qty=qty)
@@ -156,7 +165,7 @@ def return_stock(tx: Any, item_id: str | None, sku: str, qty: int) -> None:
         tx.execute(_PRODUCT_GIVE_BACK, b_sku=sku, b_qty=qty)
 
 
-def close(tx: Any, order: Any, reason: str, now: dt.datetime) -> bool:
+def close(tx: TxOrSession, order: Any, reason: str, now: dt.datetime) -> bool:
     """Close an unpaid order and give its stock and limit back. False if it was not unpaid."""
     tx = as_tx(tx)
     closed = tx.rowcount(_CLOSE, b_order_no=order.order_no, b_now=tx.time(now), b_reason=reason)
@@ -165,18 +174,18 @@ def close(tx: Any, order: Any, reason: str, now: dt.datetime) -> bool:
     return closed == 1
 
 
-def mark_paying(tx: Any, order_no: str) -> bool:
+def mark_paying(tx: TxOrSession, order_no: str) -> bool:
     return as_tx(tx).rowcount(_MARK_PAYING, b_order_no=order_no) == 1
 
 
-def mark_paid(tx: Any, order: Any, transaction_id: str, paid_at: dt.datetime) -> bool:
+def mark_paid(tx: TxOrSession, order: Any, transaction_id: str, paid_at: dt.datetime) -> bool:
     """Record a successful payment. False if the order was already closed (see settle)."""
     tx = as_tx(tx)
     return tx.rowcount(_MARK_PAID, b_order_no=order.order_no, b_paid_by=transaction_id,
                        b_paid_time=tx.time(paid_at)) == 1
 
 
-def record_charge(tx: Any, order: Any, result: Any, now: dt.datetime) -> bool:
+def record_charge(tx: TxOrSession, order: Any, result: Any, now: dt.datetime) -> bool:
     """Write the gateway's answer onto the order inside the caller's transaction and onto
     `order` in memory: paid → `paid`; refused → `closed` with stock and limit given back;
     unknown → `paying`. False when the order had moved on meanwhile (another process settled
@@ -200,7 +209,8 @@ def record_charge(tx: Any, order: Any, result: Any, now: dt.datetime) -> bool:
     return True
 
 
-def apply_charge(db: Any, gateway: Any, order_no: str, result: Any, now: dt.datetime) -> Order:
+def apply_charge(db: Database, gateway: PaymentGateway, order_no: str, result: Any,
+                 now: dt.datetime) -> Order:
     """Transaction two for an order read from the book (the settle path; checkout's hot path
     writes the same through `record_charge` on its own connection).
 
@@ -215,7 +225,7 @@ def apply_charge(db: Any, gateway: Any, order_no: str, result: Any, now: dt.date
             late_refund = result.paid and closed_unpaid
             ask_again = result.unknown and closed_unpaid
             if late_refund:
-                session.execute(update(Order).where(Order.order_no == order_no).values(
+                session.execute(update(Order).where(col(Order.order_no) == order_no).values(
                     transaction_id=result.transaction_id, paid_at=result.paid_at))
     if ask_again:
         answer = gateway.query(order_no, now)  # no transaction open while the bank answers
@@ -228,7 +238,17 @@ def apply_charge(db: Any, gateway: Any, order_no: str, result: Any, now: dt.date
         return session.get_one(Order, order_no)
 
 
-def settle(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
+@overload
+def settle(db: Database, gateway: PaymentGateway, order: Order, now: dt.datetime) -> Order: ...
+
+
+@overload
+def settle(db: Database, gateway: PaymentGateway, order: Order | PlacedOrder,
+           now: dt.datetime) -> Order | PlacedOrder: ...
+
+
+def settle(db: Database, gateway: PaymentGateway, order: Order | PlacedOrder,
+           now: dt.datetime) -> Order | PlacedOrder:
     """Bring an unpaid order up to date by asking the gateway first.
 
     A charge the gateway knows about decides the order; with none, a `pending_payment` order
@@ -245,7 +265,7 @@ def settle(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
         return session.get_one(Order, order.order_no)
 
 
-def refund(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
+def refund(db: Database, gateway: PaymentGateway, order_no: str, amount_fen: int | None,
            refund_no: str | None, reason: str, now: dt.datetime, *,
            buyer_id: int | None = None) -> tuple[Refund, bool]:
     """`orders refund`: an unknown payment (the bank timed out) is settled first, as `orders
@@ -260,7 +280,7 @@ def refund(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
                                 buyer_id=buyer_id)
 
 
-def cancel(db: Any, gateway: Any, order: Order, now: dt.datetime) -> Order:
+def cancel(db: Database, gateway: PaymentGateway, order: Order, now: dt.datetime) -> Order:
     """Cancel an unpaid order (after asking the gateway whether it was charged)."""
     if order.status not in UNSETTLED:
         raise Conflict(f"order {order.order_no} is {order.status}; only unpaid orders can be "
@@ -294,23 +314,24 @@ def unsettled_orders(session: Session, now: dt.datetime) -> list[Order]:
     payment window."""
     cutoff = now - PAYMENT_WINDOW
     return list(session.execute(select(Order).where(or_(
-        Order.status == PAYING,
-        and_(Order.status == PENDING_PAYMENT, Order.created_at <= cutoff),
-    )).order_by(Order.created_at)).scalars())
+        col(Order.status) == PAYING,
+        and_(col(Order.status) == PENDING_PAYMENT, col(Order.created_at) <= cutoff),
+    )).order_by(col(Order.created_at))).scalars())
 
 
-def purge_expired_keys(db: Any, now: dt.datetime) -> int:
+def purge_expired_keys(db: Database, now: dt.datetime) -> int:
     """Idempotency keys are kept 24 hours; the sweep drops the ones past that."""
     from sqlalchemy import delete
 
     from wxshop_cli.db.models import IdempotencyKey
+    from wxshop_cli.db.sql import rows_changed
 
     with db.transaction() as session:
-        return session.execute(delete(IdempotencyKey).where(
-            IdempotencyKey.expires_at <= now, IdempotencyKey.state == "done")).rowcount
+        return rows_changed(session, delete(IdempotencyKey).where(
+            col(IdempotencyKey.expires_at) <= now, col(IdempotencyKey.state) == "done"))
 
 
-def close_expired(db: Any, gateway: Any, now: dt.datetime) -> dict[str, list[str]]:
+def close_expired(db: Database, gateway: PaymentGateway, now: dt.datetime) -> dict[str, list[str]]:
     """The sweep: settle unknown payments and close unpaid orders past 15 minutes."""
     with db.transaction(read_only=True) as session:
         unsettled = unsettled_orders(session, now)
@@ -335,14 +356,15 @@ def list_orders(session: Session, *, buyer_id: int | None, status: str | None,
                 limit: int = 1000) -> list[Order]:
     query = select(Order)
     if buyer_id is not None:
-        query = query.where(Order.buyer_id == buyer_id)
+        query = query.where(col(Order.buyer_id) == buyer_id)
     if status is not None:
-        query = query.where(Order.status == status)
+        query = query.where(col(Order.status) == status)
     if promo_id is not None:
-        query = query.where(Order.promo_id == promo_id)
+        query = query.where(col(Order.promo_id) == promo_id)
     if day_bounds is not None:
-        query = query.where(Order.created_at >= day_bounds[0], Order.created_at < day_bounds[1])
-    query = query.order_by(Order.created_at.desc(), Order.order_no.desc()).limit(limit)
+        query = query.where(col(Order.created_at) >= day_bounds[0],
+                            col(Order.created_at) < day_bounds[1])
+    query = query.order_by(col(Order.created_at).desc(), col(Order.order_no).desc()).limit(limit)
     return list(session.execute(query).scalars())
 
 

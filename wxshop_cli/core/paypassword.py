@@ -24,9 +24,12 @@ import hashlib
 import hmac
 import os
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wxshop_cli.errors import Conflict, InvalidInput, PaymentRefused, UsageError
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 ENV_PASSWORD = "WXSHOP_PAY_PASSWORD"
 ENV_SCRYPT_N = "WXSHOP_SCRYPT_N"
@@ -130,7 +133,7 @@ def set_new_password(buyer: Any, password_hash: str) -> None:
     buyer.pay_locked_until = None
 
 
-def has_pay_password(db: Any, buyer_name: str) -> bool:
+def has_pay_password(db: Database, buyer_name: str) -> bool:
     from wxshop_cli.core.buyers import find_buyer
 
     with db.transaction(read_only=True) as session:
@@ -150,7 +153,7 @@ def _locked_error(until: dt.datetime) -> PaymentRefused:
         locked_until=iso(until, tz))
 
 
-def verify_pay_password(db: Any, buyer_name: str, password: str | None,
+def verify_pay_password(db: Database, buyer_name: str, password: str | None,
                         now: dt.datetime) -> None:
     """Check the buyer's payment password before a purchase.
 
@@ -187,7 +190,7 @@ def verify_pay_password(db: Any, buyer_name: str, password: str | None,
     raise _wrong_try(db, buyer_id, now)
 
 
-def _right_try(db: Any, buyer_id: str, stored: str, rehash: str | None) -> None:
+def _right_try(db: Database, buyer_id: int, stored: str, rehash: str | None) -> None:
     """A right password clears the count and the lock (and stores the hash at today's cost,
     unless the password changed meanwhile)."""
     from wxshop_cli.db.models import Buyer
@@ -201,7 +204,7 @@ def _right_try(db: Any, buyer_id: str, stored: str, rehash: str | None) -> None:
         session.add(row)
 
 
-def _wrong_try(db: Any, buyer_id: str, now: dt.datetime) -> PaymentRefused:
+def _wrong_try(db: Database, buyer_id: int, now: dt.datetime) -> PaymentRefused:
     """Count a wrong password in its own transaction; the error to raise (locked at the
     fifth, else the tries left)."""
     from wxshop_cli.clock import as_utc

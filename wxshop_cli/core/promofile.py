@@ -99,9 +99,9 @@ def parse_document(data: bytes, *, source: str, suffix: str = "") -> dict[str, A
             if not isinstance(exc, tomllib.TOMLDecodeError):
                 raise mistakes_error(source, ["file: a number too long to be one"]) from None
             message = str(exc)
-            where = re.search(r"\(at line (\d+), column (\d+)\)", message)
+            at = re.search(r"\(at line (\d+), column (\d+)\)", message)
             reason = re.sub(r"\s*\(at .*\)$", "", message)
-            location = f"line {where[1]}, column {where[2]}" if where else "file"
+            location = f"line {at[1]}, column {at[2]}" if at else "file"
             raise mistakes_error(source, [f"{location}: not TOML: {reason}"]) from None
     if duplicates:
         raise mistakes_error(source, duplicates)

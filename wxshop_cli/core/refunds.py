@@ -11,22 +11,32 @@ stock or limit back.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select, update
+from sqlmodel import col
 
 from wxshop_cli import clock, money
 from wxshop_cli.core import orderstates as states
 from wxshop_cli.core.numbers import next_refund_no
 from wxshop_cli.db.models import Order, Refund
+from wxshop_cli.db.sql import rows_changed
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound, WxError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import Session
+
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.gateway.base import PaymentGateway
 
 MAX_REFUNDS_PER_ORDER = 50
 REFUND_WINDOW = dt.timedelta(days=365)
 REFUNDABLE = (states.PAID, states.PARTIALLY_REFUNDED)
 
 
-def public(refund: Refund, tz) -> dict[str, Any]:
+def refund_public(refund: Refund, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "refund_no": refund.refund_no,
         "order_no": refund.order_no,
@@ -53,7 +63,7 @@ def check_refund_no(refund_no: str | None) -> None:
                            slug="invalid_refund_no", hint="or leave --refund-no out")
 
 
-def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
+def refund_order(db: Database, gateway: PaymentGateway, order_no: str, amount_fen: int | None,
                  refund_no: str | None, reason: str, now: dt.datetime, *,
                  buyer_id: int | None = None, allow_closed: bool = False
                  ) -> tuple[Refund, bool]:
@@ -79,7 +89,7 @@ def refund_order(db: Any, gateway: Any, order_no: str, amount_fen: int | None,
     return refund, False
 
 
-def _replayed(session: Any, order_no: str, refund_no: str | None, amount_fen: int | None,
+def _replayed(session: Session, order_no: str, refund_no: str | None, amount_fen: int | None,
               buyer_id: int | None) -> Refund | None:
     """The order must exist (and be the buyer's); a refund number used before for the same
     refund is a replay, for another one a conflict."""
@@ -98,7 +108,7 @@ def _replayed(session: Any, order_no: str, refund_no: str | None, amount_fen: in
     return existing
 
 
-def _claim(session: Any, order_no: str, amount_fen: int | None, refund_no: str | None,
+def _claim(session: Session, order_no: str, amount_fen: int | None, refund_no: str | None,
            reason: str, now: dt.datetime, *, allow_closed: bool) -> Refund:
     """Check the order, take the amount from what is left by one guarded UPDATE (which also
     locks the order row, serialising refunds of one order) and add the `processing` refund."""
@@ -112,16 +122,16 @@ def _claim(session: Any, order_no: str, amount_fen: int | None, refund_no: str |
                        f"{money.display(left)} left to refund on {order_no}",
                        slug="refund_exceeds_paid", order_no=order_no,
                        hint=f"refund at most {money.yuan(left)}")
-    claimed = session.execute(update(Order).where(
-        Order.order_no == order_no, Order.refunded_fen + amount <= Order.amount_fen,
-        Order.status.in_(refundable),
-    ).values(refunded_fen=Order.refunded_fen + amount)).rowcount
+    claimed = rows_changed(session, update(Order).where(
+        col(Order.order_no) == order_no, col(Order.refunded_fen) + amount <= col(Order.amount_fen),
+        col(Order.status).in_(refundable),
+    ).values(refunded_fen=Order.refunded_fen + amount))
     if claimed != 1:
         raise Conflict(f"refund would exceed what is left on {order_no}",
                        slug="refund_exceeds_paid", order_no=order_no,
                        hint="another refund just took part of it; check `orders show`")
     count = session.execute(select(func.count()).select_from(Refund).where(
-        Refund.order_no == order_no)).scalar_one()
+        col(Refund.order_no) == order_no)).scalar_one()
     if count >= MAX_REFUNDS_PER_ORDER:
         raise Conflict(f"order {order_no} already has {MAX_REFUNDS_PER_ORDER} refunds",
                        slug="too_many_refunds", order_no=order_no,
@@ -153,7 +163,7 @@ def _check_refundable(order: Order, refundable: tuple[str, ...], now: dt.datetim
                        hint="refunds are possible within 365 days of payment")
 
 
-def _record_answer(db: Any, refund: Refund, result: Any) -> Refund:
+def _record_answer(db: Database, refund: Refund, result: Any) -> Refund:
     """Transaction two: a success marks the refund and the order's state; a refusal closes
     the refund and gives the amount back, once (guarded by the refund's own state); an answer
     still processing leaves it for reconciliation to match."""
@@ -161,22 +171,22 @@ def _record_answer(db: Any, refund: Refund, result: Any) -> Refund:
     with db.transaction() as session:
         if result.status == "SUCCESS":
             session.execute(update(Refund).where(
-                Refund.refund_no == refund_no, Refund.status == "processing"
+                col(Refund.refund_no) == refund_no, col(Refund.status) == "processing"
             ).values(status="success", succeeded_at=result.succeeded_at,
                      gateway_refund_id=result.refund_id))
-            session.execute(update(Order).where(Order.order_no == order_no).values(
-                status=case((Order.refunded_fen >= Order.amount_fen, states.REFUNDED),
+            session.execute(update(Order).where(col(Order.order_no) == order_no).values(
+                status=case((col(Order.refunded_fen) >= col(Order.amount_fen), states.REFUNDED),
                             else_=states.PARTIALLY_REFUNDED)))
         elif result.status != "PROCESSING":
-            gave_back = session.execute(update(Refund).where(
-                Refund.refund_no == refund_no, Refund.status == "processing"
-            ).values(status="closed")).rowcount
+            gave_back = rows_changed(session, update(Refund).where(
+                col(Refund.refund_no) == refund_no, col(Refund.status) == "processing"
+            ).values(status="closed"))
             if gave_back == 1:
-                session.execute(update(Order).where(Order.order_no == order_no).values(
+                session.execute(update(Order).where(col(Order.order_no) == order_no).values(
                     refunded_fen=Order.refunded_fen - amount))
         return session.get_one(Refund, refund_no)
 
 
 def refunds_of(session, order_no: str) -> list[Refund]:
-    return list(session.execute(select(Refund).where(Refund.order_no == order_no).order_by(
-        Refund.created_at, Refund.refund_no)).scalars())
+    return list(session.execute(select(Refund).where(col(Refund.order_no) == order_no).order_by(
+        col(Refund.created_at), col(Refund.refund_no))).scalars())

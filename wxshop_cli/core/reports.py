@@ -14,12 +14,16 @@ buckets into local hours or days, so any zone, DST included, groups exactly on b
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, cast, func, literal_column, select
 
 from wxshop_cli.db.models import Order, Promo
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+    from sqlmodel import Session
 
 GROUPINGS = ("promo", "item", "region", "hour", "day")
 SOLD = ("paid", "partially_refunded", "refunded")
@@ -46,7 +50,7 @@ def _row(key: Any, label: str, orders: int, units: int, paid: int, refunded: int
             "refunded_fen": refunded, "gmv_fen": gmv, "avg_order_fen": average}
 
 
-def sales(session: Any, by: str, tz: ZoneInfo,
+def sales(session: Session, by: str, tz: ZoneInfo,
           day: dt.date | None = None) -> list[dict[str, Any]]:
     """One row per group: key, label, orders, units, paid_fen, refunded_fen, gmv_fen,
     avg_order_fen. Promo, region: by GMV; item: best sellers (units) first; hour, day: in
@@ -54,7 +58,7 @@ def sales(session: Any, by: str, tz: ZoneInfo,
     if by not in GROUPINGS:
         raise ValueError(by)
     o = Order.__table__.c
-    where = [o.status.in_(SOLD), o.paid_at.is_not(None)]
+    where: list[ColumnElement[bool]] = [o.status.in_(SOLD), o.paid_at.is_not(None)]
     if day is not None:
         start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)

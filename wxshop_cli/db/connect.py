@@ -128,7 +128,7 @@ def check_sqlite_file(path: Path) -> None:
         return
     except OSError as exc:
         what = {errno.ENAMETOOLONG: "a name too long", errno.ELOOP: "a symlink loop"}.get(
-            exc.errno, exc.strerror or type(exc).__name__)
+            exc.errno or 0, exc.strerror or type(exc).__name__)
         raise UsageError(f"unusable database path {path}: {what}",
                          slug="invalid_database_path",
                          hint="give a shorter, plain file path, e.g. --db ./shop.db") from None

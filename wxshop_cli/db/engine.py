@@ -37,11 +37,10 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.url = settings.db_url
         self.key = b""
-        self.engine: Engine | None = None
         self.previous_revision: str | None = None
         self.key_file = settings.secret_key_file
         # Check every setting before touching a file: a mistake changes nothing.
-        self.engine = make_engine(self.url)  # lazy: connects on first use
+        self.engine: Engine = make_engine(self.url)  # lazy: connects on first use
         self.dialect = self.engine.dialect.name
         self.read_engine = self.engine.execution_options(wx_read_only=True)
         if self.key_file.is_dir():

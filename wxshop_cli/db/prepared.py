@@ -21,11 +21,16 @@ import operator
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sqlalchemy import bindparam
 
 from wxshop_cli.errors import WxError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from wxshop_cli.db.engine import Database
 
 
 class Prepared:
@@ -64,7 +69,7 @@ class Prepared:
                     bind: Callable[[dict], Any] = _as_is
                 elif len(names) == 1:
                     (only,) = names
-                    bind = lambda values, name=only: (values[name],)  # noqa: E731
+                    bind = lambda values, name=only: (values[name],)  # type: ignore[misc]  # noqa: E731
                 elif not names:
                     bind = lambda values: ()  # noqa: E731
                 else:
@@ -129,7 +134,9 @@ class HotTransaction:
         cursor.execute(sql, bind(params))
         return cursor
 
-    def one(self, prepared: Prepared, **params: Any) -> tuple | None:
+    def one(self, prepared: Prepared, **params: Any) -> Any:
+        """The first row (a tuple) or None; typed Any, as the driver's rows are: callers index
+        it where the statement always returns a row."""
         return self.execute(prepared, **params).fetchone()
 
     def all(self, prepared: Prepared, **params: Any) -> list[tuple]:
@@ -168,14 +175,14 @@ class SessionTx:
 
     __slots__ = ("session", "dialect_name")
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
         self.dialect_name = session.get_bind().dialect.name
 
     def execute(self, prepared: Prepared, **params: Any) -> Any:
         return self.session.execute(prepared.statement(self.dialect_name), params)
 
-    def one(self, prepared: Prepared, **params: Any) -> tuple | None:
+    def one(self, prepared: Prepared, **params: Any) -> Any:
         return self.execute(prepared, **params).fetchone()
 
     def all(self, prepared: Prepared, **params: Any) -> list[tuple]:
@@ -194,7 +201,13 @@ class SessionTx:
         return value
 
 
-def as_tx(session_or_tx: Any) -> Any:
+#: What a statement written once runs on: the hot path's transaction or a Session wrapped.
+Tx: TypeAlias = "HotTransaction | SessionTx"
+#: What `as_tx` takes: either of those, or a Session.
+TxOrSession: TypeAlias = "HotTransaction | SessionTx | Session"
+
+
+def as_tx(session_or_tx: TxOrSession) -> Tx:
     """A HotTransaction as it is; a Session wrapped in SessionTx."""
     return session_or_tx if isinstance(session_or_tx, HotTransaction | SessionTx) \
         else SessionTx(session_or_tx)
@@ -203,10 +216,12 @@ def as_tx(session_or_tx: Any) -> Any:
 def dialect_insert(dialect_name: str, table: Any) -> Any:
     """`INSERT` with the engine's `ON CONFLICT` support."""
     if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 _CONVERTERS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {}
@@ -261,7 +276,7 @@ class HotConnection:
     """A pooled DBAPI connection held for a run of hot transactions (a batch worker holds one
     for the whole batch; a single purchase checks one out per transaction)."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.engine = db.engine
         self.dialect = self.engine.dialect
@@ -316,7 +331,7 @@ class HotConnection:
                 pass
 
 
-def thread_connection(db: Any) -> HotConnection:
+def thread_connection(db: Database) -> HotConnection:
     """This thread's hot connection to `db`, kept between purchases (checking one out of the
     pool and back for every transaction cost ~50 us a purchase). `db.dispose()` closes it."""
     local = db.__dict__.setdefault("_hot_local", threading.local())
@@ -326,16 +341,16 @@ def thread_connection(db: Any) -> HotConnection:
     return connection
 
 
-def close_thread_connection(db: Any) -> None:
+def close_thread_connection(db: Database) -> None:
     local = db.__dict__.get("_hot_local")
     connection = getattr(local, "connection", None) if local is not None else None
-    if connection is not None:
+    if local is not None and connection is not None:
         connection.close()
         local.connection = None
 
 
 @contextmanager
-def hot_transaction(db: Any, *, read_only: bool = False) -> Iterator[HotTransaction]:
+def hot_transaction(db: Database, *, read_only: bool = False) -> Iterator[HotTransaction]:
     """One hot transaction on this thread's connection (see `thread_connection`)."""
     with thread_connection(db).transaction(read_only=read_only) as tx:
         yield tx

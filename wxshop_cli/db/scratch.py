@@ -4,12 +4,15 @@ database that must be empty (or is wiped with `--force`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wxshop_cli.errors import Conflict
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
-def is_empty(db: Any) -> bool:
+
+def is_empty(db: Database) -> bool:
     """True when the database holds no buyers, products, promotions, orders or fixtures."""
     from sqlalchemy import func, select
 
@@ -20,7 +23,7 @@ def is_empty(db: Any) -> bool:
                    for model in (Buyer, Product, Promo, Order, FixtureStep))
 
 
-def wipe(db: Any) -> None:
+def wipe(db: Database) -> None:
     """Drop every wxshop table (a `--force` on a database given with --db)."""
     from sqlalchemy import text
     from sqlmodel import SQLModel

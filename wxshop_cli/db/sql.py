@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
+    from sqlalchemy.sql.dml import UpdateBase
 
 
 def dialect_insert(session: Session, model: Any):
@@ -31,3 +35,9 @@ def insert_ignore(session: Session, model: Any, values: dict[str, Any],
     statement = dialect_insert(session, model).values(**values).on_conflict_do_nothing(
         index_elements=conflict)
     return affected(session, statement, conflict)
+
+
+def rows_changed(session: Session, statement: UpdateBase) -> int:
+    """Run an UPDATE or DELETE: the number of rows it changed (its result is a CursorResult;
+    `Session.execute` is typed as returning any Result)."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount

@@ -16,7 +16,7 @@ def shop(ctx: DemoContext) -> Chapter:
     from wxshop_cli.core.regions import all_regions
 
     with ctx.db.transaction(read_only=True) as session:
-        settings = merchant.public(merchant.get_settings(session))
+        settings = merchant.settings_public(merchant.get_settings(session))
     rows = [("WeChat app id", settings["app_id"]), ("merchant number", settings["mch_id"]),
             ("fee rate", settings["fee_rate"]),
             ("regions served", f"{len(all_regions())} provincial-level divisions")]
@@ -24,7 +24,7 @@ def shop(ctx: DemoContext) -> Chapter:
                    partial(view.facts, rows))
 
 
-def _bind(ctx: DemoContext, buyer: str, card_input: tuple[str, ...], password: str,
+def _bind(ctx: DemoContext, buyer: str, card_input: tuple[str, str, str, str], password: str,
           *, read: bool) -> tuple[dict[str, Any], str]:
     """Bind a sandbox test card as `wxshop bind-card` does (the SMS code taken from the
     inbox, marked read if `read`): (the card, the SMS text)."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 DEMO_BUYER = "me"
 DEMO_PAY_PASSWORD = "201311"  # the demo's buyer types it twice on a real terminal
@@ -18,7 +21,7 @@ DEMO_PAY_PASSWORD = "201311"  # the demo's buyer types it twice on a real termin
 
 @dataclass
 class DemoContext:
-    db: Any  # wxshop_cli.db.engine.Database
+    db: Database  # wxshop_cli.db.engine.Database
     now: dt.datetime  # the story time: every chapter and service runs at it
     facts: dict[str, Any] = field(default_factory=dict)  # what chapters hand to later ones
 

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from wxshop_cli.demo import buyer, morning
 from wxshop_cli.demo.context import Chapter, DemoContext
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from wxshop_cli.db.engine import Database
 
 DOUBLE11_MORNING = "2013-11-11T10:00:00+08:00"
 
@@ -23,13 +28,13 @@ STORY: list[Callable[[DemoContext], Chapter]] = [
 ]
 
 
-def story_time(tz: Any) -> dt.datetime:
+def story_time(tz: ZoneInfo) -> dt.datetime:
     from wxshop_cli.clock import parse_instant
 
     return parse_instant(DOUBLE11_MORNING, tz)
 
 
-def run_story(db: Any, now: dt.datetime,
+def run_story(db: Database, now: dt.datetime,
               show: Callable[[int, Chapter], None] | None = None) -> list[Chapter]:
     """Every chapter in order at `now` (`story_time`), each shown as it ends."""
     ctx = DemoContext(db=db, now=now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from wxshop_cli.gateway.base import (
     FAILED,
@@ -14,12 +14,15 @@ from wxshop_cli.gateway.base import (
     RefundResult,
 )
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+
 __all__ = ["FAILED", "PENDING", "SUCCESS", "ChargeRequest", "ChargeResult",
            "PaymentGateway", "RefundResult",
            "get_gateway"]
 
 
-def get_gateway(db: Any) -> PaymentGateway:
+def get_gateway(db: Database) -> PaymentGateway:
     from wxshop_cli.gateway.sandbox import SandboxGateway
 
     return SandboxGateway(db)

@@ -14,10 +14,11 @@ import os
 import secrets
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from wxshop_cli.clock import beijing
 from wxshop_cli.db.models import (
@@ -38,6 +39,10 @@ from wxshop_cli.gateway.base import (
     RefundResult,
 )
 from wxshop_cli.money import fee_fen
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
 
 #: Behaviour slug → the bank's refusal code (the approving ones are absent).
 REFUSALS = {
@@ -86,15 +91,15 @@ def _charge_delay() -> float:
     return delay
 
 
-_FEE_RATE = Prepared(lambda _: select(MerchantSettings.fee_rate_ppm).where(
-    MerchantSettings.id == 1))
+_FEE_RATE = Prepared(lambda _: select(col(MerchantSettings.fee_rate_ppm)).where(
+    col(MerchantSettings.id) == 1))
 _PAYMENT = Prepared(lambda _: select(
-    GatewayPayment.status, GatewayPayment.transaction_id, GatewayPayment.paid_at,
-    GatewayPayment.fee_fen, GatewayPayment.failure_code,
-).where(GatewayPayment.out_trade_no == bindparam("out_trade_no")))
+    col(GatewayPayment.status), col(GatewayPayment.transaction_id), col(GatewayPayment.paid_at),
+    col(GatewayPayment.fee_fen), col(GatewayPayment.failure_code),
+).where(col(GatewayPayment.out_trade_no) == bindparam("out_trade_no")))
 _CARD = Prepared(lambda _: select(
-    GatewayCard.behaviour, GatewayCard.bank_code, GatewayCard.single_limit_fen,
-    GatewayCard.daily_limit_fen).where(GatewayCard.token == bindparam("token")))
+    col(GatewayCard.behaviour), col(GatewayCard.bank_code), col(GatewayCard.single_limit_fen),
+    col(GatewayCard.daily_limit_fen)).where(col(GatewayCard.token) == bindparam("token")))
 _INSERT_PAYMENT = Prepared(lambda d: dialect_insert(d, GatewayPayment.__table__).values(
     {name: bindparam(name) for name in (
         "out_trade_no", "openid", "card_token", "product", "amount_fen", "rate_ppm",
@@ -109,7 +114,7 @@ _SPEND = Prepared(lambda d: guarded_increment(
     "daily_limit"))
 
 
-def _result_of(tx: Any, out_trade_no: str, row: tuple) -> ChargeResult:
+def _result_of(tx: HotTransaction, out_trade_no: str, row: tuple) -> ChargeResult:
     status, txn_id, paid_at, fee, failure_code = row
     return ChargeResult(out_trade_no=out_trade_no, status=status, transaction_id=txn_id,
                         paid_at=tx.from_time(paid_at) if paid_at is not None else None,
@@ -121,7 +126,7 @@ class _AlreadyCharged(Exception):
 
 
 class SandboxGateway:
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.charge_delay = _charge_delay()
         self._local = threading.local()
@@ -186,7 +191,7 @@ class SandboxGateway:
             time.sleep(self.charge_delay)
         return results
 
-    def _charge_in(self, tx: Any, request: ChargeRequest, rate_ppm: int,
+    def _charge_in(self, tx: HotTransaction, request: ChargeRequest, rate_ppm: int,
                    now: dt.datetime, alone: bool) -> ChargeResult:
         # A charge of an out_trade_no already charged (a retry, or another process at the
         # same moment) undoes its day spend and answers the first: by its savepoint in a
@@ -197,7 +202,7 @@ class SandboxGateway:
         refusal = self._refusal(tx, request.card_token, card, request.amount_fen, now)
         status, paid_at, txn_id, fee = FAILED, None, None, 0
         if refusal is None:
-            status = PENDING if card[0] == "timeout" else SUCCESS
+            status = PENDING if card[0] == "timeout" else SUCCESS  # type: ignore[index]  # no refusal: a card
             txn_id, paid_at, fee = transaction_id(now), now, fee_fen(request.amount_fen,
                                                                      rate_ppm)
         inserted = tx.one(_INSERT_PAYMENT, out_trade_no=request.out_trade_no,
@@ -219,7 +224,7 @@ class SandboxGateway:
                             transaction_id=txn_id, paid_at=paid_at, fee_fen=fee,
                             failure_code=refusal)
 
-    def _card(self, tx: Any, token: str) -> tuple | None:
+    def _card(self, tx: HotTransaction, token: str) -> tuple | None:
         """A card's behaviour and limits: recorded once at binding and never changed, so
         each process remembers them."""
         found = self._cards.get(token)
@@ -229,7 +234,7 @@ class SandboxGateway:
                 self._cards[token] = found = tuple(found)
         return found
 
-    def _refusal(self, tx: Any, token: str, card: tuple | None, amount_fen: int,
+    def _refusal(self, tx: HotTransaction, token: str, card: tuple | None, amount_fen: int,
                  now: dt.datetime) -> str | None:
         if card is None:
             return "unknown_card"
@@ -271,26 +276,26 @@ class SandboxGateway:
         except IntegrityError:
             with self.db.transaction(read_only=True) as session:
                 row = session.execute(select(GatewayRefund).where(
-                    GatewayRefund.out_refund_no == out_refund_no)).scalar_one()
+                    col(GatewayRefund.out_refund_no) == out_refund_no)).scalar_one()
                 return _refund_result(row)
 
     def _refund_once(self, out_trade_no: str, out_refund_no: str, amount_fen: int,
                      now: dt.datetime) -> RefundResult:
         with self.db.transaction() as session:
             existing = session.execute(select(GatewayRefund).where(
-                GatewayRefund.out_refund_no == out_refund_no)).scalar_one_or_none()
+                col(GatewayRefund.out_refund_no) == out_refund_no)).scalar_one_or_none()
             if existing is not None:
                 return _refund_result(existing)
             payment = session.execute(select(GatewayPayment).where(
-                GatewayPayment.out_trade_no == out_trade_no).with_for_update()
+                col(GatewayPayment.out_trade_no) == out_trade_no).with_for_update()
             ).scalar_one_or_none()
             if payment is None or payment.status not in (SUCCESS, PENDING):
                 return RefundResult(out_refund_no, out_trade_no, None, amount_fen, FAILED,
                                     failure_code="no_successful_payment")
             refunded = session.execute(select(func.coalesce(func.sum(GatewayRefund.amount_fen),
                                                             0)).where(
-                GatewayRefund.out_trade_no == out_trade_no,
-                GatewayRefund.status.in_(("SUCCESS", "PROCESSING")))).scalar_one()
+                col(GatewayRefund.out_trade_no) == out_trade_no,
+                col(GatewayRefund.status).in_(("SUCCESS", "PROCESSING")))).scalar_one()
             if refunded + amount_fen > payment.amount_fen:
                 return RefundResult(out_refund_no, out_trade_no, None, amount_fen, FAILED,
                                     failure_code="exceeds_payment")

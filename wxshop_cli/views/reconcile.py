@@ -64,7 +64,7 @@ def _render(summary: dict[str, Any], items: Any) -> None:
     console.print(Panel(Group(_verdict(summary), "", _totals(summary)),
                         title=f"Reconciliation {summary['run_id']}", title_align="left",
                         expand=False))
-    rows = []
+    rows: list[Any] = []
     more = 0
     for item in items:
         if len(rows) >= TERMINAL_ROWS:

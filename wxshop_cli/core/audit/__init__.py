@@ -25,7 +25,7 @@ entry points.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
@@ -45,6 +45,9 @@ from wxshop_cli.core.audit.listing import listed, name_ids
 from wxshop_cli.core.audit.orders import orders
 from wxshop_cli.core.audit.payments import gateway_payments, gateway_refunds, refunds
 from wxshop_cli.core.audit.stock import buyer_items, products, promo_items
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 __all__ = ["DEFAULT_LIMIT", "IN_FLIGHT", "MAX_LIMIT", "AuditReport", "Check", "Kind",
            "Violation", "audit_book", "audit_session", "check_limit", "checks", "kinds"]
@@ -101,7 +104,7 @@ def audit_session(session: Session, now: dt.datetime, *,
 
 
 
-def audit_book(db: Any, now: dt.datetime, *, limit: int = DEFAULT_LIMIT) -> AuditReport:
+def audit_book(db: Database, now: dt.datetime, *, limit: int = DEFAULT_LIMIT) -> AuditReport:
     """Audit the whole book in one snapshot of the database `db` (a Database). Given a
     Session instead, the audit runs in that session's transaction (see audit_session)."""
     check_limit(limit)

@@ -4,6 +4,7 @@ and bound cards (each known to the gateway)."""
 from __future__ import annotations
 
 from sqlalchemy import and_, func, select
+from sqlmodel import col
 
 from wxshop_cli.core.audit.base import Check, Kind, Violation
 from wxshop_cli.db.models import Card, GatewayCard, InboxMessage
@@ -11,8 +12,8 @@ from wxshop_cli.db.models import Card, GatewayCard, InboxMessage
 
 def pushes() -> Check:
     m = InboxMessage
-    s = (select(m.buyer_id, m.promo_id, func.count().label("n"))
-         .where(m.kind == "promo").group_by(m.buyer_id, m.promo_id)).subquery()
+    s = (select(col(m.buyer_id), col(m.promo_id), func.count().label("n"))
+         .where(col(m.kind) == "promo").group_by(col(m.buyer_id), col(m.promo_id))).subquery()
     c = s.c
     return Check("pushes", [
         Kind("promo_pushed_twice", and_(c.promo_id.is_not(None), c.n > 1),
@@ -27,9 +28,9 @@ def pushes() -> Check:
 
 
 def cards() -> Check:
-    s = (select(Card.id.label("card_id"), Card.buyer_id, GatewayCard.token)
-         .outerjoin(GatewayCard, GatewayCard.token == Card.id)
-         .where(Card.status == "bound")).subquery()
+    s = (select(col(Card.id).label("card_id"), col(Card.buyer_id), col(GatewayCard.token))
+         .outerjoin(GatewayCard, col(GatewayCard.token) == col(Card.id))
+         .where(col(Card.status) == "bound")).subquery()
     c = s.c
     return Check("cards", [
         Kind("card_unknown_to_gateway", c.token.is_(None),

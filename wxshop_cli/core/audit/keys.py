@@ -4,8 +4,10 @@ one with an outcome; and one order per key within the key's lifetime."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import and_, func, not_, or_, select
+from sqlmodel import col
 
 from wxshop_cli.core.audit.base import Check, Kind, Violation, seconds_between
 from wxshop_cli.core.checkout import CLAIM_TIMEOUT, KEY_TTL
@@ -14,10 +16,12 @@ from wxshop_cli.db.models import IdempotencyKey, Order
 
 def idempotency_keys(now: dt.datetime) -> Check:
     k = IdempotencyKey
-    s = (select(k.buyer_id, k.key, k.state, k.order_no, k.response_json.is_not(None)
-                .label("has_refusal"), k.claimed_at, Order.order_no.label("order"),
-                Order.buyer_id.label("order_buyer"), Order.idempotency_key.label("order_key"))
-         .outerjoin(Order, Order.order_no == k.order_no)).subquery()
+    s = (select(col(k.buyer_id), col(k.key), col(k.state), col(k.order_no),
+                col(k.response_json).is_not(None).label("has_refusal"), col(k.claimed_at),
+                col(Order.order_no).label("order"),
+                col(Order.buyer_id).label("order_buyer"),
+                col(Order.idempotency_key).label("order_key"))
+         .outerjoin(Order, col(Order.order_no) == col(k.order_no))).subquery()
     c = s.c
     stale = now - CLAIM_TIMEOUT
 
@@ -60,16 +64,17 @@ def order_keys(dialect: str) -> Check:
     A GROUP BY finds the keys with several orders (normally none); only their orders go
     through the window that compares neighbours — a window over every order costs several
     times the grouping on SQLite."""
-    keyed = Order.idempotency_key.is_not(None)
+    keyed = col(Order.idempotency_key).is_not(None)
     # Key first: grouping by buyer first walks the buyer index in random table order.
-    several = (select(Order.idempotency_key.label("key"), Order.buyer_id.label("buyer"))
-               .where(keyed).group_by(Order.idempotency_key, Order.buyer_id)
+    several = (select(col(Order.idempotency_key).label("key"), col(Order.buyer_id).label("buyer"))
+               .where(keyed).group_by(col(Order.idempotency_key), col(Order.buyer_id))
                .having(func.count() > 1)).subquery()
-    window = {"partition_by": (Order.idempotency_key, Order.buyer_id),
-              "order_by": (Order.created_at, Order.order_no)}
-    s = (select(Order.order_no, Order.buyer_id, Order.idempotency_key, Order.created_at,
-                func.lag(Order.created_at).over(**window).label("prev_at"),
-                func.lag(Order.order_no).over(**window).label("prev_no"))
+    window: dict[str, Any] = {"partition_by": (Order.idempotency_key, Order.buyer_id),
+                              "order_by": (Order.created_at, Order.order_no)}
+    s = (select(col(Order.order_no), col(Order.buyer_id), col(Order.idempotency_key),
+                col(Order.created_at),
+                func.lag(col(Order.created_at)).over(**window).label("prev_at"),
+                func.lag(col(Order.order_no)).over(**window).label("prev_no"))
          .join(several, and_(several.c.key == Order.idempotency_key,
                              several.c.buyer == Order.buyer_id))).subquery()
     c = s.c

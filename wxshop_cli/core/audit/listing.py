@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from wxshop_cli.core.audit.base import Check, Violation
 from wxshop_cli.db.models import Buyer, Promo
@@ -61,10 +62,10 @@ def name_ids(session: Session, violations: list[Violation]) -> None:
     """Buyer ids become buyer names, promotion ids promotion codes (in the listed ones)."""
     buyer_ids = {v.ids["buyer_id"] for v in violations if "buyer_id" in v.ids}
     promo_ids = {v.ids["promo_id"] for v in violations if "promo_id" in v.ids}
-    names = dict(session.execute(select(Buyer.id, Buyer.name).where(
-        Buyer.id.in_(buyer_ids))).all()) if buyer_ids else {}
-    codes = dict(session.execute(select(Promo.id, Promo.code).where(
-        Promo.id.in_(promo_ids))).all()) if promo_ids else {}
+    names = dict(session.execute(select(col(Buyer.id), col(Buyer.name)).where(
+        col(Buyer.id).in_(buyer_ids))).all()) if buyer_ids else {}
+    codes = dict(session.execute(select(col(Promo.id), col(Promo.code)).where(
+        col(Promo.id).in_(promo_ids))).all()) if promo_ids else {}
     for violation in violations:
         renamed: dict[str, Any] = {}
         for key, value in violation.ids.items():

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import and_, case, func, not_, or_, select
+from sqlmodel import col
 
 from wxshop_cli.core import orders as states
 from wxshop_cli.core.audit.base import (
@@ -32,24 +33,25 @@ def orders(dialect: str, now: dt.datetime) -> Check:
 
 def _order_rows() -> Any:
     """Each order with its gateway payment, its refunds summed, and whether its item exists."""
-    refunds = (select(Refund.order_no, func.count().label("n"),
-                      func.sum(case((Refund.status.in_(("success", "processing")),
+    refunds = (select(col(Refund.order_no), func.count().label("n"),
+                      func.sum(case((col(Refund.status).in_(("success", "processing")),
                                      Refund.amount_fen), else_=0)).label("active_fen"),
-                      func.sum(case((Refund.status == "success", 1), else_=0)).label("ok"))
+                      func.sum(case((col(Refund.status) == "success", 1), else_=0)).label("ok"))
                .group_by(Refund.order_no).subquery())
     gw = GatewayPayment
-    return (select(Order.order_no, Order.buyer_id, Order.item_id, Order.status, Order.qty,
-                   Order.unit_price_fen, Order.amount_fen, Order.refunded_fen,
-                   Order.transaction_id, Order.stock_returned, Order.closed_at,
-                   gw.status.label("gw_status"), gw.amount_fen.label("gw_fen"),
-                   gw.transaction_id.label("gw_txn"), gw.created_at.label("gw_at"),
+    return (select(col(Order.order_no), col(Order.buyer_id), col(Order.item_id),
+                   col(Order.status), col(Order.qty),
+                   col(Order.unit_price_fen), col(Order.amount_fen), col(Order.refunded_fen),
+                   col(Order.transaction_id), col(Order.stock_returned), col(Order.closed_at),
+                   col(gw.status).label("gw_status"), col(gw.amount_fen).label("gw_fen"),
+                   col(gw.transaction_id).label("gw_txn"), col(gw.created_at).label("gw_at"),
                    func.coalesce(refunds.c.n, 0).label("refunds"),
                    func.coalesce(refunds.c.active_fen, 0).label("active_fen"),
                    func.coalesce(refunds.c.ok, 0).label("refunds_ok"),
-                   PromoItem.id.label("known_item"))
-            .outerjoin(gw, gw.out_trade_no == Order.order_no)
+                   col(PromoItem.id).label("known_item"))
+            .outerjoin(gw, col(gw.out_trade_no) == col(Order.order_no))
             .outerjoin(refunds, refunds.c.order_no == Order.order_no)
-            .outerjoin(PromoItem, PromoItem.id == Order.item_id)).subquery()
+            .outerjoin(PromoItem, col(PromoItem.id) == col(Order.item_id))).subquery()
 
 
 def _ids(r: Any) -> dict[str, Any]:

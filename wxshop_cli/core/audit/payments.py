@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import and_, not_, or_, select
+from sqlmodel import col
 
 from wxshop_cli.core.audit.base import IN_FLIGHT, Check, Kind, Violation, is_in
 from wxshop_cli.db.models import GatewayPayment, GatewayRefund, Order, Refund
@@ -13,8 +14,9 @@ from wxshop_cli.db.models import GatewayPayment, GatewayRefund, Order, Refund
 
 def gateway_payments() -> Check:
     gw = GatewayPayment
-    s = (select(gw.out_trade_no, gw.status, gw.amount_fen, Order.order_no.label("order"))
-         .outerjoin(Order, Order.order_no == gw.out_trade_no)).subquery()
+    s = (select(col(gw.out_trade_no), col(gw.status), col(gw.amount_fen),
+                col(Order.order_no).label("order"))
+         .outerjoin(Order, col(Order.order_no) == col(gw.out_trade_no))).subquery()
     c = s.c
     return Check("gateway_payments", [
         Kind("payment_without_order", and_(c.order.is_(None),
@@ -30,11 +32,12 @@ _REFUND_STATES = {"success": "SUCCESS", "processing": "PROCESSING", "closed": "C
 
 def refunds(now: dt.datetime) -> Check:
     gw = GatewayRefund
-    s = (select(Refund.refund_no, Refund.order_no, Refund.amount_fen, Refund.status,
-                Refund.gateway_refund_id, Refund.created_at, gw.refund_id.label("gw_id"),
-                gw.status.label("gw_status"), gw.amount_fen.label("gw_fen"),
-                gw.out_trade_no.label("gw_order"))
-         .outerjoin(gw, gw.out_refund_no == Refund.refund_no)).subquery()
+    s = (select(col(Refund.refund_no), col(Refund.order_no), col(Refund.amount_fen),
+                col(Refund.status), col(Refund.gateway_refund_id), col(Refund.created_at),
+                col(gw.refund_id).label("gw_id"),
+                col(gw.status).label("gw_status"), col(gw.amount_fen).label("gw_fen"),
+                col(gw.out_trade_no).label("gw_order"))
+         .outerjoin(gw, col(gw.out_refund_no) == col(Refund.refund_no))).subquery()
     c = s.c
     known = c.gw_id.is_not(None)
     settled = or_(c.status != "processing", c.created_at <= now - IN_FLIGHT)
@@ -72,9 +75,9 @@ def refunds(now: dt.datetime) -> Check:
 
 def gateway_refunds() -> Check:
     gw = GatewayRefund
-    s = (select(gw.out_refund_no, gw.out_trade_no, gw.status, gw.amount_fen,
-                Refund.refund_no.label("book"))
-         .outerjoin(Refund, Refund.refund_no == gw.out_refund_no)).subquery()
+    s = (select(col(gw.out_refund_no), col(gw.out_trade_no), col(gw.status), col(gw.amount_fen),
+                col(Refund.refund_no).label("book"))
+         .outerjoin(Refund, col(Refund.refund_no) == col(gw.out_refund_no))).subquery()
     c = s.c
     return Check("gateway_refunds", [
         Kind("gateway_refund_without_refund", and_(c.book.is_(None), c.status != "CLOSED"),

@@ -4,18 +4,19 @@ each buyer's units of a limited item against the limit and their orders."""
 from __future__ import annotations
 
 from sqlalchemy import func, literal, or_, select, union_all
+from sqlmodel import col
 
 from wxshop_cli.core.audit.base import Check, Kind, Violation
 from wxshop_cli.db.models import BuyerItemUsage, Order, Product, PromoItem
 
 
 def promo_items() -> Check:
-    held = (select(Order.item_id, func.sum(Order.qty).label("units"))
-            .where(Order.item_id.is_not(None), Order.stock_returned.is_(False))
+    held = (select(col(Order.item_id), func.sum(col(Order.qty)).label("units"))
+            .where(col(Order.item_id).is_not(None), col(Order.stock_returned).is_(False))
             .group_by(Order.item_id).subquery())
-    s = (select(PromoItem.id.label("item_id"), PromoItem.sku, PromoItem.stock_total,
-                PromoItem.sold, func.coalesce(held.c.units, 0).label("units"))
-         .outerjoin(held, held.c.item_id == PromoItem.id)).subquery()
+    s = (select(col(PromoItem.id).label("item_id"), col(PromoItem.sku), col(PromoItem.stock_total),
+                col(PromoItem.sold), func.coalesce(held.c.units, 0).label("units"))
+         .outerjoin(held, held.c.item_id == col(PromoItem.id))).subquery()
     c = s.c
 
     def ids(r):
@@ -36,7 +37,7 @@ def promo_items() -> Check:
 
 
 def products() -> Check:
-    s = select(Product.sku, Product.stock).subquery()
+    s = select(col(Product.sku), col(Product.stock)).subquery()
     c = s.c
     return Check("products", [
         Kind("product_stock_negative", c.stock < 0, lambda r: Violation(
@@ -51,19 +52,19 @@ def buyer_items() -> Check:
     A UNION ALL of the counters and the orders that count, grouped once, is a full outer
     join of the two (a counter without orders, orders without a counter)."""
     both = union_all(
-        select(BuyerItemUsage.buyer_id, BuyerItemUsage.item_id,
-               BuyerItemUsage.used.label("used"), literal(0).label("units")),
-        select(Order.buyer_id, Order.item_id, literal(0).label("used"),
-               Order.qty.label("units"))
-        .where(Order.item_id.is_not(None), Order.stock_returned.is_(False)),
+        select(col(BuyerItemUsage.buyer_id), col(BuyerItemUsage.item_id),
+               col(BuyerItemUsage.used).label("used"), literal(0).label("units")),
+        select(col(Order.buyer_id), col(Order.item_id), literal(0).label("used"),
+               col(Order.qty).label("units"))
+        .where(col(Order.item_id).is_not(None), col(Order.stock_returned).is_(False)),
     ).subquery()
-    s = (select(both.c.buyer_id, both.c.item_id, PromoItem.sku,
-                PromoItem.per_buyer_limit.label("limit"),
+    s = (select(both.c.buyer_id, both.c.item_id, col(PromoItem.sku),
+                col(PromoItem.per_buyer_limit).label("limit"),
                 func.sum(both.c.used).label("used"), func.sum(both.c.units).label("units"))
-         .join(PromoItem, PromoItem.id == both.c.item_id)
-         .where(PromoItem.per_buyer_limit.is_not(None))
+         .join(PromoItem, col(PromoItem.id) == both.c.item_id)
+         .where(col(PromoItem.per_buyer_limit).is_not(None))
          .group_by(both.c.buyer_id, both.c.item_id, PromoItem.sku,
-                   PromoItem.per_buyer_limit)).subquery()
+                   col(PromoItem.per_buyer_limit))).subquery()
     c = s.c
 
     def ids(r):

@@ -10,7 +10,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from wxshop_cli.core import checkout
 from wxshop_cli.core.bulkbuy.groups import charge_group, claim_group, record_group
@@ -19,11 +19,15 @@ from wxshop_cli.core.bulkbuy.results import BatchSummary, LineResult, guarded
 from wxshop_cli.db.prepared import HotConnection, close_thread_connection
 from wxshop_cli.errors import Interrupted, WxError
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.gateway.base import PaymentGateway
+
 
 class BatchBuy:
     """Runs parsed lines through checkout with group commit and worker threads."""
 
-    def __init__(self, db: Any, gateway: Any, now: Callable[[], dt.datetime], *,
+    def __init__(self, db: Database, gateway: PaymentGateway, now: Callable[[], dt.datetime], *,
                  group: int = 1, workers: int = 1,
                  emit: Callable[[LineResult], None]) -> None:
         self.db, self.gateway, self.now = db, gateway, now
@@ -128,7 +132,8 @@ class BatchBuy:
         self._flying(fresh, False)
         for line, claim in claims:
             if claim.order is None:  # a replay or a crashed claim taken over
-                results[line.line_no] = guarded(line.line_no, line.buyer, lambda c=claim,
+                results[line.line_no] = guarded(
+                    line.line_no, line.buyer, lambda c=claim,  # type: ignore[misc]
                                                 ln=line: checkout.complete_claim(
                     self.db, self.gateway, c, c.key, ln.key is None, now))
         for line in lines:

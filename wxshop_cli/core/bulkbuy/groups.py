@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wxshop_cli.core import checkout
 from wxshop_cli.core.bulkbuy.lines import BatchLine
@@ -17,6 +17,11 @@ from wxshop_cli.core.buyers import openid_of
 from wxshop_cli.db.prepared import HotConnection
 from wxshop_cli.errors import TryAgain, WxError
 from wxshop_cli.gateway.base import ChargeRequest
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
+    from wxshop_cli.gateway.base import PaymentGateway
 
 #: A group whose transaction hit a busy database or a deadlock is tried again this often.
 GROUP_TRIES = 3
@@ -35,13 +40,14 @@ def _retried(step: Callable[[], Any]) -> Any:
     raise AssertionError("unreachable")
 
 
-def claim_group(connection: HotConnection, db: Any, lines: list[BatchLine], now: dt.datetime,
+def claim_group(connection: HotConnection, db: Database, lines: list[BatchLine], now: dt.datetime,
                 results: dict[int, LineResult]) -> list[tuple]:
     """Transaction one for the whole group, a savepoint per line. Lines are claimed in
     item order, so that groups racing in other workers (PostgreSQL) lock the items' rows
     in one order and cannot deadlock on them; a group that still meets a deadlock or a
     busy database is tried again whole (nothing of it was committed)."""
-    in_lock_order = sorted(lines, key=lambda line: line.request.item)
+    # (a group holds parsed lines only: each has its request)
+    in_lock_order = sorted(lines, key=lambda line: line.request.item)  # type: ignore[union-attr]
     for attempt in range(GROUP_TRIES):
         try:
             with connection.transaction() as tx:
@@ -57,7 +63,7 @@ def claim_group(connection: HotConnection, db: Any, lines: list[BatchLine], now:
     return []  # unreachable: the last try returns
 
 
-def _claim_lines(tx: Any, db: Any, lines: list[BatchLine],
+def _claim_lines(tx: HotTransaction, db: Database, lines: list[BatchLine],
                  now: dt.datetime) -> tuple[list[tuple], dict[int, LineResult]]:
     """Each line's claim in its savepoint: the claims made, and the lines refused."""
     claims: list[tuple[BatchLine, Any]] = []
@@ -66,8 +72,8 @@ def _claim_lines(tx: Any, db: Any, lines: list[BatchLine],
         key = line.key or checkout.new_idempotency_key()
         tx.savepoint()
         try:
-            claim = checkout.claim_in(tx, db, line.buyer, line.request, key, line.key is None,
-                                      now)
+            claim = checkout.claim_in(tx, db, line.buyer, line.request,  # type: ignore[arg-type]
+                                      key, line.key is None, now)
         except WxError as exc:
             tx.rollback_to()  # the key is not used up: nothing was bought
             if line.key:
@@ -80,7 +86,7 @@ def _claim_lines(tx: Any, db: Any, lines: list[BatchLine],
     return claims, failed
 
 
-def charge_group(gateway: Any, fresh: list[tuple], now: dt.datetime,
+def charge_group(gateway: PaymentGateway, fresh: list[tuple], now: dt.datetime,
                  results: dict[int, LineResult]) -> list[tuple]:
     """The bank's charges of the group's fresh orders, in one call: (line, claim, answer)."""
     if not fresh:
@@ -105,8 +111,8 @@ def charge_group(gateway: Any, fresh: list[tuple], now: dt.datetime,
                                                                      strict=True)]
 
 
-def record_group(connection: HotConnection, db: Any, gateway: Any, charged: list[tuple],
-                 now: dt.datetime, results: dict[int, LineResult]) -> None:
+def record_group(connection: HotConnection, db: Database, gateway: PaymentGateway,
+                 charged: list[tuple], now: dt.datetime, results: dict[int, LineResult]) -> None:
     """Transaction two for the whole group: every outcome with its key's final state
     (items given back in item order; tried again whole on a deadlock)."""
     charged = sorted(charged, key=lambda entry: entry[1].order.item_id or "")
@@ -136,6 +142,7 @@ def record_group(connection: HotConnection, db: Any, gateway: Any, charged: list
         return
     results.update(done)
     for line, claim, answer in slow:  # closed or settled by someone else meanwhile
-        results[line.line_no] = guarded(line.line_no, line.buyer, lambda c=claim, a=answer,
+        results[line.line_no] = guarded(
+            line.line_no, line.buyer, lambda c=claim, a=answer,  # type: ignore[misc]
                                         ln=line: checkout.settle_slowly(
             db, gateway, c.order, a, c.key, ln.key is None, now))

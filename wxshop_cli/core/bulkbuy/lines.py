@@ -42,8 +42,9 @@ def parse_line(raw: bytes | str, line_no: int, *, default_buyer: str,
             line.buyer = buyer
         if isinstance(key, str):
             line.key = key
-        if getattr(data, "repeated", None) is not None:
-            raise InvalidInput(f"field {data.repeated!r} given twice",
+        repeated = getattr(data, "repeated", None)
+        if repeated is not None:
+            raise InvalidInput(f"field {repeated!r} given twice",
                                slug="invalid_batch_line", hint="each field once per line")
         line.buyer, line.request, line.key, line.password = _parse(
             data, default_buyer, default_password)

@@ -15,7 +15,7 @@ import datetime as dt
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
@@ -26,6 +26,11 @@ from wxshop_cli.core.cards.bound import BOUND, card_public, display_name
 from wxshop_cli.core.cards.forms import CardInput, check_sms_code_form
 from wxshop_cli.db.models import Buyer, Card, CardBinding
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound, UsageError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from wxshop_cli.db.engine import Database
 
 SMS_VALIDITY = dt.timedelta(minutes=5)
 SMS_MAX_TRIES = 5
@@ -40,7 +45,7 @@ IDENTITY_ID = "identity id number"
 SMS_CODE = "sms code"
 
 
-def binding_public(binding: CardBinding, tz: Any, now: dt.datetime | None = None
+def binding_public(binding: CardBinding, tz: dt.tzinfo, now: dt.datetime | None = None
                    ) -> dict[str, Any]:
     """The pending binding of SPEC section 3, with what the buyer sees on the bank's page."""
     status = binding.status
@@ -96,8 +101,8 @@ def _check_conflicts(session: Session, buyer_id: int, fingerprint: str, is_test:
     other = session.exec(
         select(Card.id).join(Buyer, col(Buyer.id) == col(Card.buyer_id)).where(
             Card.fingerprint == fingerprint, Card.status == BOUND, Card.buyer_id != buyer_id,
-            or_(col(Buyer.identity_id_hash).is_(None), Buyer.identity_id_hash != id_hash,
-                Buyer.identity_name_hash != name_hash))).first()
+            or_(col(Buyer.identity_id_hash).is_(None), col(Buyer.identity_id_hash) != id_hash,
+                col(Buyer.identity_name_hash) != name_hash))).first()
     if other is not None:
         raise Conflict("this card is bound by a buyer with another identity",
                        slug="card_bound_elsewhere",
@@ -122,8 +127,8 @@ def sms_text(bank: str, card_type: str, last4: str, code: str) -> str:
             "5分钟内有效，请勿泄露。")
 
 
-def start_binding(db: Any, buyer_name: str, card: CardInput, now: dt.datetime, *,
-                  make_default: bool = False, tz: Any = None) -> StartedBinding:
+def start_binding(db: Database, buyer_name: str, card: CardInput, now: dt.datetime, *,
+                  make_default: bool = False, tz: ZoneInfo | None = None) -> StartedBinding:
     """Step one: check the state, record a pending binding, send the SMS code.
 
     Raises InvalidInput (3) `identity_mismatch`, Conflict (5) `card_already_bound` or
@@ -213,7 +218,7 @@ def _check_pending(binding: CardBinding, now: dt.datetime) -> None:
                            hint="codes are valid 5 minutes; start again with `wxshop bind-card`")
 
 
-def binding_needs_password(db: Any, buyer_name: str, binding_id: str,
+def binding_needs_password(db: Database, buyer_name: str, binding_id: str,
                            now: dt.datetime) -> bool:
     """Read-only: the binding is pending for this buyer (else the error confirm would give),
     and whether confirming it must set the buyer's payment password (its first card)."""
@@ -223,7 +228,7 @@ def binding_needs_password(db: Any, buyer_name: str, binding_id: str,
         return buyer.pay_password_hash is None
 
 
-def check_sms_code(db: Any, buyer_name: str, binding_id: str, code: str,
+def check_sms_code(db: Database, buyer_name: str, binding_id: str, code: str,
                    now: dt.datetime) -> CardBinding:
     """Verify the SMS code of a pending binding without finishing it.
 
@@ -253,8 +258,8 @@ def check_sms_code(db: Any, buyer_name: str, binding_id: str, code: str,
                        tries_left=left)
 
 
-def confirm_binding(db: Any, buyer_name: str, binding_id: str, code: str, now: dt.datetime,
-                    *, password: str | None = None, tz: Any = None) -> dict[str, Any]:
+def confirm_binding(db: Database, buyer_name: str, binding_id: str, code: str, now: dt.datetime,
+                    *, password: str | None = None, tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Step two: check the code, set the payment password with the buyer's first card,
     register the card with the gateway (its own transaction), then commit the card row.
 
@@ -293,7 +298,7 @@ def confirm_binding(db: Any, buyer_name: str, binding_id: str, code: str, now: d
                             "`wxshop cards list`") from None
 
 
-def paypassword_needed(db: Any, buyer_id: int) -> bool:
+def paypassword_needed(db: Database, buyer_id: int) -> bool:
     with db.transaction(read_only=True) as session:
         return session.get_one(Buyer, buyer_id).pay_password_hash is None
 

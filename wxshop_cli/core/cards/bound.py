@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
@@ -18,6 +18,11 @@ from wxshop_cli.clock import iso
 from wxshop_cli.core import bins, cardnumber
 from wxshop_cli.db.models import Card, CardBase
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from wxshop_cli.db.engine import Database
 
 BOUND = "bound"
 UNBOUND = "unbound"
@@ -46,7 +51,7 @@ class CardPublic(CardBase):
     unbound_at: str | None
 
 
-def card_public(card: Card, tz: Any) -> dict[str, Any]:
+def card_public(card: Card, tz: dt.tzinfo) -> dict[str, Any]:
     shape = CardPublic(
         id=card.id, brand=card.brand, bank=card.bank, bank_code=card.bank_code,
         card_type=card.card_type, first6=card.first6, last4=card.last4,
@@ -89,8 +94,8 @@ def _require_card(session: Session, buyer_name: str, card_id: str, *,
     return card
 
 
-def list_cards(db: Any, buyer_name: str, *, include_unbound: bool = False,
-               tz: Any = None) -> list[dict[str, Any]]:
+def list_cards(db: Database, buyer_name: str, *, include_unbound: bool = False,
+               tz: ZoneInfo | None = None) -> list[dict[str, Any]]:
     """The buyer's bound cards (default first, then in binding order); `include_unbound`
     adds the unbound ones kept for order history."""
     from wxshop_cli.core.buyers import find_buyer
@@ -107,13 +112,14 @@ def list_cards(db: Any, buyer_name: str, *, include_unbound: bool = False,
         return [card_public(card, tz or dt.UTC) for card in session.exec(statement).all()]
 
 
-def show_card(db: Any, buyer_name: str, card_id: str, *, tz: Any = None) -> dict[str, Any]:
+def show_card(db: Database, buyer_name: str, card_id: str, *,
+              tz: ZoneInfo | None = None) -> dict[str, Any]:
     with db.transaction(read_only=True) as session:
         return card_public(_require_card(session, buyer_name, card_id), tz or dt.UTC)
 
 
-def unbind_card(db: Any, buyer_name: str, card_id: str, now: dt.datetime, *,
-                tz: Any = None) -> dict[str, Any]:
+def unbind_card(db: Database, buyer_name: str, card_id: str, now: dt.datetime, *,
+                tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Unbind a card: the row stays for order history, it can no longer pay. If it was the
     default, the earliest other bound card becomes the default (or none is left).
     Returns the card plus `unbound: true` and `new_default` (a card id or null)."""
@@ -140,8 +146,8 @@ def unbind_card(db: Any, buyer_name: str, card_id: str, now: dt.datetime, *,
         return {**card_public(card, tz or dt.UTC), "unbound": True, "new_default": new_default}
 
 
-def set_default_card(db: Any, buyer_name: str, card_id: str, *,
-                     tz: Any = None) -> dict[str, Any]:
+def set_default_card(db: Database, buyer_name: str, card_id: str, *,
+                     tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Make a bound card the default. Returns the card plus `changed` (false if it already
     was the default)."""
     from sqlalchemy import update

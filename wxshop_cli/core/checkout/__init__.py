@@ -20,9 +20,10 @@ stay here, where the claim runs them: tests/test_rehearse.py swaps `checkout._TA
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlmodel import col
 
 from wxshop_cli.core import orders as order_states
 from wxshop_cli.core.checkout.keys import (
@@ -38,7 +39,7 @@ from wxshop_cli.core.checkout.outcome import (
     Outcome,
     PlacedOrder,
     error_for,
-    order_json,
+    outcome_public,
 )
 from wxshop_cli.core.checkout.reference import (
     Reference,
@@ -64,25 +65,32 @@ from wxshop_cli.db.prepared import Prepared, guarded_increment, hot_transaction,
 from wxshop_cli.errors import InvalidInput, SoldOut
 from wxshop_cli.money import MAX_FEN
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
+    from wxshop_cli.gateway.base import PaymentGateway
+
 __all__ = [
     "CLAIM_TIMEOUT", "KEY_TTL", "MAX_QTY", "REFUSAL_WORDS", "BuyRequest", "Claim", "Outcome",
     "PlacedOrder", "buyer_id_for", "charge", "check_request", "claim_in",
-    "complete_claim", "error_for", "new_idempotency_key", "order_json",
+    "complete_claim", "error_for", "new_idempotency_key", "outcome_public",
     "place_order", "record_outcome", "release_claim", "settle_slowly",
 ]
 
 _TAKE_ITEM = Prepared(lambda _: update(PromoItem).where(
-    PromoItem.id == bindparam("item_id"), PromoItem.stock_total - PromoItem.sold >= bindparam("qty")
+    col(PromoItem.id) == bindparam("item_id"),
+    col(PromoItem.stock_total) - col(PromoItem.sold) >= bindparam("qty")
 ).values(sold=PromoItem.sold + bindparam("qty")))
 _TAKE_PRODUCT = Prepared(lambda _: update(Product).where(
-    Product.sku == bindparam("sku"), Product.stock >= bindparam("qty")
+    col(Product.sku) == bindparam("sku"), col(Product.stock) >= bindparam("qty")
 ).values(stock=Product.stock - bindparam("qty")))
-_ITEM_LEFT = Prepared(lambda _: select(PromoItem.stock_total - PromoItem.sold).where(
-    PromoItem.id == bindparam("item_id")))
-_PRODUCT_LEFT = Prepared(lambda _: select(Product.stock).where(Product.sku == bindparam("sku")))
-_USED = Prepared(lambda _: select(BuyerItemUsage.used).where(
-    BuyerItemUsage.buyer_id == bindparam("buyer_id"),
-    BuyerItemUsage.item_id == bindparam("item_id")))
+_ITEM_LEFT = Prepared(lambda _: select(col(PromoItem.stock_total) - col(PromoItem.sold)).where(
+    col(PromoItem.id) == bindparam("item_id")))
+_PRODUCT_LEFT = Prepared(lambda _: select(col(Product.stock)).where(
+    col(Product.sku) == bindparam("sku")))
+_USED = Prepared(lambda _: select(col(BuyerItemUsage.used)).where(
+    col(BuyerItemUsage.buyer_id) == bindparam("buyer_id"),
+    col(BuyerItemUsage.item_id) == bindparam("item_id")))
 _TAKE_LIMIT = Prepared(lambda d: guarded_increment(
     d, BuyerItemUsage.__table__, {"buyer_id": "buyer_id", "item_id": "item_id"}, "used", "qty",
     "limit"))
@@ -93,8 +101,8 @@ _INSERT_ORDER = Prepared(lambda _: insert(Order.__table__).values(
      "refunded_fen": 0, "status": order_states.PENDING_PAYMENT, "stock_returned": False}))
 
 
-def place_order(db: Any, gateway: Any, buyer_name: str, request: BuyRequest, now: dt.datetime,
-                idempotency_key: str | None = None, *,
+def place_order(db: Database, gateway: PaymentGateway, buyer_name: str, request: BuyRequest,
+                now: dt.datetime, idempotency_key: str | None = None, *,
                 on_claimed: Any = None) -> Outcome:
     """Buy in one step. The payment password must have been verified by the caller.
 
@@ -118,14 +126,14 @@ def place_order(db: Any, gateway: Any, buyer_name: str, request: BuyRequest, now
                                                              key, generated, now)
 
 
-def _claim(db: Any, buyer_name: str, request: BuyRequest, key: str, generated: bool,
+def _claim(db: Database, buyer_name: str, request: BuyRequest, key: str, generated: bool,
            now: dt.datetime) -> Claim:
     """Transaction one on its own (tests use it to leave a claim as a crash would)."""
     with hot_transaction(db) as tx:
         return claim_in(tx, db, buyer_name, request, key, generated, now)
 
 
-def claim_in(tx: Any, db: Any, buyer_name: str, request: BuyRequest, key: str,
+def claim_in(tx: HotTransaction, db: Database, buyer_name: str, request: BuyRequest, key: str,
              generated: bool, now: dt.datetime) -> Claim:
     """Claim the key and reserve the order inside `tx`. Errors other than sold out raise and
     must roll back what this wrote (the caller's transaction or savepoint): such requests do
@@ -141,7 +149,7 @@ def claim_in(tx: Any, db: Any, buyer_name: str, request: BuyRequest, key: str,
     ref = read_reference(tx, buyer_id, request, now)
     check_reference(ref, request)
     unit = ref.price_fen if ref.item_id is not None else ref.list_price_fen
-    amount = unit * request.qty
+    amount = unit * request.qty  # type: ignore[operator]  # check_reference: a price
     if amount > MAX_FEN:
         raise InvalidInput("the order amount is over ¥99,999,999.99", slug="invalid_qty",
                            hint="buy fewer units per order")
@@ -153,8 +161,10 @@ def claim_in(tx: Any, db: Any, buyer_name: str, request: BuyRequest, key: str,
     order = PlacedOrder(
         order_no=order_no, buyer_id=buyer_id, promo_id=ref.promo_id,
         item_id=ref.item_id, sku=ref.sku, title=ref.title, qty=request.qty,
-        unit_price_fen=unit, amount_fen=amount, card_id=ref.card_id,
-        address_id=ref.address_id, region_code=ref.region_code, idempotency_key=key,
+        # check_reference refused a reference without a price, card, address or region:
+        unit_price_fen=unit, amount_fen=amount, card_id=ref.card_id,  # type: ignore[arg-type]
+        address_id=ref.address_id, region_code=ref.region_code,  # type: ignore[arg-type]
+        idempotency_key=key,
         created_at=now, promo_code=ref.promo_code)
     tx.execute(_INSERT_ORDER, order_no=order_no, buyer_id=buyer_id,
                promo_id=order.promo_id, item_id=order.item_id, sku=order.sku,
@@ -164,14 +174,14 @@ def claim_in(tx: Any, db: Any, buyer_name: str, request: BuyRequest, key: str,
     return Claim(order=order)
 
 
-def _take_units(tx: Any, ref: Reference, buyer_id: int, qty: int) -> SoldOut | None:
+def _take_units(tx: HotTransaction, ref: Reference, buyer_id: int, qty: int) -> SoldOut | None:
     """The buyer's units by one conditional upsert (`used + qty <= limit`), then stock by one
     conditional UPDATE; never count-then-insert. The hot row (the item's stock) is locked
     last, so on PostgreSQL its lock is held only for the order's insert and the commit. The
     refusal, if any, with what was taken given back in the same transaction; sold out is
     reported before the limit when both apply."""
     limited = ref.item_id is not None and ref.per_buyer_limit is not None
-    if limited and (qty > ref.per_buyer_limit or tx.one(
+    if limited and (qty > ref.per_buyer_limit or tx.one(  # type: ignore[operator]
             _TAKE_LIMIT, buyer_id=buyer_id, item_id=ref.item_id, qty=qty,
             limit=ref.per_buyer_limit) is None):
         if _left(tx, ref) < qty:
@@ -188,17 +198,17 @@ def _take_units(tx: Any, ref: Reference, buyer_id: int, qty: int) -> SoldOut | N
     if taken:
         return None
     if limited:
-        order_states.return_usage(tx, buyer_id, ref.item_id, qty)
+        order_states.return_usage(tx, buyer_id, ref.item_id, qty)  # type: ignore[arg-type]
     return _sold_out(tx, ref, qty)
 
 
-def _left(tx: Any, ref: Reference) -> int:
+def _left(tx: HotTransaction, ref: Reference) -> int:
     if ref.item_id is not None:
         return tx.one(_ITEM_LEFT, item_id=ref.item_id)[0]
     return tx.one(_PRODUCT_LEFT, sku=ref.sku)[0]
 
 
-def _sold_out(tx: Any, ref: Reference, qty: int) -> SoldOut:
+def _sold_out(tx: HotTransaction, ref: Reference, qty: int) -> SoldOut:
     """Say exactly what ran out: the promotion's allocation or the list-price stock, and how
     many are left when some are."""
     left = _left(tx, ref)

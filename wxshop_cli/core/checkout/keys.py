@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, null, select, update
+from sqlmodel import col
 
 from wxshop_cli.core.checkout.outcome import Claim, Outcome
 from wxshop_cli.core.checkout.reference import buyer_id_for
 from wxshop_cli.db.models import IdempotencyKey
 from wxshop_cli.db.prepared import Prepared, dialect_insert, hot_transaction
 from wxshop_cli.errors import Conflict, SoldOut, TryAgain
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
 
 KEY_TTL = dt.timedelta(hours=24)
 #: A claim older than this was left by a crashed process; a retry may take it over.
@@ -27,9 +32,10 @@ _KEY_CLAIM = Prepared(lambda d: dialect_insert(d, IdempotencyKey.__table__).valu
 ).on_conflict_do_nothing(index_elements=["buyer_id", "key"]).returning(
     IdempotencyKey.__table__.c.buyer_id))
 _KEY_READ = Prepared(lambda _: select(
-    IdempotencyKey.request_hash, IdempotencyKey.state, IdempotencyKey.order_no,
-    IdempotencyKey.response_json, IdempotencyKey.claimed_at, IdempotencyKey.expires_at,
-).where(IdempotencyKey.buyer_id == bindparam("buyer_id"), IdempotencyKey.key == bindparam("key")))
+    *map(col, (IdempotencyKey.request_hash, IdempotencyKey.state, IdempotencyKey.order_no,
+               IdempotencyKey.response_json, IdempotencyKey.claimed_at, IdempotencyKey.expires_at)),
+).where(col(IdempotencyKey.buyer_id) == bindparam("buyer_id"),
+         col(IdempotencyKey.key) == bindparam("key")))
 
 
 def _KEY_WHERE() -> tuple[Any, Any]:
@@ -46,10 +52,10 @@ _KEY_REFUSED = Prepared(lambda _: update(IdempotencyKey).where(*_KEY_WHERE()).va
     state="done", order_no=null(), exit_code=bindparam("exit_code"),
     response_json=bindparam("response_json")))
 _KEY_RELEASE = Prepared(lambda _: update(IdempotencyKey).where(
-    *_KEY_WHERE(), IdempotencyKey.state == "running").values(claimed_at=bindparam("lapsed")))
+    *_KEY_WHERE(), col(IdempotencyKey.state) == "running").values(claimed_at=bindparam("lapsed")))
 
 
-def claim_key(tx: Any, buyer_id: int, fingerprint: str, key: str, order_no: str,
+def claim_key(tx: HotTransaction, buyer_id: int, fingerprint: str, key: str, order_no: str,
               now: dt.datetime) -> Claim | None:
     """Claim `key` for the new order `order_no`. None when it is claimed (the caller goes on
     to reserve the order); the earlier claim's answer when the key was used before."""
@@ -60,7 +66,7 @@ def claim_key(tx: Any, buyer_id: int, fingerprint: str, key: str, order_no: str,
     return _existing_claim(tx, buyer_id, fingerprint, key, order_no, now)
 
 
-def _existing_claim(tx: Any, buyer_id: int, fingerprint: str, key: str, order_no: str,
+def _existing_claim(tx: HotTransaction, buyer_id: int, fingerprint: str, key: str, order_no: str,
                     now: dt.datetime) -> Claim | None:
     """The key was claimed before. None when an expired key was dropped and claimed afresh
     with `order_no` (the caller goes on as for a new key)."""
@@ -93,7 +99,7 @@ def _existing_claim(tx: Any, buyer_id: int, fingerprint: str, key: str, order_no
     return Claim(resume_order_no=claimed_order_no)
 
 
-def store_refusal(tx: Any, buyer_id: int, key: str, refusal: SoldOut) -> None:
+def store_refusal(tx: HotTransaction, buyer_id: int, key: str, refusal: SoldOut) -> None:
     """A purchase refused in its claim (sold out, limit): the outcome is kept on the key, so
     a replay answers the same."""
     refusal.extra["idempotency_key"] = key
@@ -102,18 +108,18 @@ def store_refusal(tx: Any, buyer_id: int, key: str, refusal: SoldOut) -> None:
                                          "extra": refusal.extra}, ensure_ascii=False))
 
 
-def mark_done(tx: Any, buyer_id: int, key: str, exit_code: int) -> None:
+def mark_done(tx: HotTransaction, buyer_id: int, key: str, exit_code: int) -> None:
     tx.execute(_KEY_DONE, buyer_id=buyer_id, key=key, exit_code=exit_code)
 
 
-def finish_key(db: Any, buyer_id: int, key: str, outcome: Outcome) -> None:
+def finish_key(db: Database, buyer_id: int, key: str, outcome: Outcome) -> None:
     # Done even when the payment is unknown: a replay settles the order with the gateway
     # first (see settle.refresh_replay), so the retry answers with the settled state.
     with hot_transaction(db) as tx:
         mark_done(tx, buyer_id, key, outcome.exit_code)
 
 
-def release_claim(db: Any, buyer_name: str, key: str, now: dt.datetime) -> None:
+def release_claim(db: Database, buyer_name: str, key: str, now: dt.datetime) -> None:
     """Let a retry take over at once a claim this process gives up (an interrupt while the
     bank was asked): the retry asks the gateway about the order before anything else, as for
     a crashed process's claim, so it never pays twice."""

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wxshop_cli.core import orders as order_states
 from wxshop_cli.db.models import Order
 from wxshop_cli.errors import Conflict, PaymentRefused, TryAgain, WxError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from wxshop_cli.db.engine import Database
 
 #: Gateway refusal codes → error slugs and words.
 REFUSAL_WORDS = {
@@ -28,7 +33,7 @@ class Outcome:
     """The result of one buy: the order (if one was made), whether it is a replay, and the
     error to report with its exit code (None when paid)."""
 
-    order: Order | None
+    order: Order | PlacedOrder | None
     idempotency_key: str
     key_generated: bool
     replayed: bool = False
@@ -79,16 +84,16 @@ class Claim:
     key: str = ""  # the idempotency key it was claimed under (set by batch callers)
 
 
-def order_json(db: Any, outcome: Outcome, buyer_name: str, tz: Any) -> dict[str, Any]:
+def outcome_public(db: Database, outcome: Outcome, buyer_name: str, tz: ZoneInfo) -> dict[str, Any]:
     """The order JSON shape of an outcome: as the hot path wrote it, or (a replay, a settled
     takeover) read with its promotion code."""
     order = outcome.order
     assert order is not None
     if isinstance(order, PlacedOrder):
-        return order_states.public(order, buyer_name, tz, replayed=outcome.replayed,
+        return order_states.order_public(order, buyer_name, tz, replayed=outcome.replayed,
                                    promo_code=order.promo_code)
     with db.transaction(read_only=True) as session:
-        return order_states.describe(session, order, tz, replayed=outcome.replayed)
+        return order_states.stored_order_public(session, order, tz, replayed=outcome.replayed)
 
 
 def error_for(order: Any) -> WxError | None:

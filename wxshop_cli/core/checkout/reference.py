@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, case, exists, select
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from wxshop_cli.config import check_buyer_name
 from wxshop_cli.core.cards import BOUND
@@ -18,7 +19,11 @@ from wxshop_cli.db.models import Address, Buyer, Card, Product, Promo, PromoItem
 from wxshop_cli.db.prepared import Prepared, dialect_insert
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound
 
-_BUYER_ID = Prepared(lambda _: select(Buyer.id).where(Buyer.name == bindparam("name")))
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
+
+_BUYER_ID = Prepared(lambda _: select(col(Buyer.id)).where(col(Buyer.name) == bindparam("name")))
 _INSERT_BUYER = Prepared(lambda d: dialect_insert(d, Buyer.__table__).values(
     name=bindparam("name"), created_at=bindparam("now"), pay_failures=0,
 ).on_conflict_do_nothing(index_elements=["name"]))
@@ -32,47 +37,54 @@ def _item_statement(by_item: bool) -> Any:
         return and_(promo.state == "published", promo.starts_at <= bindparam("now"),
                     promo.ends_at > bindparam("now"))
 
-    columns = (Product.sku, Product.title, Product.list_price_fen, PromoItem.id,
-               PromoItem.price_fen, PromoItem.per_buyer_limit, Promo.id, Promo.code,
+    columns = (*map(col, (Product.sku, Product.title, Product.list_price_fen, PromoItem.id,
+                          PromoItem.price_fen, PromoItem.per_buyer_limit, Promo.id, Promo.code)),
                case((live(Promo), 1), else_=0),
-               case((exists().where(PromoRegion.promo_id == Promo.id), 1), else_=0))
+               case((exists().where(col(PromoRegion.promo_id) == col(Promo.id)), 1), else_=0))
     if by_item:
         return select(*columns).select_from(PromoItem).join(
-            Promo, Promo.id == PromoItem.promo_id).join(Product, Product.sku == PromoItem.sku
-                                                        ).where(PromoItem.id == bindparam("ref"))
-    live_promo_ids = select(other_promo.id).where(live(other_promo))
+            Promo, col(Promo.id) == PromoItem.promo_id).join(
+            Product, col(Product.sku) == PromoItem.sku).where(col(PromoItem.id) == bindparam("ref"))
+    live_promo_ids = select(col(other_promo.id)).where(live(other_promo))
     return select(*columns).select_from(Product).outerjoin(PromoItem, and_(
-        PromoItem.sku == Product.sku, PromoItem.promo_id.in_(live_promo_ids))).outerjoin(
-        Promo, Promo.id == PromoItem.promo_id).where(Product.sku == bindparam("ref")
-                                                     ).order_by(Promo.starts_at, Promo.code)
+        col(PromoItem.sku) == col(Product.sku),
+        col(PromoItem.promo_id).in_(live_promo_ids))).outerjoin(
+        Promo, col(Promo.id) == PromoItem.promo_id).where(
+        col(Product.sku) == bindparam("ref")).order_by(col(Promo.starts_at), Promo.code)
 
 
 def _address_statement(mode: str) -> Any:
     """`--address`, else the default address in `--region`, else the default address."""
-    query = select(Address.id, Address.region_code).where(
-        Address.buyer_id == bindparam("buyer_id"), Address.removed_at.is_(None))
+    query = select(col(Address.id), col(Address.region_code)).where(
+        col(Address.buyer_id) == bindparam("buyer_id"), col(Address.removed_at).is_(None))
     if mode == "given":
-        query = query.where(Address.id == bindparam("address_id"))
+        query = query.where(col(Address.id) == bindparam("address_id"))
     elif mode == "region":
-        query = query.where(Address.region_code == bindparam("region"))
-    return query.order_by(Address.is_default.desc(), Address.created_at, Address.id).limit(1)
+        query = query.where(col(Address.region_code) == bindparam("region"))
+    return query.order_by(col(Address.is_default).desc(), col(Address.created_at),
+                          col(Address.id)).limit(1)
 
 
 def _card_statement(given: bool) -> Any:
-    query = select(Card.id, Card.status).where(Card.buyer_id == bindparam("buyer_id"))
-    return (query.where(Card.id == bindparam("card_id")) if given else
-            query.where(Card.status == BOUND, Card.is_default.is_(True))).limit(1)
+    query = select(col(Card.id), col(Card.status)).where(
+        col(Card.buyer_id) == bindparam("buyer_id"))
+    return (query.where(col(Card.id) == bindparam("card_id")) if given else
+            query.where(col(Card.status) == BOUND, col(Card.is_default).is_(True))).limit(1)
 
 
 # Reference rows are read by small indexed queries, one per table: measured on SQLite, one
 # query joining them all (scalar subqueries in outer joins) cost ~100 µs against ~25 µs for
 # these together, so the "one query" of the issue became "one indexed lookup per table".
-_ITEM = {by_item: Prepared(lambda _, b=by_item: _item_statement(b)) for by_item in (True, False)}
-_ADDRESS = {mode: Prepared(lambda _, m=mode: _address_statement(m))
+# (mypy cannot infer a lambda whose extra parameter has a default: hence the ignores.)
+_ITEM = {by_item: Prepared(lambda _, b=by_item: _item_statement(b))  # type: ignore[misc]
+         for by_item in (True, False)}
+_ADDRESS = {mode: Prepared(lambda _, m=mode: _address_statement(m))  # type: ignore[misc]
             for mode in ("given", "region", "default")}
-_CARD = {given: Prepared(lambda _, g=given: _card_statement(g)) for given in (True, False)}
-_SERVES = Prepared(lambda _: select(PromoRegion.promo_id).where(
-    PromoRegion.promo_id == bindparam("promo_id"), PromoRegion.region_code == bindparam("region")))
+_CARD = {given: Prepared(lambda _, g=given: _card_statement(g))  # type: ignore[misc]
+         for given in (True, False)}
+_SERVES = Prepared(lambda _: select(col(PromoRegion.promo_id)).where(
+    col(PromoRegion.promo_id) == bindparam("promo_id"),
+    col(PromoRegion.region_code) == bindparam("region")))
 
 
 @dataclass(slots=True)
@@ -93,7 +105,7 @@ class Reference:
     card_status: str | None
 
 
-def buyer_id_for(tx: Any, db: Any, name: str, now: dt.datetime) -> int:
+def buyer_id_for(tx: HotTransaction, db: Database, name: str, now: dt.datetime) -> int:
     """The buyer's id, created on first use. Ids never change and buyers are never deleted,
     so each process remembers the ids it read (not one it just inserted: that transaction
     may yet roll back)."""
@@ -110,7 +122,8 @@ def buyer_id_for(tx: Any, db: Any, name: str, now: dt.datetime) -> int:
     return tx.one(_BUYER_ID, name=name)[0]
 
 
-def read_reference(tx: Any, buyer_id: int, request: BuyRequest, now: dt.datetime) -> Reference:
+def read_reference(tx: HotTransaction, buyer_id: int, request: BuyRequest,
+                   now: dt.datetime) -> Reference:
     by_item = request.item.startswith("item_")
     rows = tx.all(_ITEM[by_item], ref=request.item, now=tx.time(now))
     if not rows:

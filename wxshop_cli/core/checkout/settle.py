@@ -5,7 +5,7 @@ claim taken over — which go through the book's ORM paths (core/orders.py)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wxshop_cli.core import orders as order_states
 from wxshop_cli.core.buyers import openid_of
@@ -13,14 +13,19 @@ from wxshop_cli.core.checkout.keys import finish_key, mark_done
 from wxshop_cli.core.checkout.outcome import Claim, Outcome, PlacedOrder, error_for
 from wxshop_cli.db.models import Buyer, Order
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+    from wxshop_cli.db.prepared import HotTransaction
+    from wxshop_cli.gateway.base import PaymentGateway
 
-def charge(gateway: Any, buyer_name: str, order: PlacedOrder, now: dt.datetime) -> Any:
+
+def charge(gateway: PaymentGateway, buyer_name: str, order: PlacedOrder, now: dt.datetime) -> Any:
     return gateway.charge(out_trade_no=order.order_no, card_token=order.card_id,
                           amount_fen=order.amount_fen, openid=openid_of(buyer_name),
                           product=order.title, now=now)
 
 
-def record_outcome(tx: Any, order: PlacedOrder, result: Any, key: str, generated: bool,
+def record_outcome(tx: HotTransaction, order: PlacedOrder, result: Any, key: str, generated: bool,
                    now: dt.datetime) -> Outcome | None:
     """Transaction two: the gateway's answer on the order and the key's final state, written
     together. None when the order had moved on meanwhile (see `settle_slowly`)."""
@@ -32,7 +37,7 @@ def record_outcome(tx: Any, order: PlacedOrder, result: Any, key: str, generated
     return outcome
 
 
-def settle_slowly(db: Any, gateway: Any, order: PlacedOrder, result: Any, key: str,
+def settle_slowly(db: Database, gateway: PaymentGateway, order: PlacedOrder, result: Any, key: str,
                   generated: bool, now: dt.datetime) -> Outcome:
     """Someone else closed or settled the order between our transactions (a cancel, a sweep):
     the book's path records the answer, refunding a payment that landed on a closed order."""
@@ -43,7 +48,7 @@ def settle_slowly(db: Any, gateway: Any, order: PlacedOrder, result: Any, key: s
     return outcome
 
 
-def complete_claim(db: Any, gateway: Any, claim: Claim, key: str, generated: bool,
+def complete_claim(db: Database, gateway: PaymentGateway, claim: Claim, key: str, generated: bool,
                    now: dt.datetime) -> Outcome:
     """The claims that did not make a fresh order: a replay, or a crashed claim taken over."""
     if claim.replay is not None:
@@ -69,12 +74,13 @@ def complete_claim(db: Any, gateway: Any, claim: Claim, key: str, generated: boo
     return outcome
 
 
-def _buyer_name(db: Any, buyer_id: int) -> str:
+def _buyer_name(db: Database, buyer_id: int) -> str:
     with db.transaction(read_only=True) as session:
         return session.get_one(Buyer, buyer_id).name
 
 
-def refresh_replay(db: Any, gateway: Any, outcome: Outcome, now: dt.datetime) -> Outcome:
+def refresh_replay(db: Database, gateway: PaymentGateway, outcome: Outcome,
+                   now: dt.datetime) -> Outcome:
     """A replay shows the order as it is now, settling an unknown payment first."""
     if outcome.order is None:
         return outcome

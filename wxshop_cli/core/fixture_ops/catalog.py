@@ -24,7 +24,7 @@ def add_product(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
     from wxshop_cli import money
     from wxshop_cli.core import catalog
 
-    values = {
+    values: dict[str, Any] = {
         "sku": catalog.check_sku(args["sku"]),
         "title": catalog.check_title(args["title"]),
         "list_price_fen": money.parse_yuan(args["price"], field="price"),
@@ -34,7 +34,7 @@ def add_product(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
     }
     with ctx.db.transaction() as session:
         product = catalog.add_product(session, **values, now=ctx.now)
-        return {"id": product.sku, **catalog.public(product)}
+        return {"id": product.sku, **catalog.product_public(product)}
 
 
 @op("promo.publish")

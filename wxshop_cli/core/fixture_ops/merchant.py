@@ -13,5 +13,5 @@ def set_merchant(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
                                      args.get("fee_rate"))
     with ctx.db.transaction() as session:
         merchant.update_settings(session, changes, ctx.now)
-        result = merchant.public(merchant.get_settings(session))
+        result = merchant.settings_public(merchant.get_settings(session))
     return {"id": result["mch_id"], **result}

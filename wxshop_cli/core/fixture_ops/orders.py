@@ -29,5 +29,6 @@ def place(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
     if outcome.error is not None:
         raise outcome.error
     order = outcome.order
+    assert order is not None  # no error: the buy made an order
     return {"id": order.order_no, "status": order.status, "amount_fen": order.amount_fen,
             "transaction_id": order.transaction_id}

@@ -7,7 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 Operation = Callable[["FixtureContext", dict[str, Any]], dict[str, Any]]
 OPS: dict[str, Operation] = {}
@@ -29,7 +32,7 @@ def op(name: str, *, required: tuple[str, ...] | None = None,
 
 @dataclass
 class FixtureContext:
-    db: Any  # wxshop_cli.db.engine.Database
+    db: Database
     now: dt.datetime
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     step: str = ""  # the name of the step being applied (ops may key idempotency on it)

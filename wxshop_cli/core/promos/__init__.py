@@ -6,7 +6,7 @@ callers use as `promos.NAME`.
 - `status`: the status shown, derived from the stored state (`draft → published → archived`)
   and one clock reading; what the checkout checks (`is_open_for_sale`).
 - `queries`: the catalog lock, lookups (`require_promo`, `find_live_items_for_sku`,
-  `require_item`, `serves_region`) and the public JSON shapes (`views`, `list_promos`).
+  `require_item`, `serves_region`) and the public JSON shapes (`promos_public`, `list_promos`).
 - `report`: the `Report` of what a change did, and the `Problems` that stop one.
 - `changes`: one change at a time (`create_promo`, `set_item`, `publish_code`, `unpublish`,
   `archive`).
@@ -30,12 +30,12 @@ from wxshop_cli.core.promos.queries import (
     list_promos,
     lock_catalog,
     promo_public,
+    promos_public,
     regions_of,
     require_item,
     require_promo,
     serves_region,
     show_promo,
-    views,
 )
 from wxshop_cli.core.promos.report import CONFLICT_HINTS, Problems, Report, mistakes_error
 from wxshop_cli.core.promos.rules import (
@@ -75,5 +75,5 @@ __all__ = [
     "parse_percent", "parse_spec", "plan_spec", "pricing_for_amount", "promo_public",
     "promo_status", "publish_code", "push_promo", "push_text", "raw_price", "regions_of",
     "regions_serve", "require_item", "require_promo", "serves_region", "set_item",
-    "show_promo", "stock_left", "unpublish", "views",
+    "show_promo", "stock_left", "unpublish", "promos_public",
 ]

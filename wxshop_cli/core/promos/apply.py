@@ -136,12 +136,12 @@ def _item_conflicts(session: Session, problems: Problems, plan: SpecPlan, *, now
             item_conflicts(problems, old, new_price=plan.prices[item.sku], new_stock=item.stock,
                            started=started, force=force, stock_where=f"{item.path}.stock",
                            price_where=f"{item.path}.{item.price_key}")
-    for item in plan.gone:
-        if item.sold > 0 or has_orders(session, item_id=item.id):
+    for gone in plan.gone:
+        if gone.sold > 0 or has_orders(session, item_id=gone.id):
             problems.conflicts.append((
                 "item_has_sales",
-                f"items: {item.sku} ({item.id}) is not in the file but has sales "
-                f"({item.sold} sold); it cannot be removed"))
+                f"items: {gone.sku} ({gone.id}) is not in the file but has sales "
+                f"({gone.sold} sold); it cannot be removed"))
 
 
 def _list_price_conflicts(session: Session, problems: Problems, plan: SpecPlan) -> None:
@@ -240,9 +240,9 @@ def _replace_regions(session: Session, promo_id: int, regions: list[str]) -> Non
 def _write_items(session: Session, report: Report, plan: SpecPlan, promo: Promo,
                  now: dt.datetime) -> None:
     """The items: removed, then changed or created in file order."""
-    for item in plan.gone:
-        delete_item(session, item)
-        report.removed.append({"kind": "item", "key": item.sku, "id": item.id})
+    for gone in plan.gone:
+        delete_item(session, gone)
+        report.removed.append({"kind": "item", "key": gone.sku, "id": gone.id})
     for position, item in enumerate(plan.spec.items):
         write_item(session, report, promo, plan.by_sku.get(item.sku), sku=item.sku,
                    pricing=item.pricing, price_fen=plan.prices[item.sku], stock=item.stock,

@@ -32,15 +32,16 @@ def eligible_buyers(session: Session, promo: Promo, regions: Sequence[str]) -> l
     from sqlalchemy import exists
 
     conditions = [
-        exists().where(col(Card.buyer_id) == col(Buyer.id), Card.status == "bound"),
+        exists().where(col(Card.buyer_id) == col(Buyer.id), col(Card.status) == "bound"),
         ~exists().where(col(InboxMessage.buyer_id) == col(Buyer.id),
-                        InboxMessage.promo_id == promo.id),
+                        col(InboxMessage.promo_id) == promo.id),
     ]
     if regions:
         conditions.append(exists().where(
             col(Address.buyer_id) == col(Buyer.id), col(Address.is_default).is_(True),
             col(Address.removed_at).is_(None), col(Address.region_code).in_(list(regions))))
-    return list(session.exec(select(Buyer.id).where(*conditions).order_by(col(Buyer.id))).all())
+    return list(session.exec(select(col(Buyer.id)).where(*conditions).order_by(
+        col(Buyer.id))).all())
 
 
 def push_promo(session: Session, promo: Promo, items: Sequence[PromoItem],

@@ -124,7 +124,7 @@ def promo_public(promo: Promo, items: list[PromoItem], products: dict[str, Produ
     }
 
 
-def views(session: Session, promos: Sequence[Promo], now: dt.datetime,
+def promos_public(session: Session, promos: Sequence[Promo], now: dt.datetime,
           tz: ZoneInfo) -> list[dict[str, Any]]:
     """Public shapes of several promotions with three queries, whatever their number."""
     ids = [promo.id for promo in promos if promo.id is not None]
@@ -149,7 +149,7 @@ def list_promos(session: Session, now: dt.datetime, tz: ZoneInfo, *,
     """The buyer's view (live and sold-out promotions) or, with `every`, all of them;
     `region` keeps those that serve it (nationwide ones serve every region)."""
     promos = session.exec(select(Promo).order_by(col(Promo.starts_at), col(Promo.code))).all()
-    shown = views(session, promos, now, tz)
+    shown = promos_public(session, promos, now, tz)
     if not every:
         shown = [view for view in shown if view["status"] in BUYER_VISIBLE]
     if region is not None:
@@ -158,5 +158,5 @@ def list_promos(session: Session, now: dt.datetime, tz: ZoneInfo, *,
 
 
 def show_promo(session: Session, code: str, now: dt.datetime, tz: ZoneInfo) -> dict[str, Any]:
-    return views(session, [require_promo(session, code)], now, tz)[0]
+    return promos_public(session, [require_promo(session, code)], now, tz)[0]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, func, select
 
@@ -11,10 +11,15 @@ from wxshop_cli.clock import iso
 from wxshop_cli.db.models import Discrepancy, ReconcileRun
 from wxshop_cli.errors import NotFound
 
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import Session
+
 STATUSES = ("open", "resolved", "deferred")
 
 
-def _counts(session: Any, run_ids: list[str]) -> dict[str, dict[str, int]]:
+def _counts(session: Session, run_ids: list[str]) -> dict[str, dict[str, int]]:
     d = Discrepancy.__table__.c
     counts: dict[str, dict[str, int]] = {run: dict.fromkeys(STATUSES, 0) for run in run_ids}
     if run_ids:
@@ -24,7 +29,7 @@ def _counts(session: Any, run_ids: list[str]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def _run_public(run: ReconcileRun, counts: dict[str, int], tz: Any) -> dict[str, Any]:
+def _run_public(run: ReconcileRun, counts: dict[str, int], tz: ZoneInfo) -> dict[str, Any]:
     return {
         "run_id": run.id,
         "bill_date": run.bill_date.isoformat(),
@@ -48,7 +53,7 @@ def _run_public(run: ReconcileRun, counts: dict[str, int], tz: Any) -> dict[str,
     }
 
 
-def discrepancy_public(item: Discrepancy, tz: Any) -> dict[str, Any]:
+def discrepancy_public(item: Discrepancy, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "id": item.id,
         "kind": item.kind,
@@ -66,7 +71,7 @@ def discrepancy_public(item: Discrepancy, tz: Any) -> dict[str, Any]:
     }
 
 
-def get_run(session: Any, run_id: str) -> ReconcileRun:
+def get_run(session: Session, run_id: str) -> ReconcileRun:
     run = session.get(ReconcileRun, run_id)
     if run is None:
         raise NotFound(f"no reconciliation run {run_id}", slug="run_not_found",
@@ -74,13 +79,13 @@ def get_run(session: Any, run_id: str) -> ReconcileRun:
     return run
 
 
-def run_summary(session: Any, run_id: str, tz: Any) -> dict[str, Any]:
+def run_summary(session: Session, run_id: str, tz: ZoneInfo) -> dict[str, Any]:
     """The run without its discrepancies (they may be many: see `iter_discrepancies`)."""
     run = get_run(session, run_id)
     return _run_public(run, _counts(session, [run_id])[run_id], tz)
 
 
-def iter_discrepancies(session: Any, run_id: str, tz: Any) -> Iterator[dict[str, Any]]:
+def iter_discrepancies(session: Session, run_id: str, tz: ZoneInfo) -> Iterator[dict[str, Any]]:
     """A run's discrepancies in bill-line order, then the book's, streamed."""
     d = Discrepancy.__table__.c
     query = (select(Discrepancy).where(d.run_id == run_id)
@@ -91,13 +96,13 @@ def iter_discrepancies(session: Any, run_id: str, tz: Any) -> Iterator[dict[str,
         yield discrepancy_public(item, tz)
 
 
-def run_public(session: Any, run_id: str, tz: Any) -> dict[str, Any]:
+def run_public(session: Session, run_id: str, tz: ZoneInfo) -> dict[str, Any]:
     """The run as SPEC section 3 shapes it, discrepancies included."""
     return {**run_summary(session, run_id, tz),
             "discrepancies": list(iter_discrepancies(session, run_id, tz))}
 
 
-def list_runs(session: Any, tz: Any, limit: int = 1000) -> list[dict[str, Any]]:
+def list_runs(session: Session, tz: ZoneInfo, limit: int = 1000) -> list[dict[str, Any]]:
     """The newest runs, each in the SPEC's run shape (discrepancies included, fetched in one
     query for all the listed runs)."""
     r = ReconcileRun.__table__.c

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from wxshop_cli.core.reconcile.history import get_run
 from wxshop_cli.core.text import check_text
 from wxshop_cli.db.models import Discrepancy
+from wxshop_cli.db.sql import rows_changed
 from wxshop_cli.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
 
 
 def check_note(note: str) -> str:
     return check_text(note, field="--note", limit=500, slug="invalid_note")
 
 
-def resolve(db: Any, run_id: str, item_id: str, note: str,
+def resolve(db: Database, run_id: str, item_id: str, note: str,
             now: dt.datetime) -> tuple[Discrepancy, bool]:
     """Close an open or deferred item with a note. Returns (item, changed). Resolving again
     with the same note changes nothing; with another note it is a conflict."""
@@ -34,9 +39,9 @@ def resolve(db: Any, run_id: str, item_id: str, note: str,
                 return item, False
             raise Conflict(f"discrepancy {item_id} is already resolved",
                            slug="discrepancy_resolved", hint=f"its note: {item.note}")
-        changed = session.execute(update(Discrepancy).where(
-            Discrepancy.id == item_id, Discrepancy.status.in_(("open", "deferred"))
-        ).values(status="resolved", note=note, resolved_at=now)).rowcount
+        changed = rows_changed(session, update(Discrepancy).where(
+            col(Discrepancy.id) == item_id, col(Discrepancy.status).in_(("open", "deferred"))
+        ).values(status="resolved", note=note, resolved_at=now))
         if changed != 1:
             raise Conflict(f"discrepancy {item_id} changed meanwhile; try again",
                            slug="discrepancy_resolved")

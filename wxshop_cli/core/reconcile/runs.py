@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     and_,
@@ -40,6 +40,9 @@ from wxshop_cli.core.reconcile.stage import (
 from wxshop_cli.db.models import Discrepancy, MerchantSettings, ReconcileRun
 from wxshop_cli.db.types import UTCDateTime, new_id
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+
 #: Notes with which the next day's run decides a deferred payment (found, or still missing).
 _FOUND_NOTE = "found in the bill of"
 _MISSING_NOTE = "not in the bill of"
@@ -61,7 +64,7 @@ class _Matched:
     flagged_rows: int
 
 
-def reconcile(db: Any, source: BillSource, *, bill_date: dt.date | None = None,
+def reconcile(db: Database, source: BillSource, *, bill_date: dt.date | None = None,
               rerun: bool = False, now: dt.datetime,
               progress: Progress | None = None,
               warn: Callable[[str], None] | None = None) -> Reconciled:

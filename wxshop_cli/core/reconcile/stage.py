@@ -192,15 +192,17 @@ def _stage_tuples(reader: BillStream, mch_id: str, rate_ppm: int, span: _Span
                   ) -> Iterator[tuple]:
     default_rate = rate_ppm
     refund_bill = reader.bill_type == "REFUND"
-    first = last = None
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
     try:
         for row in reader:
             if row.mch_id != mch_id and row.sub_mch_id != mch_id:
                 raise _wrong_merchant(row, mch_id)
             when = row.refund_requested_at if refund_bill else row.trade_time
-            if first is None or when < first:
+            # (the reader sets the time its bill type has on every row)
+            if first is None or when < first:  # type: ignore[operator]
                 first = when
-            if last is None or when > last:
+            if last is None or when > last:  # type: ignore[operator]
                 last = when
             rate = row.rate_ppm if row.rate_ppm is not None else default_rate
             if row.kind == "payment":

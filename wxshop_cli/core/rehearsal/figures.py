@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 from wxshop_cli.core.rehearsal.stage import Stage
 from wxshop_cli.core.rehearsal.verdict import units_of
 
+if TYPE_CHECKING:
+    from wxshop_cli.db.engine import Database
+
 # ------------------------------------------------------------------ the dashboard's numbers
 
 
-def units_sold(db: Any, stage: Stage) -> dict[str, int]:
+def units_sold(db: Database, stage: Stage) -> dict[str, int]:
     """Units sold per SKU of the promotion: what a rehearsal with the same seed repeats."""
     with db.transaction(read_only=True) as session:
         units = units_of(session)

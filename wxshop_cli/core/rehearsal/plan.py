@@ -56,7 +56,7 @@ def make_plan(stage: Stage, options: Options) -> Plan:
         else:
             item = rng.choices(items, weights)[0]
         worker = n % workers
-        if kill and rng.random() < 0.15:
+        if kill and rng.random() < 0.15 and plan.kill_worker is not None:
             worker = plan.kill_worker
         plan.sends.append(Send(at, worker, {"buyer": buyer, "item": item.id,
                                             "idempotency_key": f"rh{options.seed}-{n}"},
@@ -68,7 +68,7 @@ def make_plan(stage: Stage, options: Options) -> Plan:
         plan.limit_item = target.id
         plan.limit_buyers = rng.sample(approving[-50:], min(3, len(approving)))
         for buyer in plan.limit_buyers:
-            for k in range(target.limit + 2):  # more than the limit, from every worker
+            for k in range((target.limit or 0) + 2):  # more than the limit, from every worker
                 plan.sends.append(Send(duration * 0.2, k % workers, {
                     "buyer": buyer, "item": target.id,
                     "idempotency_key": f"rh{options.seed}-limit-{buyer}-{k}"}, "limit_race"))

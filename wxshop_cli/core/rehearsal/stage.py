@@ -6,11 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from wxshop_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from wxshop_cli.db.engine import Database
 
 STORMS = ("last_units", "limit_race", "same_key", "refusals", "timeouts", "kill")
 PASSWORD = "201311"  # every rehearsal buyer's payment password (the sandbox's, not secret)
@@ -95,7 +101,7 @@ class Stage:
         return self.now - RUSH_OFFSET + RETRY_OFFSET
 
 
-def prepare(db: Any, options: Options, spec: Any, tz: Any) -> Stage:
+def prepare(db: Database, options: Options, spec: Any, tz: ZoneInfo) -> Stage:
     """Publish the promotion (no push: the crowd is not the point) and create the crowd:
     buyers with a sandbox test card, an address in a served region and the payment
     password. Buyers are written directly, in bulk: binding is not what is rehearsed."""
@@ -109,7 +115,7 @@ def prepare(db: Any, options: Options, spec: Any, tz: Any) -> Stage:
         rows = promos.items_of(session, promo.id)
         from wxshop_cli.db.models import Product
 
-        titles = dict(session.execute(select(Product.sku, Product.title)).all())
+        titles = dict(session.execute(select(col(Product.sku), col(Product.title))).all())
         items = [Item(row.id, row.sku, titles.get(row.sku, row.sku), row.stock_total,
                       row.per_buyer_limit) for row in rows]
         regions = list(promos.regions_of(session, promo.id)) or ["310000"]
@@ -145,7 +151,7 @@ def _every_behaviour_once(buyers: list[str], behaviour: dict[str, str],
             behaviour[spare] = kind
 
 
-def _create_crowd(db: Any, buyers: list[str], behaviour: dict[str, str], regions: list[str],
+def _create_crowd(db: Database, buyers: list[str], behaviour: dict[str, str], regions: list[str],
                   rng: random.Random, now: dt.datetime) -> None:
     from wxshop_cli import security
     from wxshop_cli.core.cards import FINGERPRINT, check_number
@@ -166,8 +172,8 @@ def _create_crowd(db: Any, buyers: list[str], behaviour: dict[str, str], regions
             session.execute(Buyer.__table__.insert(), [
                 {"name": name, "created_at": now, "pay_failures": 0,
                  "pay_password_hash": password_hash} for name in names])
-            ids = dict(session.execute(select(Buyer.name, Buyer.id).where(
-                Buyer.name.in_(names))).all())
+            ids = dict(session.execute(select(col(Buyer.name), col(Buyer.id)).where(
+                col(Buyer.name).in_(names))).all())
             cards, gateway, addresses = [], [], []
             for name in names:
                 kind = behaviour[name]

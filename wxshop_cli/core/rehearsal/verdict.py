@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from wxshop_cli.core.rehearsal.plan import Plan
 from wxshop_cli.core.rehearsal.stage import Stage
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from wxshop_cli.db.engine import Database
 
 # ------------------------------------------------------------------ the verdict
 
@@ -24,7 +30,7 @@ class Check:
         return {"name": self.name, "ok": self.ok, "detail": self.detail}
 
 
-def verdict(db: Any, stage: Stage, plan: Plan, results: list[dict[str, Any]],
+def verdict(db: Database, stage: Stage, plan: Plan, results: list[dict[str, Any]],
             killed_keys: set[str], bill_path: Any) -> list[Check]:
     """Every check of a sale day, on the book as the crowd left it (after the killed
     worker's retry and the sweep of unknown payments)."""
@@ -42,20 +48,21 @@ def verdict(db: Any, stage: Stage, plan: Plan, results: list[dict[str, Any]],
     return checks
 
 
-def units_of(session: Any) -> dict[str, int]:
+def units_of(session: Session) -> dict[str, int]:
     from wxshop_cli.db.models import Order
 
-    return dict(session.execute(select(Order.item_id, func.sum(Order.qty)).where(
-        Order.stock_returned.is_(False), Order.item_id.is_not(None)).group_by(Order.item_id)
+    return dict(session.execute(select(col(Order.item_id), func.sum(col(Order.qty))).where(
+        col(Order.stock_returned).is_(False), col(Order.item_id).is_not(None)).group_by(
+        col(Order.item_id))
     ).all())
 
 
-def _stock_checks(session: Any, stage: Stage, plan: Plan) -> list[Check]:
+def _stock_checks(session: Session, stage: Stage, plan: Plan) -> list[Check]:
     from wxshop_cli.db.models import PromoItem
 
     units = units_of(session)
-    sold = dict(session.execute(select(PromoItem.id, PromoItem.sold).where(
-        PromoItem.id.in_([item.id for item in stage.items]))).all())
+    sold = dict(session.execute(select(col(PromoItem.id), col(PromoItem.sold)).where(
+        col(PromoItem.id).in_([item.id for item in stage.items]))).all())
     over = [i.sku for i in stage.items if sold[i.id] > i.stock_total or
             units.get(i.id, 0) > i.stock_total]
     sold_out = [i for i in stage.items if sold[i.id] == i.stock_total]
@@ -73,14 +80,16 @@ def _stock_checks(session: Any, stage: Stage, plan: Plan) -> list[Check]:
     return checks
 
 
-def _limit_checks(session: Any, stage: Stage, plan: Plan) -> list[Check]:
+def _limit_checks(session: Session, stage: Stage, plan: Plan) -> list[Check]:
     from wxshop_cli.db.models import Buyer, Order
 
     limits = {item.id: item.limit for item in stage.items if item.limit}
-    rows = session.execute(select(Buyer.name, Order.item_id, func.sum(Order.qty)).join(
-        Buyer, Buyer.id == Order.buyer_id).where(
-        Order.stock_returned.is_(False), Order.item_id.in_(list(limits) or [""])).group_by(
-        Buyer.name, Order.item_id)).all()
+    rows = session.execute(select(col(Buyer.name), col(Order.item_id),
+                                  func.sum(col(Order.qty))).join(
+        Buyer, col(Buyer.id) == col(Order.buyer_id)).where(
+        col(Order.stock_returned).is_(False),
+        col(Order.item_id).in_(list(limits) or [""])).group_by(
+        col(Buyer.name), col(Order.item_id))).all()
     broken = [f"{name}@{item}" for name, item, units in rows if units > limits[item]]
     checks = [Check("no per-buyer limit exceeded", not broken, "every buyer within limits"
                     if not broken else f"over the limit: {', '.join(broken[:5])}")]
@@ -94,11 +103,12 @@ def _limit_checks(session: Any, stage: Stage, plan: Plan) -> list[Check]:
     return checks
 
 
-def _key_checks(session: Any, stage: Stage, plan: Plan, results: list[dict[str, Any]],
+def _key_checks(session: Session, stage: Stage, plan: Plan, results: list[dict[str, Any]],
                 killed_keys: set[str]) -> list[Check]:
     from wxshop_cli.db.models import GatewayPayment, Order
 
-    per_key = Counter(dict(session.execute(select(Order.idempotency_key, func.count()).group_by(
+    per_key = Counter(dict(session.execute(select(col(Order.idempotency_key),
+                                                  func.count()).group_by(
         Order.idempotency_key)).all()))
     checks = []
     if plan.raced_keys:
@@ -113,24 +123,25 @@ def _key_checks(session: Any, stage: Stage, plan: Plan, results: list[dict[str, 
     refusing = {b for b, kind in stage.behaviour.items() if kind not in ("approve", "timeout")}
     if refusing:
         charged = session.execute(select(func.count()).select_from(Order).join(
-            GatewayPayment, GatewayPayment.out_trade_no == Order.order_no).where(
-            GatewayPayment.status == "SUCCESS", Order.buyer_id.in_(_ids(session, refusing)))
+            GatewayPayment, col(GatewayPayment.out_trade_no) == col(Order.order_no)).where(
+            col(GatewayPayment.status) == "SUCCESS",
+            col(Order.buyer_id).in_(_ids(session, refusing)))
         ).scalar_one()
         checks.append(Check("storm refusals: refusing cards charged nothing", charged == 0,
                             f"{len(refusing)} buyers with refusing cards, {charged} charged"))
     timeouts = {b for b, kind in stage.behaviour.items() if kind == "timeout"}
     if timeouts:
         unsettled = session.execute(select(func.count()).select_from(Order).where(
-            Order.status.in_(("paying", "pending_payment")),
-            Order.buyer_id.in_(_ids(session, timeouts)))).scalar_one()
+            col(Order.status).in_(("paying", "pending_payment")),
+            col(Order.buyer_id).in_(_ids(session, timeouts)))).scalar_one()
         checks.append(Check("storm timeouts: every unknown payment settled", unsettled == 0,
                             f"{len(timeouts)} buyers behind a timing-out bank, "
                             f"{unsettled} unsettled"))
     if plan.kill_worker is not None:
         twice = [k for k in killed_keys if per_key[k] > 1]
         unsettled = session.execute(select(func.count()).select_from(Order).where(
-            Order.idempotency_key.in_(list(killed_keys) or [""]),
-            Order.status.in_(("paying", "pending_payment")))).scalar_one()
+            col(Order.idempotency_key).in_(list(killed_keys) or [""]),
+            col(Order.status).in_(("paying", "pending_payment")))).scalar_one()
         checks.append(Check("storm kill: every killed purchase paid once or not at all",
                             not twice and unsettled == 0,
                             f"{len(killed_keys)} purchases of the killed worker retried; "
@@ -138,13 +149,14 @@ def _key_checks(session: Any, stage: Stage, plan: Plan, results: list[dict[str, 
     return checks
 
 
-def _ids(session: Any, names: set[str]) -> list[int]:
+def _ids(session: Session, names: set[str]) -> list[int]:
     from wxshop_cli.db.models import Buyer
 
-    return list(session.execute(select(Buyer.id).where(Buyer.name.in_(list(names)))).scalars())
+    return list(session.execute(select(col(Buyer.id)).where(
+        col(Buyer.name).in_(list(names)))).scalars())
 
 
-def _reconciles(db: Any, stage: Stage, bill_path: Any) -> Check:
+def _reconciles(db: Database, stage: Stage, bill_path: Any) -> Check:
     """The day's bill, exported from the sandbox platform, reconciles clean."""
     from wxshop_cli.clock import beijing
     from wxshop_cli.core import reconcile
@@ -161,7 +173,8 @@ def _reconciles(db: Any, stage: Stage, bill_path: Any) -> Check:
         from wxshop_cli.db.models import Discrepancy
 
         still_open = session.execute(select(func.count()).select_from(Discrepancy).where(
-            Discrepancy.run_id == outcome.run_id, Discrepancy.status == "open")).scalar_one()
+            col(Discrepancy.run_id) == outcome.run_id,
+            col(Discrepancy.status) == "open")).scalar_one()
     return Check("the day's bill reconciles", still_open == 0,
                  f"{exported.payments} payments, {exported.refunds} refunds; "
                  f"{still_open} open (run {outcome.run_id})")

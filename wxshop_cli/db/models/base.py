@@ -3,9 +3,9 @@ money fields."""
 
 # No `from __future__ import annotations` here: pydantic would have to evaluate every field's
 # annotation string when the models are defined (a quarter of this module's import time).
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Index
+from sqlalchemy import Index, Table
 from sqlalchemy.util import PopulateDict, memoized_property
 from sqlmodel import Field
 from sqlmodel import SQLModel as _SQLModel
@@ -20,6 +20,9 @@ class SQLModel(_SQLModel):
     all of them was a tenth of a database command's start-up)."""
 
     model_config = SQLModelConfig(defer_build=True)
+
+    if TYPE_CHECKING:  # set by SQLModel on every table model; sqlmodel's types do not say so
+        __table__: ClassVar[Table]
 
 
 class PartialIndex(Index):

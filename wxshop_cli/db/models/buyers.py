@@ -3,6 +3,7 @@
 # No `from __future__ import annotations` here: pydantic would have to evaluate every field's
 # annotation string when the models are defined.
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import UniqueConstraint, text
 from sqlmodel import Field
@@ -13,7 +14,10 @@ from wxshop_cli.db.models.base import PartialIndex, SQLModel, money_field, utc_f
 class Buyer(SQLModel, table=True):
     __tablename__ = "buyer"
 
-    id: int | None = Field(default=None, primary_key=True)
+    if TYPE_CHECKING:  # every row code reads has been flushed: its id is set
+        id: int = Field(default=None, primary_key=True)
+    else:
+        id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=32, unique=True)
     # One real-name identity per buyer, kept only as keyed hashes.
     identity_name_hash: str | None = Field(default=None, max_length=64)

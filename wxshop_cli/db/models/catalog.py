@@ -4,6 +4,7 @@ buyer's units of a limited item."""
 # No `from __future__ import annotations` here: pydantic would have to evaluate every field's
 # annotation string when the models are defined.
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
@@ -30,7 +31,10 @@ class Product(ProductBase, table=True):
 class Promo(SQLModel, table=True):
     __tablename__ = "promo"
 
-    id: int | None = Field(default=None, primary_key=True)
+    if TYPE_CHECKING:  # every row code reads has been flushed: its id is set
+        id: int = Field(default=None, primary_key=True)
+    else:
+        id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True)
     title: str = Field(max_length=200)
     starts_at: dt.datetime = utc_field()
