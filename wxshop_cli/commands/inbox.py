@@ -25,8 +25,15 @@ def inbox(
         "--summary", help="Only the unread counts, as one object: unread, sms, promo. "
                           "Marks nothing.")] = False,
 ) -> None:
-    """Unread SMS codes and promotion pushes of the acting buyer, newest first. Only what a
-    terminal shows is marked read (or --mark-read); the unread count goes to stderr."""
+    """The acting buyer's SMS codes and promotion pushes. Unread ones, newest first. Only
+    what a terminal shows is marked read (or --mark-read); the unread count goes to stderr.
+
+    Examples:
+      $ wxshop --buyer lilei inbox
+      # a script reading the SMS code of a binding leaves the messages unread
+      $ wxshop --buyer lilei --json inbox
+      $ wxshop --buyer lilei inbox --summary
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import inbox as core
     from wxshop_cli.db.engine import database
