@@ -94,7 +94,7 @@ def _address_table(rows: list[dict]) -> None:
         tables.Col("id", lambda r: r["id"]),
         tables.Col("address / contact", where, flexible=True),
         tables.Col("phone", lambda r: r["phone_masked"]),
-        tables.Col("default", lambda r: "✓" if r["is_default"] else ""),
+        tables.Col("default", lambda r: "yes" if r["is_default"] else "no"),
     ], title="My addresses", empty="no saved address (wxshop address add)")
 
 

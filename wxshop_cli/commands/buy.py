@@ -221,10 +221,10 @@ def _line_writer(db: Any):
 
 
 def _say_summary(summary: Any) -> None:
-    from wxshop_cli.output import say
+    from wxshop_cli.output import counted, say
 
     refused = ", ".join(f"{slug} {n}" for slug, n in summary.refused.most_common())
-    say(f"{summary.lines} line{'s' if summary.lines != 1 else ''}: {summary.paid} paid "
-        f"({summary.replayed} replayed), "
-        f"{summary.not_paid} not paid{': ' + refused if refused else ''}; "
+    say(f"{counted(summary.lines, 'line')}: {summary.paid:,} paid "
+        f"({summary.replayed:,} replayed), "
+        f"{summary.not_paid:,} not paid{': ' + refused if refused else ''}; "
         f"{summary.orders_per_second:,.0f} orders/s")

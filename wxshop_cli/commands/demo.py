@@ -46,7 +46,8 @@ def demo(
     if settings.json:
         emit(result, [])
     elif not terminal:
-        emit([{"step": n, "title": c.title,
-               "facts": "; ".join(f"{k}={v}" for k, v in c.summary.items())}
+        from wxshop_cli.views.demo import fact_line
+
+        emit([{"step": n, "title": c.title, "facts": fact_line(c.summary)}
               for n, c in enumerate(chapters, start=1)],
              [Column("step", "step"), Column("title", "title"), Column("facts", "facts")])

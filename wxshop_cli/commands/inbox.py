@@ -49,16 +49,16 @@ def inbox(
     messages = core.read_inbox(db, settings.buyer, include_read=all_, tz=settings.tz)
     unread = [m["id"] for m in messages if not m["read"]]
     shown_to_a_person = stdout_is_terminal() and not settings.json
-    title = f"Inbox of {settings.buyer}" + (f" · {len(unread)} unread" if unread else "")
+    title = f"Inbox of {settings.buyer}" + (f" · {len(unread):,} unread" if unread else "")
     empty = "no unread messages" if not all_ else "no messages"
     emit(messages, COLUMNS, title=title, empty=empty,
          human=lambda rows: _inbox_table(rows, title, empty))
     if shown_to_a_person or mark_read:
         marked = core.mark_read(db, settings.buyer, unread)
         if marked and not shown_to_a_person:
-            say(f"{marked} marked read")
+            say(f"{marked:,} marked read")
     elif unread:
-        say(f"{len(unread)} unread, left unread (--mark-read marks them read)")
+        say(f"{len(unread):,} unread, left unread (--mark-read marks them read)")
 
 
 SUMMARY_COLUMNS = [Column("buyer", "buyer"), Column("unread", "unread"), Column("sms", "sms"),
@@ -91,5 +91,5 @@ def _inbox_table(rows: list[dict], title: str, empty: str) -> None:
         tables.Col("message", message),
         tables.Col("kind", kind),
         tables.Col("text", lambda r: r["text"], flexible=True),
-        tables.Col("read", lambda r: "✓" if r["read"] else ""),
+        tables.Col("read", lambda r: "yes" if r["read"] else "no"),
     ], title=title, empty=empty)

@@ -8,7 +8,14 @@ import typer
 
 from wxshop_cli.cli import Yes, confirm_or_stop, group
 from wxshop_cli.output import emit
-from wxshop_cli.views.orders import LIST_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS, SWEEP_COLUMNS
+from wxshop_cli.views.orders import (
+    LIST_COLUMNS,
+    ORDER_COLUMNS,
+    REFUND_COLUMNS,
+    SHOW_COLUMNS,
+    SWEEP_COLUMNS,
+    show_order,
+)
 
 app = group("orders", """The order book: list, show, cancel, refund, sweep.
 
@@ -85,7 +92,7 @@ def show(order_no: Annotated[str, typer.Argument(metavar="ORDER",
       $ wxshop --buyer lilei orders show D201311110000000001
       $ wxshop --json orders show D201311110000000001
     """
-    emit(_show(order_no), ORDER_COLUMNS, title="Order")
+    emit(_show(order_no), SHOW_COLUMNS, title="Order", human=show_order)
 
 
 @app.command("cancel")

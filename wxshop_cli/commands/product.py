@@ -97,7 +97,7 @@ def _product_table(rows: list[dict]) -> None:
                                                 "url": r["image_url"] or ""}), flexible=True),
         tables.Col("list price", lambda r: money.display(r["list_price_fen"]),
                    justify="right"),
-        tables.Col("stock", lambda r: str(r["stock"]), justify="right"),
+        tables.Col("stock", lambda r: f"{r['stock']:,}", justify="right"),
     ], title="Products", empty="no products yet")
 
 

@@ -77,7 +77,7 @@ def _chart(rows: list[dict[str, Any]], title: str, total: dict[str, Any]) -> Non
         err_console().print("[dim]no sales[/dim]")
         return
     console = out_console()
-    figures = [[str(r["orders"]), str(r["units"]), display(r["gmv_fen"]),
+    figures = [[f"{r['orders']:,}", f"{r['units']:,}", display(r["gmv_fen"]),
                 display(r["avg_order_fen"])] for r in rows]
     footer = [str(total["orders"]), str(total["units"]), display(total["gmv_fen"]),
               display(total["avg_order_fen"])]
