@@ -8,8 +8,6 @@ card. A card number is never taken as a literal argument except the sandbox's te
 
 from __future__ import annotations
 
-import sys
-from collections import deque
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -77,8 +75,7 @@ def bind_card(
         "--default", help="Make the new card the default (the first card always is).")]
     = False,
 ) -> None:
-    """Bind a bank card. On a terminal: one interactive command. Without one: prints the
-    pending binding; finish it with `wxshop bind-card confirm BINDING --code CODE`."""
+    """`wxshop bind-card`: its help is bind_app's (interactive, or two steps)."""
     if ctx.invoked_subcommand is not None:
         return
     from wxshop_cli.config import current
@@ -91,27 +88,6 @@ def bind_card(
 
 
 bind_app.callback(invoke_without_command=True)(_with_common_options(bind_card))
-
-
-class _Stdin:
-    """What the `-` options read: one value a line, the card number first, then the security
-    code. A pipe is read to its end at the first value; a terminal is read one line per
-    value with echo off, so a typed card number or security code never shows on the screen
-    (or in a terminal recording)."""
-
-    def __init__(self) -> None:
-        self.terminal = sys.stdin.isatty()
-        self.lines: deque[str] | None = None
-
-    def next(self, label: str) -> str | None:
-        """The next value, or None when the input has ended."""
-        if self.terminal:
-            from wxshop_cli.terminal import read_hidden
-
-            return read_hidden(label)
-        if self.lines is None:
-            self.lines = deque(line.strip() for line in sys.stdin.read().splitlines())
-        return self.lines.popleft() if self.lines else None
 
 
 def _literal_number(number: str) -> str:
@@ -144,7 +120,9 @@ def _two_step(number: str | None, holder: str | None, id_number: str | None,
     settings = current()
     now = settings.clock.now()
     today = now.astimezone(settings.tz).date()
-    stdin = _Stdin()
+    from wxshop_cli.terminal import StdinValues
+
+    stdin = StdinValues()
     # Form first, in the order of the flow; nothing is opened before every value passed.
     if number is None:
         raise _missing("card number", "pass --number - and give the number on stdin")
@@ -336,9 +314,7 @@ def _interactive(number: str | None, holder: str | None, id_number: str | None,
 def list_(
     all_: Annotated[bool, typer.Option("--all", help="Include unbound cards.")] = False,
 ) -> None:
-    """The acting buyer's bound cards, the default first.
-
-    On a terminal the list starts with the red dot: unread promotion pushes.
+    """The acting buyer's bound cards, the default first. A terminal shows the red dot.
 
     Examples:
       $ wxshop --buyer lilei cards list
@@ -387,9 +363,7 @@ def show(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id."
 @cards_app.command("unbind")
 def unbind(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")],
            yes: Yes = False) -> None:
-    """Unbind a card: kept for order history, it can no longer pay.
-
-    On a terminal it asks first (--yes skips the question).
+    """Unbind a card: kept for order history, it can no longer pay. Asks on a terminal.
 
     Examples:
       $ wxshop --buyer lilei cards unbind card_4b8d2e6f1a9c3075

@@ -73,7 +73,20 @@ def create(
          title="Promotion created (draft)")
 
 
-@app.command("add-item")
+ADD_ITEM_HELP = """Add a product to a promotion, or change its item.
+
+The SKU already in the promotion: its price rule, stock and limit are changed. Give exactly
+one of --price, --percent-off, --amount-off.
+
+Examples:
+  $ wxshop promo add-item weekend --sku YX-3001 --price 89 --stock 100
+  $ wxshop promo add-item weekend --sku YX-1002 --percent-off 15 --stock 50 \\
+      --per-buyer-limit 1
+  $ wxshop promo add-item weekend --sku YX-2004 --amount-off 20.50 --stock 30
+"""
+
+
+@app.command("add-item", help=ADD_ITEM_HELP)  # the help is long: kept out of the function
 def add_item(
     code: Annotated[str, typer.Argument(metavar="CODE", help="The promotion's code.")],
     sku: Annotated[str, typer.Option("--sku", metavar="SKU", help="A product in the catalog.")],
@@ -91,17 +104,6 @@ def add_item(
     force: Annotated[bool, typer.Option("--force", help="Allow a price change after the "
                                                         "promotion started.")] = False,
 ) -> None:
-    """Add a product to a promotion, or change its item.
-
-    The SKU already in the promotion: its price rule, stock and limit are changed. Give
-    exactly one of --price, --percent-off, --amount-off.
-
-    Examples:
-      $ wxshop promo add-item weekend --sku YX-3001 --price 89 --stock 100
-      $ wxshop promo add-item weekend --sku YX-1002 --percent-off 15 --stock 50 \\
-          --per-buyer-limit 1
-      $ wxshop promo add-item weekend --sku YX-2004 --amount-off 20.50 --stock 30
-    """
     from wxshop_cli import money
     from wxshop_cli.config import current
     from wxshop_cli.core import catalog, promos
