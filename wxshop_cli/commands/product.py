@@ -11,7 +11,7 @@ app = group("product", """The catalog: products with list price and stock.
 
 Examples:
   $ wxshop product list
-  $ wxshop product add --sku YX-4001 --title "罗技 M185 鼠标" --price 99 --stock 20
+  $ wxshop product add --sku YX-4001 --title "M185 鼠标" --price 99 --stock 20
 """)
 
 COLUMNS = [
@@ -40,8 +40,8 @@ def add(
     """Add a product; a SKU that exists is refused (exit 5).
 
     Examples:
-      $ wxshop product add --sku YX-4001 --title "罗技 M185 鼠标" --price 99 --stock 20
-      $ wxshop product add --sku YX-4002 --title "小米移动电源 10400mAh" --price 79.00 \\
+      $ wxshop product add --sku YX-4001 --title "M185 鼠标" --price 99 --stock 20
+      $ wxshop product add --sku YX-4002 --title "小米移动电源" --price 79.00 \\
           --stock 500 --image-url https://img.example/yx-4002.jpg
     """
     from wxshop_cli import money
