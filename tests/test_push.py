@@ -75,7 +75,7 @@ def test_the_push_reaches_exactly_the_targeted_buyers_once(cli, tmp_path, backen
         assert message.kind == "promo"
         assert message.id.startswith("msg_")
         assert message.read is False
-        assert message.text == "双11精选商品 is live: 3 items from ¥99.00"
+        assert message.text == "双11精选商品 is live: 3 items (wxshop promo show double11-2013)"
         assert message.created_at == dt.datetime.fromisoformat(DURING)
 
     # Re-publishing — unchanged, changed, or forced — never pushes twice.
@@ -132,7 +132,7 @@ def test_a_scheduled_promotion_says_when_it_starts_and_an_ended_one_is_not_pushe
     make_buyer("early", addresses=(("310000", True, False),))
     publish(cli, write(tmp_path, base()), now=BEFORE)
     assert inbox()["early"][0].text == (
-        "双11精选商品 starts 2013-11-11 00:00: 3 items from ¥99.00")
+        "双11精选商品 starts 2013-11-11 00:00: 3 items (wxshop promo show double11-2013)")
     late = base()
     late["code"] = "over"
     assert publish(cli, write(tmp_path, late, "late.toml"), now="2013-11-12T08:00:00+08:00")[
@@ -151,7 +151,7 @@ def test_publish_by_code_pushes_too_and_dry_run_only_counts(cli, tmp_path, backe
     assert dry["notified"] == 1
     assert inbox() == {}
     assert cli.json("--now", DURING, "promo", "publish", "d11")["notified"] == 1
-    assert inbox()["shanghai"][0].text == "双11精选商品 is live: 1 item from ¥9.00"
+    assert inbox()["shanghai"][0].text == "双11精选商品 is live: 1 item (wxshop promo show d11)"
     assert cli.json("--now", DURING, "promo", "publish", "d11")["notified"] == 0
 
 
@@ -164,3 +164,24 @@ def test_the_red_dot_counts_the_push(cli, tmp_path):
     db = open_db()
     with db.transaction(read_only=True) as session:
         assert unread_count(session, buyer_id) == 1
+
+
+def test_the_push_makes_no_price_claim_that_goes_stale(cli, tmp_path):
+    """The push is written once, at publish time; prices and stock change after it (an item
+    sells out, a price is forced). It names the promotion to look at instead of quoting a
+    price, and what it points at tells the live facts (issue 14)."""
+    cli.json("db", "upgrade")
+    make_buyer("shanghai", addresses=(("310000", True, False),))
+    cli.json("product", "add", "--sku", "S1", "--title", "T", "--price", "149", "--stock", "0")
+    cli.json("promo", "create", "--code", "d11", "--title", "双11", "--region", "310000",
+             "--starts", "2013-11-11T00:00:00+08:00", "--ends", "2013-11-12T00:00:00+08:00")
+    cli.json("promo", "add-item", "d11", "--sku", "S1", "--price", "149", "--stock", "1")
+    cli.json("--now", DURING, "promo", "publish", "d11")
+    text = inbox()["shanghai"][0].text
+    assert "¥" not in text and "149" not in text
+    assert text == "双11 is live: 1 item (wxshop promo show d11)"
+    # sold out after the push: the place the push names says so
+    cli.json("--now", DURING, "promo", "add-item", "d11", "--sku", "S1", "--price", "149",
+             "--stock", "0")
+    shown = cli.json("--now", DURING, "promo", "show", "d11")
+    assert shown["status"] == "sold_out"

@@ -18,8 +18,15 @@ _lean_typer()  # no pydantic for plain text options (wxshop_cli/lean.py)
 
 app = WxTyper(
     name="wxshop",
-    help="Bind a bank card once, buy in one step, publish promotions, reconcile WeChat Pay "
-    "bills. Global options go before the command.",
+    help="""Bind a bank card once, buy in one step, publish promotions, reconcile WeChat Pay
+bills. Global options go before the command.
+
+Examples:
+  $ wxshop fixtures load double11
+  $ wxshop --buyer lilei promo list
+  $ WXSHOP_PAY_PASSWORD=201311 wxshop --buyer lilei buy YX-3001 --qty 2
+  $ wxshop --json orders list --all --status paid
+""",
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (wxshop_cli/completion.py)
     pretty_exceptions_show_locals=False,

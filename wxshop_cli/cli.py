@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from wxshop_cli import errors
 from wxshop_cli.config import current
+from wxshop_cli.helpformat import HelpWithExamples, WxCommand
 
 if TYPE_CHECKING:  # Typer vendors its own click: its UsageError is typer.BadParameter's base
     from typer._click.exceptions import UsageError as _ClickUsageError
@@ -321,7 +322,7 @@ class InvalidTime(typer.BadParameter):
         self.value = value
 
 
-class OneLineGroup(TyperGroup):
+class OneLineGroup(HelpWithExamples, TyperGroup):
     """Every group: click's usage errors anywhere below the root become one line (the root
     converts them, knowing every argument); an unknown command names the close ones."""
 
@@ -386,6 +387,7 @@ class WxTyper(typer.Typer):
         super().__init__(*args, **kwargs)
 
     def command(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("cls", WxCommand)
         register = super().command(*args, **kwargs)
 
         def decorator(func):

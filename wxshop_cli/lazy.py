@@ -31,51 +31,48 @@ COMMANDS: dict[str, Entry] = {
     "regions": Entry("regions", "regions",
                      "The 34 provincial-level divisions (GB/T 2260 codes)."),
     "demo": Entry("demo", "demo",
-                  "Run the Double 11 story end to end on its own database (demo.db in the "
-                  "data directory, recreated each run; never the one in WXSHOP_DB)."),
+                  "Run the Double 11 story end to end on its own database. It is demo.db in "
+                  "the data directory, recreated each run; never the one in WXSHOP_DB."),
     "inbox": Entry("inbox", "inbox",
-                   "Unread SMS codes and promotion pushes of the acting buyer, newest first. "
-                   "Only what a terminal shows is marked read (or --mark-read); the unread "
-                   "count goes to stderr."),
+                   "The acting buyer's SMS codes and promotion pushes. Unread ones, newest "
+                   "first. Only what a terminal shows is marked read (or --mark-read); the "
+                   "unread count goes to stderr."),
     "buy": Entry("buy", "buy",
                  "Buy in one step: item → saved address → bound card. The payment password "
                  "comes from the terminal or WXSHOP_PAY_PASSWORD (with --from: "
                  "WXSHOP_PAY_PASSWORD or each line's pay_password; a batch never prompts)."),
     "rehearse": Entry("rehearse", "rehearse",
-                      "Rehearse a Double 11: a seeded crowd with storms on a throwaway "
-                      "database (or --db), then the verdict: audit clean, stock exact, limits "
-                      "kept, the day's bill reconciled. Exit 0 when every check holds, 8 when "
-                      "any fails."),
+                      "Rehearse a Double 11 on a throwaway database (or --db). A seeded crowd "
+                      "with storms, then the verdict: audit clean, stock exact, limits kept, "
+                      "the day's bill reconciled. Exit 0 when every check holds, 8 when any "
+                      "fails."),
     "reconcile": Entry("reconcile", "reconcile",
                        "Compare a WeChat Pay trade bill with the order book. Exit 0 when "
                        "nothing is open, 8 when discrepancies are (printed on stdout, not an "
                        "error)."),
     "audit": Entry("audit", "audit",
-                   "Check every invariant of the book in one consistent read. Exit 0 when "
-                   "clean, 8 when anything is violated (printed on stdout, not an error)."),
+                   "Check the book's invariants in one consistent read. Exit 0 when clean, 8 "
+                   "when anything is violated (printed on stdout, not an error)."),
     "db": Entry("db", "app", "Where the database is, and its schema."),
     "merchant": Entry("merchant", "app",
-                      "The shop's settings: WeChat app id, merchant number, fee rate."),
+                      "The shop's settings: app id, merchant number, fee rate."),
     "fixtures": Entry("fixtures", "app",
-                      "Apply fixture files (catalogs, buyers, cards, orders) in order."),
-    "product": Entry("product", "app",
-                     "The catalog: SKU, title, image, description, list price and stock."),
-    "promo": Entry("promo", "app",
-                   "Promotions: create, add items, publish (with a push), list as strips."),
-    "bind-card": Entry("cards", "bind_app", "Bind a bank card (SMS code; the first card "
-                                            "sets the payment password)."),
+                      "Load fixture files: catalogs, buyers, cards, orders."),
+    "product": Entry("product", "app", "The catalog: products with list price and stock."),
+    "promo": Entry("promo", "app", "Promotions: create, add items, publish, list."),
+    "bind-card": Entry("cards", "bind_app", "Bind a bank card: card, identity, then an SMS "
+                                            "code. The buyer's first card also sets the "
+                                            "payment password."),
     "cards": Entry("cards", "cards_app", "The acting buyer's bound bank cards."),
-    "address": Entry("address", "app", "The acting buyer's shipping addresses (the default "
-                                        "one is offered at checkout)."),
-    "orders": Entry("orders", "app",
-                    "The order book: list, show, cancel, refund, close expired orders."),
+    "address": Entry("address", "app", "The acting buyer's shipping addresses. The default "
+                                        "one is offered at checkout."),
+    "orders": Entry("orders", "app", "The order book: list, show, cancel, refund, sweep."),
     "bill": Entry("bill", "app", "WeChat Pay trade bills of the sandbox payment platform."),
     "reconciliations": Entry("reconcile", "app",
                              "Stored reconciliation runs: list, show, resolve items."),
     "report": Entry("report", "app", "Merchant reports."),
     "sandbox": Entry("sandbox", "app",
-                     "The sandbox's test cards (each with its behaviour) and identities that "
-                     "pass a binding's checks."),
+                     "Test cards (each with its behaviour) and identities."),
 }
 
 

@@ -101,13 +101,21 @@ class Column:
             tz = current().tz
             parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
             return clock.human(parsed, tz)
-        if self.kind == "bool":
+        if self.kind == "bool":  # never a blank cell: a false is said, not left out
             if terminal:
-                return "✓" if value else ""
+                return "yes" if value else "no"
             return "true" if value else "false"
+        if terminal and type(value) is int:  # counts read 1,234 on a terminal, not in TSV
+            return f"{value:,}"
         if self.kind == "list":
             return shown(",".join(str(v) for v in value))
         return shown(str(value))
+
+
+def counted(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 row`, `2 rows`, `1,234 rows`: a count in human output (JSON and TSV stay plain
+    integers)."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
 
 
 def print_json(data: Any) -> None:

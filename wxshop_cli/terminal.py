@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import sys
+from collections import deque
 
 from wxshop_cli.core.paypassword import ENV_PASSWORD, check_form, env_password
 from wxshop_cli.errors import InvalidInput, UsageError
@@ -127,3 +128,22 @@ def read_promo_stdin() -> bytes:
         raise UsageError("`promo publish -` got nothing on stdin", slug="missing_value",
                          hint="pipe the file in: wxshop promo publish - < double11.toml")
     return data
+
+
+class StdinValues:
+    """What the `-` options read: one value a line, the card number first, then the security
+    code. A pipe is read to its end at the first value; a terminal is read one line per
+    value with echo off, so a typed card number or security code never shows on the screen
+    (or in a terminal recording)."""
+
+    def __init__(self) -> None:
+        self.terminal = sys.stdin.isatty()
+        self.lines: deque[str] | None = None
+
+    def next(self, label: str) -> str | None:
+        """The next value, or None when the input has ended."""
+        if self.terminal:
+            return read_hidden(label)
+        if self.lines is None:
+            self.lines = deque(line.strip() for line in sys.stdin.read().splitlines())
+        return self.lines.popleft() if self.lines else None

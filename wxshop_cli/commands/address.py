@@ -9,8 +9,14 @@ import typer
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column, emit
 
-app = group("address", "The acting buyer's shipping addresses (the default one is offered "
-                       "at checkout).")
+app = group("address", """The acting buyer's shipping addresses. The default one is offered
+at checkout.
+
+Examples:
+  $ wxshop --buyer lilei address list
+  $ wxshop --buyer lilei address add --region 310000 --city 上海市 \\
+      --street "黄浦区南京东路 1 号" --contact 李雷 --phone 13800138001
+""")
 
 COLUMNS = [
     Column("id", "id"), Column("region", "region"), Column("city", "city"),
@@ -23,15 +29,25 @@ COLUMNS = [
 def add(
     region: Annotated[str, typer.Option("--region", metavar="CODE",
                                         help="GB/T 2260 code (see `wxshop regions`).")],
-    city: Annotated[str, typer.Option("--city", help="City, as text.")],
-    street: Annotated[str, typer.Option("--street", help="District, street and number.")],
-    contact: Annotated[str, typer.Option("--contact", help="Who receives the parcel.")],
-    phone: Annotated[str, typer.Option("--phone", help="The contact's Chinese mobile.")],
+    city: Annotated[str, typer.Option("--city", metavar="TEXT", help="City, as text.")],
+    street: Annotated[str, typer.Option("--street", metavar="TEXT",
+                                        help="District, street and number.")],
+    contact: Annotated[str, typer.Option("--contact", metavar="NAME",
+                                         help="Who receives the parcel.")],
+    phone: Annotated[str, typer.Option("--phone", metavar="MOBILE",
+                                       help="The contact's Chinese mobile.")],
     default: Annotated[bool, typer.Option("--default", help="Make it the default address "
                                                             "(the first one always is).")]
     = False,
 ) -> None:
-    """Save an address; the first one becomes the default."""
+    """Save an address; the first one becomes the default.
+
+    Examples:
+      $ wxshop --buyer lilei address add --region 310000 --city 上海市 \\
+          --street "黄浦区南京东路 1 号" --contact 李雷 --phone 13800138001
+      $ wxshop --buyer lilei address add --region 440000 --city 深圳市 \\
+          --street "南山区科技园 2 号" --contact 李雷 --phone 13800138001 --default
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import addresses
 
@@ -46,7 +62,12 @@ def add(
 
 @app.command("list")
 def list_() -> None:
-    """The acting buyer's addresses, the default first."""
+    """The acting buyer's addresses, the default first.
+
+    Examples:
+      $ wxshop --buyer lilei address list
+      $ wxshop --buyer lilei --json address list
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import addresses
     from wxshop_cli.db.engine import database
@@ -73,14 +94,19 @@ def _address_table(rows: list[dict]) -> None:
         tables.Col("id", lambda r: r["id"]),
         tables.Col("address / contact", where, flexible=True),
         tables.Col("phone", lambda r: r["phone_masked"]),
-        tables.Col("default", lambda r: "✓" if r["is_default"] else ""),
+        tables.Col("default", lambda r: "yes" if r["is_default"] else "no"),
     ], title="My addresses", empty="no saved address (wxshop address add)")
 
 
 @app.command("default")
 def default(address: Annotated[str, typer.Argument(metavar="ID", help="The address id.")]
             ) -> None:
-    """Make an address the default."""
+    """Make an address the default.
+
+    Examples:
+      $ wxshop --buyer lilei address default addr_2c6e1f9a0b7d4835
+      $ wxshop --buyer lilei --json address default addr_2c6e1f9a0b7d4835
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import addresses
     from wxshop_cli.db.engine import database
@@ -93,8 +119,14 @@ def default(address: Annotated[str, typer.Argument(metavar="ID", help="The addre
 @app.command("remove")
 def remove(address: Annotated[str, typer.Argument(metavar="ID", help="The address id.")]
            ) -> None:
-    """Remove an address (kept for order history); a removed default is replaced by the
-    oldest remaining address."""
+    """Remove an address; it is kept for order history.
+
+    A removed default is replaced by the oldest remaining address.
+
+    Examples:
+      $ wxshop --buyer lilei address remove addr_2c6e1f9a0b7d4835
+      $ wxshop --buyer lilei --json address remove addr_2c6e1f9a0b7d4835
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import addresses
     from wxshop_cli.db.engine import database

@@ -14,8 +14,13 @@ def audit(
         "--limit", metavar="N", help="List at most N violations (all are counted; default "
                                      "1000, 0 lists none).")] = "1000",
 ) -> None:
-    """Check every invariant of the book in one consistent read. Exit 0 when clean, 8 when
-    anything is violated (printed on stdout, not an error)."""
+    """Check the book's invariants in one consistent read. Exit 0 when clean, 8 when
+    anything is violated (printed on stdout, not an error).
+
+    Examples:
+      $ wxshop audit
+      $ wxshop audit --json --limit 50
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import audit as service
     from wxshop_cli.core.catalog import parse_count

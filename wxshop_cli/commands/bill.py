@@ -9,7 +9,12 @@ import typer
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column
 
-app = group("bill", "WeChat Pay trade bills of the sandbox payment platform.")
+app = group("bill", """WeChat Pay trade bills of the sandbox payment platform.
+
+Examples:
+  $ wxshop bill export --date 2013-11-11 -o bill-20131111.csv
+  $ wxshop bill export --date 2013-11-11 --type REFUND
+""")
 
 EXPORT_COLUMNS = [
     Column("path", "path"), Column("bill_date", "bill_date"), Column("bill_type", "bill_type"),
@@ -29,7 +34,7 @@ class BillType(StrEnum):
 Date = Annotated[dt.datetime, typer.Option(
     "--date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
     help="The bill day, in Beijing time (bills always are).")]
-Type = Annotated[BillType, typer.Option("--type", case_sensitive=False,
+Type = Annotated[BillType, typer.Option("--type", case_sensitive=False, metavar="TYPE",
                                         help="ALL, SUCCESS (payments) or REFUND.")]
 Output = Annotated[str, typer.Option("-o", "--output", metavar="FILE",
                                      help="Write here (default or '-': stdout).")]
@@ -39,9 +44,16 @@ Gzip = Annotated[bool, typer.Option("--gzip", help="gzip-compress the bill.")]
 @app.command("export")
 def export(date: Date, bill_type: Type = BillType.ALL, output: Output = "-",
            compress: Gzip = False) -> None:
-    """Write the gateway's ledger for one Beijing day as a WeChat Pay trade bill
-    (docs/bills-wechat.md): CRLF, backticked values, five-decimal fees, a summary that adds
-    up."""
+    """Write one Beijing day of the gateway's ledger as a trade bill.
+
+    The WeChat Pay format (docs/bills-wechat.md): CRLF, backticked values, five-decimal
+    fees, a summary that adds up. What `wxshop reconcile` reads.
+
+    Examples:
+      $ wxshop bill export --date 2013-11-11 -o bill-20131111.csv
+      $ wxshop bill export --date 2013-11-11 --gzip -o bill-20131111.csv.gz
+      $ wxshop bill export --date 2013-11-11 --type SUCCESS
+    """
     import sys
 
     from wxshop_cli.config import current

@@ -10,8 +10,8 @@ if TYPE_CHECKING:
     from wxshop_cli.db.engine import Database
 
 Item = Annotated[str | None, typer.Argument(
-    help="A promo item id (item_…) or a SKU (not with --from).")]
-Qty = Annotated[int, typer.Option("--qty", help="Units to buy.")]
+    metavar="ITEM", help="A promo item id (item_…) or a SKU (not with --from).")]
+Qty = Annotated[int, typer.Option("--qty", metavar="N", help="Units to buy.")]
 Region = Annotated[str | None, typer.Option("--region", metavar="CODE",
                                             help="Use the default address in this region.")]
 Address = Annotated[str | None, typer.Option("--address", metavar="ID",
@@ -19,7 +19,7 @@ Address = Annotated[str | None, typer.Option("--address", metavar="ID",
 Card = Annotated[str | None, typer.Option("--card", metavar="CARD",
                                           help="Pay with this bound card.")]
 IdempotencyKey = Annotated[str | None, typer.Option(
-    "--idempotency-key", metavar="K", help="Retry-safe key; one is generated if absent.")]
+    "--idempotency-key", metavar="KEY", help="Retry-safe key; one is generated if absent.")]
 FromFile = Annotated[str | None, typer.Option(
     "--from", metavar="FILE|-",
     help="Many purchases from JSON lines (a file, or - for stdin); one result line each "
@@ -36,7 +36,16 @@ def buy(item: Item = None, qty: Qty = 1, region: Region = None, address: Address
         group: Group = 1, workers: Workers = 1) -> None:
     """Buy in one step: item → saved address → bound card. The payment password comes from the
     terminal or WXSHOP_PAY_PASSWORD (with --from: WXSHOP_PAY_PASSWORD or each line's
-    pay_password; a batch never prompts)."""
+    pay_password; a batch never prompts).
+
+    Examples:
+      $ wxshop --buyer lilei buy YX-1002 --qty 2
+      # in a script: the password from the environment, a key to retry safely
+      $ WXSHOP_PAY_PASSWORD=201311 wxshop --buyer lilei --json buy YX-3001 \\
+          --idempotency-key lilei-nuts-1
+      $ wxshop --buyer hanmeimei buy YX-1004 --region 440000
+      $ wxshop buy --from purchases.jsonl --group 100 --workers 2
+    """
     from wxshop_cli.errors import UsageError
 
     if from_file is not None:
@@ -213,10 +222,10 @@ def _line_writer(db: Database):
 
 
 def _say_summary(summary: Any) -> None:
-    from wxshop_cli.output import say
+    from wxshop_cli.output import counted, say
 
     refused = ", ".join(f"{slug} {n}" for slug, n in summary.refused.most_common())
-    say(f"{summary.lines} line{'s' if summary.lines != 1 else ''}: {summary.paid} paid "
-        f"({summary.replayed} replayed), "
-        f"{summary.not_paid} not paid{': ' + refused if refused else ''}; "
+    say(f"{counted(summary.lines, 'line')}: {summary.paid:,} paid "
+        f"({summary.replayed:,} replayed), "
+        f"{summary.not_paid:,} not paid{': ' + refused if refused else ''}; "
         f"{summary.orders_per_second:,.0f} orders/s")

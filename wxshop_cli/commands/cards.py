@@ -8,8 +8,6 @@ card. A card number is never taken as a literal argument except the sandbox's te
 
 from __future__ import annotations
 
-import sys
-from collections import deque
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -22,10 +20,29 @@ from wxshop_cli.views.cards import BINDING_COLUMNS, CARD_COLUMNS
 
 T = TypeVar("T")
 
-bind_app = WxTyper(name="bind-card", help="Bind a bank card (SMS code; the first card sets the "
-                   "payment password).", no_args_is_help=False, add_completion=False,
+bind_app = WxTyper(name="bind-card", help="""Bind a bank card: card, identity, then an SMS code.
+The buyer's first card also sets the payment password.
+
+On a terminal: one interactive command. Without one: it prints the pending binding; finish
+it with `wxshop bind-card confirm BINDING --code CODE` (the code is in `wxshop inbox`).
+Test cards and identities: `wxshop sandbox cards`, `wxshop sandbox identities`.
+
+Examples:
+  $ wxshop --buyer wangwu bind-card
+  # the card number on stdin (a real card's number is never an argument)
+  $ wxshop --buyer wangwu bind-card --number - --holder 王五 \\
+      --id-number 110101197811117894 --phone 15000000000 < card.txt
+  $ wxshop --buyer wangwu bind-card --number 6222020000000000000 --holder 王五 \\
+      --id-number 110101197811117894 --phone 15000000000
+  $ wxshop --buyer wangwu bind-card confirm bind_7a3e90c15d2b46f8 --code 428613
+""", no_args_is_help=False, add_completion=False,
                    pretty_exceptions_show_locals=False, rich_markup_mode=None)
-cards_app = group("cards", "The acting buyer's bound bank cards.")
+cards_app = group("cards", """The acting buyer's bound bank cards.
+
+Examples:
+  $ wxshop --buyer lilei cards list
+  $ wxshop --buyer lilei cards default card_4b8d2e6f1a9c3075
+""")
 
 _LITERAL_HINT = ("give it on stdin with --number -, or run `wxshop bind-card` on a terminal to "
                  "type it hidden")
@@ -37,15 +54,16 @@ _LITERAL_HINT = ("give it on stdin with --number -, or run `wxshop bind-card` on
 def bind_card(
     ctx: typer.Context,
     number: Annotated[str | None, typer.Option(
-        "--number", metavar="N|-",
+        "--number", metavar="NUMBER|-",
         help="`-` reads the number from stdin (one value per line: the number, then a credit "
              "card's security code; hidden when stdin is a terminal). Only the sandbox's test "
              "cards may be literal.")] = None,
-    holder: Annotated[str | None, typer.Option("--holder", help="Card holder's name.")] = None,
+    holder: Annotated[str | None, typer.Option("--holder", metavar="NAME",
+                                               help="Card holder's name.")] = None,
     id_number: Annotated[str | None, typer.Option(
-        "--id-number", help="Holder's Chinese resident ID number.")] = None,
+        "--id-number", metavar="ID", help="Holder's Chinese resident ID number.")] = None,
     phone: Annotated[str | None, typer.Option(
-        "--phone", help="Mobile number reserved at the bank.")] = None,
+        "--phone", metavar="MOBILE", help="Mobile number reserved at the bank.")] = None,
     expiry: Annotated[str | None, typer.Option(
         "--expiry", metavar="MM/YY", help="Credit cards: expiry (checked, never kept; checked "
                                           "too if given for a debit card).")] = None,
@@ -57,8 +75,7 @@ def bind_card(
         "--default", help="Make the new card the default (the first card always is).")]
     = False,
 ) -> None:
-    """Bind a bank card. On a terminal: one interactive command. Without one: prints the
-    pending binding; finish it with `wxshop bind-card confirm BINDING --code CODE`."""
+    """`wxshop bind-card`: its help is bind_app's (interactive, or two steps)."""
     if ctx.invoked_subcommand is not None:
         return
     from wxshop_cli.config import current
@@ -71,27 +88,6 @@ def bind_card(
 
 
 bind_app.callback(invoke_without_command=True)(_with_common_options(bind_card))
-
-
-class _Stdin:
-    """What the `-` options read: one value a line, the card number first, then the security
-    code. A pipe is read to its end at the first value; a terminal is read one line per
-    value with echo off, so a typed card number or security code never shows on the screen
-    (or in a terminal recording)."""
-
-    def __init__(self) -> None:
-        self.terminal = sys.stdin.isatty()
-        self.lines: deque[str] | None = None
-
-    def next(self, label: str) -> str | None:
-        """The next value, or None when the input has ended."""
-        if self.terminal:
-            from wxshop_cli.terminal import read_hidden
-
-            return read_hidden(label)
-        if self.lines is None:
-            self.lines = deque(line.strip() for line in sys.stdin.read().splitlines())
-        return self.lines.popleft() if self.lines else None
 
 
 def _literal_number(number: str) -> str:
@@ -124,7 +120,9 @@ def _two_step(number: str | None, holder: str | None, id_number: str | None,
     settings = current()
     now = settings.clock.now()
     today = now.astimezone(settings.tz).date()
-    stdin = _Stdin()
+    from wxshop_cli.terminal import StdinValues
+
+    stdin = StdinValues()
     # Form first, in the order of the flow; nothing is opened before every value passed.
     if number is None:
         raise _missing("card number", "pass --number - and give the number on stdin")
@@ -174,10 +172,18 @@ def _two_step(number: str | None, holder: str | None, id_number: str | None,
 def confirm(
     binding: Annotated[str, typer.Argument(metavar="BINDING", help="The binding id (bind_…).")],
     code: Annotated[str | None, typer.Option(
-        "--code", help="The 6-digit SMS code from `wxshop inbox`.")] = None,
+        "--code", metavar="CODE", help="The 6-digit SMS code from `wxshop inbox`.")] = None,
 ) -> None:
-    """Finish a binding with its SMS code; the buyer's first card also sets the payment
-    password (typed twice on a terminal, else WXSHOP_PAY_PASSWORD)."""
+    """Finish a binding with its SMS code.
+
+    The buyer's first card also sets the payment password (typed twice on a terminal, else
+    WXSHOP_PAY_PASSWORD).
+
+    Examples:
+      $ wxshop --buyer wangwu bind-card confirm bind_7a3e90c15d2b46f8 --code 428613
+      $ WXSHOP_PAY_PASSWORD=201311 wxshop --buyer wangwu --json bind-card confirm \\
+          bind_7a3e90c15d2b46f8 --code 428613
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import cards, paypassword
     from wxshop_cli.core.identity import check_pay_password
@@ -308,7 +314,12 @@ def _interactive(number: str | None, holder: str | None, id_number: str | None,
 def list_(
     all_: Annotated[bool, typer.Option("--all", help="Include unbound cards.")] = False,
 ) -> None:
-    """The acting buyer's bound cards, the default first."""
+    """The acting buyer's bound cards, the default first. A terminal shows the red dot.
+
+    Examples:
+      $ wxshop --buyer lilei cards list
+      $ wxshop --buyer lilei cards list --all --json
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import cards
     from wxshop_cli.db.engine import database
@@ -332,7 +343,12 @@ def _screen(rows: list[dict], buyer: str) -> None:
 
 @cards_app.command("show")
 def show(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")]) -> None:
-    """One card, masked."""
+    """One card, masked.
+
+    Examples:
+      $ wxshop --buyer lilei cards show card_4b8d2e6f1a9c3075
+      $ wxshop --buyer lilei --json cards show card_4b8d2e6f1a9c3075
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import cards
     from wxshop_cli.db.engine import database
@@ -347,7 +363,12 @@ def show(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id."
 @cards_app.command("unbind")
 def unbind(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")],
            yes: Yes = False) -> None:
-    """Unbind a card: kept for order history, it can no longer pay."""
+    """Unbind a card: kept for order history, it can no longer pay. Asks on a terminal.
+
+    Examples:
+      $ wxshop --buyer lilei cards unbind card_4b8d2e6f1a9c3075
+      $ wxshop --buyer lilei cards unbind card_4b8d2e6f1a9c3075 --yes --json
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import cards
     from wxshop_cli.db.engine import database
@@ -363,7 +384,12 @@ def unbind(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id
 
 @cards_app.command("default")
 def default(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id.")]) -> None:
-    """Make a bound card the default card."""
+    """Make a bound card the default card.
+
+    Examples:
+      $ wxshop --buyer lilei cards default card_4b8d2e6f1a9c3075
+      $ wxshop --buyer lilei --json cards default card_4b8d2e6f1a9c3075
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import cards
     from wxshop_cli.db.engine import database

@@ -3,12 +3,24 @@ from __future__ import annotations
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column, emit
 
-app = group("db", "Where the database is, and its schema.")
+app = group("db", """Where the database is, and its schema.
+
+Examples:
+  $ wxshop db path
+  $ wxshop --db postgresql+psycopg://shop@db.example/wxshop db upgrade
+""")
 
 
 @app.command("path")
 def path() -> None:
-    """Print where the database is (a file path, or the URL without its password)."""
+    """Print where the database is (a file path, or a URL).
+
+    A URL is printed without its password. Nothing is opened or created.
+
+    Examples:
+      $ wxshop db path
+      $ wxshop --db shop.db --json db path
+    """
     from wxshop_cli.config import current, is_url
 
     target = current().db_target
@@ -30,7 +42,14 @@ def path() -> None:
 
 @app.command("upgrade")
 def upgrade() -> None:
-    """Create the database or bring its schema up to date (safe to run concurrently)."""
+    """Create the database or bring its schema up to date.
+
+    Safe to run concurrently; every command also does it when the schema is behind.
+
+    Examples:
+      $ wxshop db upgrade
+      $ wxshop --db shop.db --json db upgrade
+    """
     from wxshop_cli.db.engine import database, forget
     from wxshop_cli.db.migrations import HEAD
 

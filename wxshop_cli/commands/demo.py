@@ -12,8 +12,13 @@ def demo(
                                                         "not empty and run the story on it.")]
     = False,
 ) -> None:
-    """Run the Double 11 story end to end on its own database (demo.db in the data directory,
-    recreated each run; never the one in WXSHOP_DB)."""
+    """Run the Double 11 story end to end on its own database. It is demo.db in the data
+    directory, recreated each run; never the one in WXSHOP_DB.
+
+    Examples:
+      $ wxshop demo
+      $ wxshop --db /tmp/story.db demo --force
+    """
     from wxshop_cli.config import current
     from wxshop_cli.db.scratch import open_scratch
     from wxshop_cli.demo.story import DOUBLE11_MORNING, run_story, story_time
@@ -41,7 +46,8 @@ def demo(
     if settings.json:
         emit(result, [])
     elif not terminal:
-        emit([{"step": n, "title": c.title,
-               "facts": "; ".join(f"{k}={v}" for k, v in c.summary.items())}
+        from wxshop_cli.views.demo import fact_line
+
+        emit([{"step": n, "title": c.title, "facts": fact_line(c.summary)}
               for n, c in enumerate(chapters, start=1)],
              [Column("step", "step"), Column("title", "title"), Column("facts", "facts")])

@@ -7,7 +7,12 @@ import typer
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column, emit
 
-app = group("fixtures", "Apply fixture files (catalogs, buyers, cards, orders) in order.")
+app = group("fixtures", """Load fixture files: catalogs, buyers, cards, orders.
+
+Examples:
+  $ wxshop fixtures load double11
+  $ wxshop fixtures load shop.json
+""")
 
 
 @app.command("load")
@@ -15,7 +20,16 @@ def load(
     source: Annotated[str, typer.Argument(metavar="FILE|NAME",
                                           help="A JSON fixture file, or `double11`.")],
 ) -> None:
-    """Apply a fixture; steps already applied are skipped. Prints step name → id."""
+    """Apply a fixture's steps in order; steps already applied are skipped.
+
+    Prints each step's name and the id it made (or found).
+
+    Examples:
+      # three buyers with cards and addresses, and the live double11-2013 promotion
+      $ wxshop fixtures load double11
+      $ wxshop --db demo.db fixtures load double11 --json
+      $ wxshop fixtures load shop.json
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core.fixtures import apply_steps, load_steps
 

@@ -25,8 +25,15 @@ def inbox(
         "--summary", help="Only the unread counts, as one object: unread, sms, promo. "
                           "Marks nothing.")] = False,
 ) -> None:
-    """Unread SMS codes and promotion pushes of the acting buyer, newest first. Only what a
-    terminal shows is marked read (or --mark-read); the unread count goes to stderr."""
+    """The acting buyer's SMS codes and promotion pushes. Unread ones, newest first. Only
+    what a terminal shows is marked read (or --mark-read); the unread count goes to stderr.
+
+    Examples:
+      $ wxshop --buyer lilei inbox
+      # a script reading the SMS code of a binding leaves the messages unread
+      $ wxshop --buyer lilei --json inbox
+      $ wxshop --buyer lilei inbox --summary
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import inbox as core
     from wxshop_cli.db.engine import database
@@ -42,16 +49,16 @@ def inbox(
     messages = core.read_inbox(db, settings.buyer, include_read=all_, tz=settings.tz)
     unread = [m["id"] for m in messages if not m["read"]]
     shown_to_a_person = stdout_is_terminal() and not settings.json
-    title = f"Inbox of {settings.buyer}" + (f" · {len(unread)} unread" if unread else "")
+    title = f"Inbox of {settings.buyer}" + (f" · {len(unread):,} unread" if unread else "")
     empty = "no unread messages" if not all_ else "no messages"
     emit(messages, COLUMNS, title=title, empty=empty,
          human=lambda rows: _inbox_table(rows, title, empty))
     if shown_to_a_person or mark_read:
         marked = core.mark_read(db, settings.buyer, unread)
         if marked and not shown_to_a_person:
-            say(f"{marked} marked read")
+            say(f"{marked:,} marked read")
     elif unread:
-        say(f"{len(unread)} unread, left unread (--mark-read marks them read)")
+        say(f"{len(unread):,} unread, left unread (--mark-read marks them read)")
 
 
 SUMMARY_COLUMNS = [Column("buyer", "buyer"), Column("unread", "unread"), Column("sms", "sms"),
@@ -84,5 +91,5 @@ def _inbox_table(rows: list[dict], title: str, empty: str) -> None:
         tables.Col("message", message),
         tables.Col("kind", kind),
         tables.Col("text", lambda r: r["text"], flexible=True),
-        tables.Col("read", lambda r: "✓" if r["read"] else ""),
+        tables.Col("read", lambda r: "yes" if r["read"] else "no"),
     ], title=title, empty=empty)

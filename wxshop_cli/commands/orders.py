@@ -8,9 +8,22 @@ import typer
 
 from wxshop_cli.cli import Yes, confirm_or_stop, group
 from wxshop_cli.output import emit
-from wxshop_cli.views.orders import LIST_COLUMNS, ORDER_COLUMNS, REFUND_COLUMNS, SWEEP_COLUMNS
+from wxshop_cli.views.orders import (
+    LIST_COLUMNS,
+    ORDER_COLUMNS,
+    REFUND_COLUMNS,
+    SHOW_COLUMNS,
+    SWEEP_COLUMNS,
+    show_order,
+)
 
-app = group("orders", "The order book: list, show, cancel, refund, close expired orders.")
+app = group("orders", """The order book: list, show, cancel, refund, sweep.
+
+Examples:
+  $ wxshop --buyer lilei orders list
+  $ wxshop orders list --all --status paid --date 2013-11-11
+  $ wxshop orders refund D201311110000000001 --amount 100 --yes
+""")
 
 
 class Status(StrEnum):
@@ -25,13 +38,25 @@ class Status(StrEnum):
 @app.command("list")
 def list_(
     all_buyers: Annotated[bool, typer.Option("--all", help="Every buyer's orders.")] = False,
-    status: Annotated[Status | None, typer.Option("--status")] = None,
-    promo: Annotated[str | None, typer.Option("--promo", metavar="CODE")] = None,
+    status: Annotated[Status | None, typer.Option(
+        "--status", metavar="STATUS", help="pending_payment, paying, paid, partially_refunded, "
+                                           "refunded or closed.")] = None,
+    promo: Annotated[str | None, typer.Option("--promo", metavar="CODE",
+                                              help="Only this promotion's orders.")] = None,
     date: Annotated[dt.datetime | None, typer.Option("--date", formats=["%Y-%m-%d"],
+                                                     metavar="YYYY-MM-DD",
                                                      help="Day of creation in WXSHOP_TZ.")]
     = None,
 ) -> None:
-    """The acting buyer's orders, newest first (--all: every buyer's, the merchant's view)."""
+    """The acting buyer's orders, newest first.
+
+    --all lists every buyer's orders: the merchant's view of the whole book.
+
+    Examples:
+      $ wxshop --buyer lilei orders list
+      $ wxshop orders list --all --status paid --date 2013-11-11
+      $ wxshop --json orders list --all --promo double11-2013
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core.order_queries import order_list
     from wxshop_cli.db.engine import database
@@ -57,14 +82,31 @@ def _show(order_no: str, *, settle: bool = True) -> dict:
 
 
 @app.command("show")
-def show(order_no: Annotated[str, typer.Argument(metavar="ORDER")]) -> None:
-    """One order with its refunds. An unknown payment is settled with the gateway first."""
-    emit(_show(order_no), ORDER_COLUMNS, title="Order")
+def show(order_no: Annotated[str, typer.Argument(metavar="ORDER",
+                                                 help="An order number (D…).")]) -> None:
+    """One order with its refunds.
+
+    An unknown payment is settled with the gateway first.
+
+    Examples:
+      $ wxshop --buyer lilei orders show D201311110000000001
+      $ wxshop --json orders show D201311110000000001
+    """
+    emit(_show(order_no), SHOW_COLUMNS, title="Order", human=show_order)
 
 
 @app.command("cancel")
-def cancel(order_no: Annotated[str, typer.Argument(metavar="ORDER")]) -> None:
-    """Cancel one of the acting buyer's unpaid orders; stock and limit are given back."""
+def cancel(order_no: Annotated[str, typer.Argument(metavar="ORDER",
+                                                   help="An unpaid order number (D…).")]
+           ) -> None:
+    """Cancel one of the acting buyer's unpaid orders.
+
+    Its stock and the buyer's limit are given back.
+
+    Examples:
+      $ wxshop --buyer lilei orders cancel D201311110000000002
+      $ wxshop --buyer lilei --json orders cancel D201311110000000002
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import orders
     from wxshop_cli.core.order_queries import buyer_order
@@ -81,16 +123,28 @@ def cancel(order_no: Annotated[str, typer.Argument(metavar="ORDER")]) -> None:
 
 @app.command("refund")
 def refund(
-    order_no: Annotated[str, typer.Argument(metavar="ORDER")],
+    order_no: Annotated[str, typer.Argument(metavar="ORDER", help="A paid order number (D…).")],
     amount: Annotated[str | None, typer.Option("--amount", metavar="YUAN",
                                                help="Default: all that is left.")] = None,
     refund_no: Annotated[str | None, typer.Option("--refund-no", metavar="NO",
                                                   help="Idempotency: the same number "
                                                        "refunds once.")] = None,
-    reason: Annotated[str, typer.Option("--reason", metavar="TEXT")] = "",
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT",
+                                        help="Why (one line, kept with the refund).")] = "",
     yes: Yes = False,
 ) -> None:
-    """Refund a paid order, fully or partly (the merchant's action)."""
+    """Refund a paid order, fully or partly.
+
+    The merchant's action: the money goes back to the buyer's card. On a terminal it asks
+    first (--yes skips the question).
+
+    Examples:
+      $ wxshop orders refund D201311110000000001 --amount 100 --reason 价保 --yes
+      # a retry with the same --refund-no refunds once
+      $ wxshop orders refund D201311110000000001 --amount 50 --refund-no RF-1 --yes
+      # all that is left
+      $ wxshop orders refund D201311110000000001 --yes
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import orders, refunds
     from wxshop_cli.db.engine import database
@@ -113,8 +167,15 @@ def refund(
 
 @app.command("close-expired")
 def close_expired() -> None:
-    """Settle unknown payments with the gateway, close orders unpaid after 15 minutes, and
-    drop idempotency keys older than 24 hours."""
+    """Close orders left unpaid for 15 minutes.
+
+    Unknown payments are settled with the gateway first; idempotency keys older than 24 hours
+    are dropped too. Safe to run at any time (e.g. from cron).
+
+    Examples:
+      $ wxshop orders close-expired
+      $ wxshop --json orders close-expired
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import orders
     from wxshop_cli.db.engine import database

@@ -7,7 +7,12 @@ import typer
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column, emit
 
-app = group("product", "The catalog: SKU, title, image, description, list price and stock.")
+app = group("product", """The catalog: products with list price and stock.
+
+Examples:
+  $ wxshop product list
+  $ wxshop product add --sku YX-4001 --title "M185 鼠标" --price 99 --stock 20
+""")
 
 COLUMNS = [
     Column("sku", "sku"),
@@ -21,15 +26,24 @@ COLUMNS = [
 
 @app.command("add")
 def add(
-    sku: Annotated[str, typer.Option("--sku", help="Unique: 1-64 of A-Z a-z 0-9 . _ -")],
-    title: Annotated[str, typer.Option("--title", help="One line.")],
+    sku: Annotated[str, typer.Option("--sku", metavar="SKU",
+                                     help="Unique: 1-64 of A-Z a-z 0-9 . _ -")],
+    title: Annotated[str, typer.Option("--title", metavar="TEXT", help="One line.")],
     price: Annotated[str, typer.Option("--price", metavar="YUAN", help="List price in yuan.")],
     stock: Annotated[str, typer.Option("--stock", metavar="N",
                                        help="Units sold at list price.")],
-    image_url: Annotated[str, typer.Option("--image-url", help="One http(s) URL.")] = "",
-    description: Annotated[str, typer.Option("--description", help="One line.")] = "",
+    image_url: Annotated[str, typer.Option("--image-url", metavar="URL",
+                                           help="One http(s) URL.")] = "",
+    description: Annotated[str, typer.Option("--description", metavar="TEXT",
+                                             help="One line.")] = "",
 ) -> None:
-    """Add a product; a SKU that exists is refused (exit 5)."""
+    """Add a product; a SKU that exists is refused (exit 5).
+
+    Examples:
+      $ wxshop product add --sku YX-4001 --title "M185 鼠标" --price 99 --stock 20
+      $ wxshop product add --sku YX-4002 --title "小米移动电源" --price 79.00 \\
+          --stock 500 --image-url https://img.example/yx-4002.jpg
+    """
     from wxshop_cli import money
     from wxshop_cli.config import current
     from wxshop_cli.core import catalog
@@ -55,7 +69,12 @@ def add(
 
 @app.command("list")
 def list_() -> None:
-    """Every product, by SKU."""
+    """Every product, by SKU.
+
+    Examples:
+      $ wxshop product list
+      $ wxshop --json product list
+    """
     from wxshop_cli.core import catalog
     from wxshop_cli.db.engine import database
 
@@ -78,13 +97,19 @@ def _product_table(rows: list[dict]) -> None:
                                                 "url": r["image_url"] or ""}), flexible=True),
         tables.Col("list price", lambda r: money.display(r["list_price_fen"]),
                    justify="right"),
-        tables.Col("stock", lambda r: str(r["stock"]), justify="right"),
+        tables.Col("stock", lambda r: f"{r['stock']:,}", justify="right"),
     ], title="Products", empty="no products yet")
 
 
 @app.command("show")
-def show(sku: Annotated[str, typer.Argument(metavar="SKU")]) -> None:
-    """One product (exit 4 if there is no such SKU)."""
+def show(sku: Annotated[str, typer.Argument(metavar="SKU", help="The product's SKU.")]
+         ) -> None:
+    """One product (exit 4 if there is no such SKU).
+
+    Examples:
+      $ wxshop product show YX-1001
+      $ wxshop --json product show YX-1001
+    """
     from wxshop_cli.core import catalog
     from wxshop_cli.db.engine import database
 

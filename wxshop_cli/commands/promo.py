@@ -11,7 +11,16 @@ from wxshop_cli.views.promos import ITEM_COLUMNS, PROMO_COLUMNS, emit_report
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-app = group("promo", "Promotions: create, add items, publish (with a push), list as strips.")
+app = group("promo", """Promotions: create, add items, publish, list.
+
+Publishing pushes the promotion to the inbox of every buyer it serves.
+
+Examples:
+  $ wxshop promo publish weekend.toml --dry-run
+  $ wxshop --buyer lilei promo list --region 310000
+  $ wxshop promo show double11-2013
+""")
+
 
 def _time(value: str, option: str):
     """An option's time: ISO 8601, naive read in WXSHOP_TZ. Malformed is a usage error (2)."""
@@ -29,15 +38,24 @@ def _time(value: str, option: str):
 
 @app.command("create")
 def create(
-    code: Annotated[str, typer.Option("--code", help="Unique: 1-64 of A-Z a-z 0-9 _ -")],
-    title: Annotated[str, typer.Option("--title", help="e.g. 双11精选商品")],
-    starts: Annotated[str, typer.Option("--starts", metavar="ISO",
+    code: Annotated[str, typer.Option("--code", metavar="CODE",
+                                      help="Unique: 1-64 of A-Z a-z 0-9 _ -")],
+    title: Annotated[str, typer.Option("--title", metavar="TEXT", help="e.g. 双11精选商品")],
+    starts: Annotated[str, typer.Option("--starts", metavar="ISO-8601",
                                         help="Start (inclusive); no offset: WXSHOP_TZ.")],
-    ends: Annotated[str, typer.Option("--ends", metavar="ISO", help="End (exclusive).")],
+    ends: Annotated[str, typer.Option("--ends", metavar="ISO-8601", help="End (exclusive).")],
     region: Annotated[list[str] | None, typer.Option(
         "--region", metavar="CODE", help="Target region (repeat); none: nationwide.")] = None,
 ) -> None:
-    """Create a draft promotion; add items, then publish it."""
+    """Create a draft promotion; add items, then publish it.
+
+    Examples:
+      $ wxshop promo create --code encore --title 双11返场 \\
+          --starts 2013-11-16T00:00 --ends 2013-11-18T00:00
+      # only for buyers whose default address is in Shanghai
+      $ wxshop promo create --code sh-only --title 上海专享 --region 310000 \\
+          --starts 2013-11-11T00:00:00+08:00 --ends 2013-11-12T00:00:00+08:00
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import catalog, promos
     from wxshop_cli.core.regions import check_region
@@ -59,16 +77,29 @@ def create(
          title="Promotion created (draft)")
 
 
-@app.command("add-item")
+ADD_ITEM_HELP = """Add a product to a promotion, or change its item.
+
+The SKU already in the promotion: its price rule, stock and limit are changed. Give exactly
+one of --price, --percent-off, --amount-off.
+
+Examples:
+  $ wxshop promo add-item weekend --sku YX-3001 --price 89 --stock 100
+  $ wxshop promo add-item weekend --sku YX-1002 --percent-off 15 --stock 50 \\
+      --per-buyer-limit 1
+  $ wxshop promo add-item weekend --sku YX-2004 --amount-off 20.50 --stock 30
+"""
+
+
+@app.command("add-item", help=ADD_ITEM_HELP)  # the help is long: kept out of the function
 def add_item(
-    code: Annotated[str, typer.Argument(metavar="CODE")],
-    sku: Annotated[str, typer.Option("--sku", help="A product in the catalog.")],
+    code: Annotated[str, typer.Argument(metavar="CODE", help="The promotion's code.")],
+    sku: Annotated[str, typer.Option("--sku", metavar="SKU", help="A product in the catalog.")],
     stock: Annotated[str, typer.Option("--stock", metavar="N",
                                        help="Units allocated to this promotion.")],
     price: Annotated[str | None, typer.Option("--price", metavar="YUAN",
                                               help="Fixed promo price.")] = None,
     percent_off: Annotated[str | None, typer.Option(
-        "--percent-off", metavar="P", help="Percent off the list price (0 < P < 100); the "
+        "--percent-off", metavar="PERCENT", help="Percent off the list price (0 to 100); the "
         "price rounds half-up to the fen.")] = None,
     amount_off: Annotated[str | None, typer.Option("--amount-off", metavar="YUAN",
                                                    help="Yuan off the list price.")] = None,
@@ -77,7 +108,6 @@ def add_item(
     force: Annotated[bool, typer.Option("--force", help="Allow a price change after the "
                                                         "promotion started.")] = False,
 ) -> None:
-    """Add a product to a promotion, or change its item (price rule, stock, limit)."""
     from wxshop_cli import money
     from wxshop_cli.config import current
     from wxshop_cli.core import catalog, promos
@@ -120,7 +150,7 @@ def add_item(
 
 
 PublishTarget = Annotated[str, typer.Argument(
-    metavar="CODE-or-FILE", help="A promotion code, a TOML/JSON promotion file (an existing "
+    metavar="CODE|FILE", help="A promotion code, a TOML/JSON promotion file (an existing "
                                  "path is a file), or - to read the file from stdin.")]
 Notify = Annotated[bool | None, typer.Option(
     "--notify/--no-notify", help="Push to buyers' inboxes (default: the file's `notify`, "
@@ -134,8 +164,33 @@ Force = Annotated[bool, typer.Option("--force", help="Allow price changes after 
 @app.command("publish")
 def publish(target: PublishTarget, notify: Notify = None, dry_run: DryRun = False,
             force: Force = False) -> None:
-    """Publish a draft by code, or create/update products and a promotion from a file in one
-    transaction, printing what changed."""
+    """Publish a draft, or a promotion file, in one transaction.
+
+    A file creates or updates its products and the promotion, publishes it and pushes it to
+    the buyers it serves, in one transaction; what changed is printed (--dry-run: what would
+    change). TOML, or the same keys in JSON; every key: docs/guide.md.
+
+    \b
+    A minimal promotion file (title, list_price: for a new SKU only):
+      code = "weekend"
+      title = "周末特惠"
+      starts_at = "2013-11-16T00:00:00+08:00"
+      ends_at = "2013-11-18T00:00:00+08:00"
+
+    \b
+      [[items]]
+      sku = "YX-3001"
+      title = "三只松鼠 坚果大礼包 1480g"
+      list_price = "168.00"
+      price = "89.00"
+      stock = 100
+
+    Examples:
+      $ wxshop promo publish weekend.toml --dry-run
+      $ wxshop promo publish weekend.toml
+      $ wxshop promo publish - --no-notify < weekend.toml
+      $ wxshop promo publish double11-2013
+    """
     from wxshop_cli.config import current
     from wxshop_cli.db.engine import database
 
@@ -206,8 +261,14 @@ def _publish_in(session, target: str, spec, directory: bool, *, notify: bool | N
 
 
 @app.command("unpublish")
-def unpublish(code: Annotated[str, typer.Argument(metavar="CODE")]) -> None:
-    """Back to draft; only before the first sale (exit 5 after it)."""
+def unpublish(code: Annotated[str, typer.Argument(metavar="CODE",
+                                                  help="The promotion's code.")]) -> None:
+    """Back to draft; only before the first sale (exit 5 after it).
+
+    Examples:
+      $ wxshop promo unpublish weekend
+      $ wxshop --json promo unpublish weekend
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import promos
     from wxshop_cli.db.engine import database
@@ -218,8 +279,16 @@ def unpublish(code: Annotated[str, typer.Argument(metavar="CODE")]) -> None:
 
 
 @app.command("archive")
-def archive(code: Annotated[str, typer.Argument(metavar="CODE")], yes: Yes = False) -> None:
-    """Archive a promotion: it stops selling and can no longer change."""
+def archive(code: Annotated[str, typer.Argument(metavar="CODE", help="The promotion's code.")],
+            yes: Yes = False) -> None:
+    """Archive a promotion: it stops selling and can no longer change.
+
+    Final. On a terminal it asks first (--yes skips the question).
+
+    Examples:
+      $ wxshop promo archive weekend
+      $ wxshop promo archive double11-2013 --yes
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import promos
     from wxshop_cli.db.engine import database
@@ -239,7 +308,15 @@ def list_(
     every: Annotated[bool, typer.Option("--all", help="Every promotion in every state (the "
                                                       "merchant's view).")] = False,
 ) -> None:
-    """Live promotions as one-line strips (the buyer's view), or with --all every promotion."""
+    """Live promotions, each item a one-line strip (the buyer's view).
+
+    --all lists every promotion in every state instead (the merchant's view).
+
+    Examples:
+      $ wxshop promo list
+      $ wxshop promo list --region 440000
+      $ wxshop promo list --all --json
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import promos
     from wxshop_cli.core.regions import check_region
@@ -256,8 +333,14 @@ def list_(
 
 
 @app.command("show")
-def show(code: Annotated[str, typer.Argument(metavar="CODE")]) -> None:
-    """One promotion with its items and derived status."""
+def show(code: Annotated[str, typer.Argument(metavar="CODE", help="The promotion's code.")]
+         ) -> None:
+    """One promotion with its items and derived status.
+
+    Examples:
+      $ wxshop promo show double11-2013
+      $ wxshop --json promo show double11-2013
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import promos
     from wxshop_cli.db.engine import database

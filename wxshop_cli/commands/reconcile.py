@@ -11,7 +11,14 @@ from wxshop_cli.views.reconcile import RESOLVED_COLUMNS, RUN_COLUMNS
 if TYPE_CHECKING:
     from wxshop_cli.db.engine import Database
 
-app = group("reconciliations", "Stored reconciliation runs: list, show, resolve items.")
+app = group("reconciliations", """Stored reconciliation runs: list, show, resolve items.
+
+Examples:
+  $ wxshop reconciliations list
+  $ wxshop reconciliations show run_5d0c7e2a9b14f368
+  $ wxshop reconciliations resolve run_5d0c7e2a9b14f368 dsc_8e41b07c2fa95d13 \\
+      --note "refunded by hand on 11-12"
+""")
 
 #: Progress bars appear on a terminal for bills at least this big (decompressed bytes).
 PROGRESS_MIN_BYTES = 256 * 1024
@@ -28,7 +35,16 @@ def reconcile(
                                                         "reconciled before.")] = False,
 ) -> None:
     """Compare a WeChat Pay trade bill with the order book. Exit 0 when nothing is open,
-    8 when discrepancies are (printed on stdout, not an error)."""
+    8 when discrepancies are (printed on stdout, not an error).
+
+    The run is stored: see `wxshop reconciliations`. The same bill again prints the stored
+    run (--rerun matches again).
+
+    Examples:
+      $ wxshop reconcile bill-20131111.csv
+      $ wxshop bill export --date 2013-11-11 | wxshop reconcile -
+      $ wxshop reconcile bill-20131111.csv.gz --rerun --json
+    """
     import sys
 
     from wxshop_cli.config import current
@@ -61,7 +77,14 @@ def reconcile(
 
 @app.command("list")
 def list_() -> None:
-    """Reconciliation runs, newest first, with their open / deferred / resolved counts."""
+    """Reconciliation runs, newest first, with their counts.
+
+    Each run: the bill, rows matched, and its open, deferred and resolved discrepancies.
+
+    Examples:
+      $ wxshop reconciliations list
+      $ wxshop --json reconciliations list
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import reconcile as service
     from wxshop_cli.db.engine import database
@@ -73,8 +96,14 @@ def list_() -> None:
 
 
 @app.command("show")
-def show(run_id: Annotated[str, typer.Argument(metavar="RUN")]) -> None:
-    """One run with every discrepancy (exit 0 whatever it holds)."""
+def show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (run_…).")]
+         ) -> None:
+    """One run with every discrepancy (exit 0 whatever it holds).
+
+    Examples:
+      $ wxshop reconciliations show run_5d0c7e2a9b14f368
+      $ wxshop --json reconciliations show run_5d0c7e2a9b14f368
+    """
     from wxshop_cli.db.engine import database
 
     show_run(database(), run_id, replayed=None)
@@ -82,12 +111,19 @@ def show(run_id: Annotated[str, typer.Argument(metavar="RUN")]) -> None:
 
 @app.command("resolve")
 def resolve(
-    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (run_…).")],
     item_id: Annotated[str, typer.Argument(metavar="ITEM", help="A discrepancy id (dsc_…).")],
     note: Annotated[str, typer.Option("--note", metavar="TEXT",
                                       help="How the difference was settled.")],
 ) -> None:
-    """Close an open or deferred discrepancy with a note."""
+    """Close an open or deferred discrepancy with a note.
+
+    Examples:
+      $ wxshop reconciliations resolve run_5d0c7e2a9b14f368 dsc_8e41b07c2fa95d13 \\
+          --note "refunded by hand on 11-12"
+      $ wxshop --json reconciliations resolve run_5d0c7e2a9b14f368 \\
+          dsc_8e41b07c2fa95d13 --note "the bank's late settlement"
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import reconcile as service
     from wxshop_cli.db.engine import database

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from wxshop_cli.db.engine import Database
 
-Seed = Annotated[int, typer.Option("--seed", help="Seed of the crowd and its storms.")]
+Seed = Annotated[int, typer.Option("--seed", metavar="N",
+                                   help="Seed of the crowd and its storms.")]
 Buyers = Annotated[int, typer.Option("--buyers", metavar="N", help="Buyers in the crowd.")]
 Duration = Annotated[float, typer.Option("--duration", metavar="SECONDS",
                                          help="Length of the rush.")]
@@ -49,9 +50,15 @@ def rehearse(seed: Seed = 1, buyers: Buyers = 200, duration: Duration = 10.0,
              workers: Workers = 2, group: Group = 8, storms: Storms = "all",
              promo: PromoFile = None, refusal_rate: RefusalRate = 0.05,
              timeout_rate: TimeoutRate = 0.02, force: Force = False) -> None:
-    """Rehearse a Double 11: a seeded crowd with storms on a throwaway database (or --db),
+    """Rehearse a Double 11 on a throwaway database (or --db). A seeded crowd with storms,
     then the verdict: audit clean, stock exact, limits kept, the day's bill reconciled.
-    Exit 0 when every check holds, 8 when any fails."""
+    Exit 0 when every check holds, 8 when any fails.
+
+    Examples:
+      $ wxshop rehearse
+      $ wxshop rehearse --buyers 50 --duration 2 --storms none
+      $ wxshop rehearse --seed 7 --promo weekend.toml --json
+    """
     from wxshop_cli.clock import beijing
     from wxshop_cli.config import current
     from wxshop_cli.core import rehearsal

@@ -9,7 +9,12 @@ import typer
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column
 
-app = group("report", "Merchant reports.")
+app = group("report", """Merchant reports.
+
+Examples:
+  $ wxshop report sales --by item
+  $ wxshop report sales --by hour --date 2013-11-11
+""")
 
 SALES_COLUMNS = [
     Column("key", "key"), Column("label", "label"), Column("orders", "orders"),
@@ -30,14 +35,23 @@ class By(StrEnum):
 
 @app.command("sales")
 def sales(
-    by: Annotated[By, typer.Option("--by", help="Group by promo, item (best sellers first), "
-                                                "region, hour or day.")] = By.promo,
+    by: Annotated[By, typer.Option("--by", metavar="GROUP",
+                                   help="promo, item (best sellers first), region, hour or "
+                                        "day.")] = By.promo,
     date: Annotated[dt.datetime | None, typer.Option(
         "--date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
         help="Only orders paid that day (in WXSHOP_TZ).")] = None,
 ) -> None:
-    """Orders, units, GMV (paid minus refunded) and average order value per group, over paid
-    and (partly) refunded orders; hours and days in WXSHOP_TZ."""
+    """Orders, units, GMV and average order value per group.
+
+    Over paid and (partly) refunded orders; GMV is paid minus refunded; hours and days are
+    in WXSHOP_TZ. A bar chart on a terminal.
+
+    Examples:
+      $ wxshop report sales
+      $ wxshop report sales --by item
+      $ wxshop report sales --by hour --date 2013-11-11 --json
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import reports
     from wxshop_cli.db.engine import database
@@ -63,7 +77,7 @@ def _chart(rows: list[dict[str, Any]], title: str, total: dict[str, Any]) -> Non
         err_console().print("[dim]no sales[/dim]")
         return
     console = out_console()
-    figures = [[str(r["orders"]), str(r["units"]), display(r["gmv_fen"]),
+    figures = [[f"{r['orders']:,}", f"{r['units']:,}", display(r["gmv_fen"]),
                 display(r["avg_order_fen"])] for r in rows]
     footer = [str(total["orders"]), str(total["units"]), display(total["gmv_fen"]),
               display(total["avg_order_fen"])]

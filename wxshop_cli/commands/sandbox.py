@@ -5,8 +5,14 @@ from __future__ import annotations
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column, emit
 
-app = group("sandbox", "The sandbox's test cards (each with its behaviour) and identities "
-                       "that pass a binding's checks.")
+app = group("sandbox", """Test cards (each with its behaviour) and identities.
+
+The identities pass a binding's checks; bind any test card with one of them.
+
+Examples:
+  $ wxshop sandbox cards
+  $ wxshop sandbox identities --json
+""")
 
 CARD_COLUMNS = [
     Column("number", "number"), Column("card", "display"), Column("brand", "brand"),
@@ -24,8 +30,15 @@ IDENTITY_COLUMNS = [
 
 @app.command("cards")
 def cards() -> None:
-    """Every test card with its behaviour (approve, decline, no funds, frozen, timeout): any
-    of these may be typed or given as --number; any other supported card approves."""
+    """Every test card with its behaviour.
+
+    Approve, decline, no funds, frozen, timeout: any of these may be typed or given as
+    --number; any other supported card approves.
+
+    Examples:
+      $ wxshop sandbox cards
+      $ wxshop --json sandbox cards
+    """
     from wxshop_cli.core.sandbox import test_cards
 
     emit(test_cards(), CARD_COLUMNS, title="Sandbox test cards")
@@ -33,8 +46,15 @@ def cards() -> None:
 
 @app.command("identities")
 def identities() -> None:
-    """Holder names, ID numbers (their checksums pass) and mobiles to bind test cards with;
-    all the cards of one buyer must be in the same identity."""
+    """Holder names, ID numbers and mobiles to bind test cards with.
+
+    The ID numbers' checksums pass; all the cards of one buyer must be bound with the same
+    identity.
+
+    Examples:
+      $ wxshop sandbox identities
+      $ wxshop --json sandbox identities
+    """
     from wxshop_cli.core.sandbox import test_identities
 
     emit(test_identities(), IDENTITY_COLUMNS, title="Sandbox identities")

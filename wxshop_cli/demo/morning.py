@@ -39,6 +39,7 @@ def reconcile_bill(ctx: DemoContext) -> Chapter:
     from wxshop_cli.clock import beijing
     from wxshop_cli.core.bill_export import write_bill
     from wxshop_cli.money import display
+    from wxshop_cli.output import counted
 
     day = ctx.now.astimezone(beijing()).date()
     path = _bill_dir() / f"demo-bill-{day.isoformat()}.csv"
@@ -51,10 +52,12 @@ def reconcile_bill(ctx: DemoContext) -> Chapter:
                else f"[red]✗ {run['open']} open[/red]")
     fees = display(exported.summary.fee_total_fen)
     rows = [("wxshop bill export", f"--date {day}  →  {path}"),
-            ("bill", f"{exported.summary.count} rows: {exported.payments} payments, "
-                     f"{exported.refunds} refunds, fees {fees}  "
+            ("bill", f"{counted(exported.summary.count, 'row')}: "
+                     f"{counted(exported.payments, 'payment')}, "
+                     f"{counted(exported.refunds, 'refund')}, fees {fees}  "
                      f"(sha256 {exported.sha256[:12]}…)"),
-            ("wxshop reconcile", f"{run['matched']} of {run['rows']} rows matched  {verdict}"),
+            ("wxshop reconcile", f"{run['matched']:,} of {counted(run['rows'], 'row')} "
+                                 f"matched  {verdict}"),
             ("bill / book", f"{bill['payments']} · {display(bill['payment_fen'])}  /  "
                             f"{book['payments']} · {display(book['payment_fen'])}")]
     return Chapter("The morning after: the bill reconciles", {

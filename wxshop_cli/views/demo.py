@@ -53,10 +53,30 @@ def found(what: str, run: dict[str, Any]):
         table.add_row(f"[red]{item['kind']}[/red]", str(item["line_no"] or ""),
                       item["out_trade_no"] or "", amount(item["bill_amount_fen"]),
                       amount(item["book_amount_fen"]), item["detail"])
+    from wxshop_cli.output import counted
+
     head = Text.assemble("planted: ", (what, "bold"), "\n",
-                         f"wxshop reconcile: {run['matched']} of {run['rows']} rows matched, "
-                         f"{run['open']} open (exit 8)\n")
+                         f"wxshop reconcile: {run['matched']:,} of "
+                         f"{counted(run['rows'], 'row')} matched, {run['open']:,} open "
+                         "(exit 8)\n")
     return Group(head, table)
+
+
+def fact_text(value: Any) -> str:
+    """A chapter fact as a TSV cell says it: lists comma-joined, booleans true/false, nothing
+    for None (never a Python repr such as `['310000', '440000']` or `True`)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple | set):
+        return ",".join(fact_text(v) for v in value)
+    return str(value)
+
+
+def fact_line(summary: dict[str, Any]) -> str:
+    """A chapter's summary in one TSV cell: `key=value; key=value`."""
+    return "; ".join(f"{key}={fact_text(value)}" for key, value in summary.items())
 
 
 def print_chapter(number: int, chapter: Any) -> None:

@@ -25,6 +25,36 @@ REFUND_COLUMNS = [Column("refund_no", "refund_no"), Column("order_no", "order_no
                   Column("amount", "amount_fen", "money"), Column("status", "status"),
                   Column("created_at", "created_at", "time"),
                   Column("replayed", "replayed", "bool")]
+#: The refunds of `orders show` on a terminal (a table under the order's panel).
+REFUND_LIST_COLUMNS = [Column("refund_no", "refund_no"), Column("amount", "amount_fen", "money"),
+                       Column("status", "status"), Column("created_at", "created_at", "time"),
+                       Column("reason", "reason")]
+
+
+class RefundsColumn(Column):
+    """`orders show` in a pipe: the order's refunds in one cell, `refund_no:amount:status`
+    each, comma-separated (empty when there is none)."""
+
+    def text(self, row: dict[str, Any], *, terminal: bool) -> str:
+        from wxshop_cli import money
+
+        return ",".join(f"{r['refund_no']}:{money.yuan(r['amount_fen'])}:{r['status']}"
+                        for r in row.get(self.key) or [])
+
+
+#: `orders show`: the order and its refunds (JSON: the `refunds` list).
+SHOW_COLUMNS = [*ORDER_COLUMNS, RefundsColumn("refunds", "refunds")]
+
+
+def show_order(order: dict[str, Any], title: str = "Order") -> None:
+    """On a terminal: the order's panel, then its refunds as a table (if it has any)."""
+    from wxshop_cli.output import render_panel, render_table
+
+    render_panel(order, ORDER_COLUMNS, title=title)
+    if order.get("refunds"):
+        render_table(order["refunds"], REFUND_LIST_COLUMNS, title="Refunds")
+
+
 SWEEP_COLUMNS = [Column("order_no", "order_no"), Column("outcome", "outcome")]
 BATCH_COLUMNS = ["line", "exit_code", "status", "order_no", "amount", "buyer",
                  "idempotency_key", "replayed", "error"]

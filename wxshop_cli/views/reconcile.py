@@ -99,16 +99,18 @@ def _totals(summary: dict[str, Any]):
 
 def _verdict(summary: dict[str, Any]) -> str:
     """The panel's head (Rich markup): rows matched, open, deferred, resolved."""
+    from wxshop_cli.output import counted
+
     verdict = ("[green]✓ nothing open[/green]" if summary["open"] == 0
-               else f"[red]✗ {summary['open']} open[/red]")
+               else f"[red]✗ {summary['open']:,} open[/red]")
     lines = [f"{summary['bill_type']} bill of {summary['bill_date']}: "
-             f"{summary['matched']:,} of {summary['rows']:,} rows matched",
+             f"{summary['matched']:,} of {counted(summary['rows'], 'row')} matched",
              verdict]
     if summary["deferred"]:
-        lines.append(f"[yellow]{summary['deferred']} deferred[/yellow] (the next day's bill "
+        lines.append(f"[yellow]{summary['deferred']:,} deferred[/yellow] (the next day's bill "
                      "decides)")
     if summary["resolved"]:
-        lines.append(f"{summary['resolved']} resolved")
+        lines.append(f"{summary['resolved']:,} resolved")
     if summary.get("replayed"):
         lines.append("[dim]the stored run of this bill (--rerun matches again)[/dim]")
     return "\n".join(lines)
@@ -138,11 +140,13 @@ def discrepancy_table(rows: list[dict[str, Any]]):
 
 
 def _one_line(summary: dict[str, Any]) -> str:
+    from wxshop_cli.output import counted
+
     stored = " (stored run)" if summary.get("replayed") else ""
     return (f"{summary['run_id']}{stored}: {summary['bill_type']} bill of "
-            f"{summary['bill_date']}, {summary['rows']} rows, {summary['matched']} matched, "
-            f"{summary['open']} open, {summary['deferred']} deferred, "
-            f"{summary['resolved']} resolved")
+            f"{summary['bill_date']}, {counted(summary['rows'], 'row')}, "
+            f"{summary['matched']:,} matched, {summary['open']:,} open, "
+            f"{summary['deferred']:,} deferred, {summary['resolved']:,} resolved")
 
 
 def _write_json(summary: dict[str, Any], items: Any) -> None:

@@ -64,7 +64,7 @@ def item_conflicts(problems: Problems, item: PromoItem, *, new_price: int, new_s
         problems.conflicts.append((
             "price_change_needs_force",
             f"{price_where}: changes the price of {item.sku} from {money.yuan(item.price_fen)} "
-            f"to {money.yuan(new_price)} after the promotion started (use --force)"))
+            f"to {money.yuan(new_price)} after the promotion started"))
 
 
 def write_item(session: Session, report: Report, promo: Promo, item: PromoItem | None, *,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from wxshop_cli import clock, money
+from wxshop_cli import clock
 from wxshop_cli.core.promos.status import promo_status
 from wxshop_cli.db.models import Address, Buyer, Card, InboxMessage, Promo, PromoItem
 
@@ -18,9 +18,13 @@ PUSH_STATUSES = ("scheduled", "live")
 
 
 def push_text(promo: Promo, items: Sequence[PromoItem], status: str, tz: ZoneInfo) -> str:
+    """The push says what stays true: the title, when, how many items, and where the live
+    facts are. A message is written once, at publish time, and read later — a price or stock
+    in it ("from ¥149.00") would go stale when that item sells out or is repriced, so prices
+    and stock are left to `promo show` and the strips, which are read live
+    (docs/decisions-cli.md)."""
     count = len(items)
-    cheapest = min(item.price_fen for item in items)
-    what = f"{count} item{'s' if count != 1 else ''} from {money.display(cheapest)}"
+    what = f"{count} item{'s' if count != 1 else ''} (wxshop promo show {promo.code})"
     if status == "scheduled":
         return f"{promo.title} starts {clock.human(promo.starts_at, tz)[:16]}: {what}"
     return f"{promo.title} is live: {what}"
