@@ -33,9 +33,10 @@ class HelpWithExamples:
     written (plain text: help is never coloured)."""
 
     examples: tuple[str, ...] = ()
+    help: str | None  # set by click's Command.__init__ (the class this is mixed into)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         self.help, self.examples = split_examples(self.help)
 
     def format_epilog(self, ctx: Any, formatter: Any) -> None:
