@@ -107,11 +107,9 @@ def test_promo_publish_help_shows_a_minimal_file_that_publishes(cli, tmp_path):
 
 def _parse_only(cli, monkeypatch, words: list[str]):
     """Run the real parser on an example, the command body replaced by nothing."""
-    monkeypatch.setattr(cli_module, "run_guarded", lambda func, *a, **k: None)
-    try:
+    with monkeypatch.context() as parse_only:  # undo only this, not the test's private home
+        parse_only.setattr(cli_module, "run_guarded", lambda func, *a, **k: None)
         return cli(*words)
-    finally:
-        monkeypatch.undo()
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: " ".join(["wxshop", *p]))

@@ -67,10 +67,10 @@ def test_a_terminal_listing_marks_what_it_showed(cli, monkeypatch):
     from wxshop_cli import output
 
     start(cli, TEST_DEBIT)
-    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
-    result = cli("inbox")
+    with monkeypatch.context() as terminal:  # undo only this, not the test's private home
+        terminal.setattr(output, "stdout_is_terminal", lambda: True)
+        result = cli("inbox")
     assert result.exit_code == 0 and "Inbox of me · 1 unread" in result.stdout
-    monkeypatch.undo()
     assert cli.json("inbox") == []
 
 
