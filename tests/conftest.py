@@ -62,6 +62,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A safety net under wx_env's private WXSHOP_HOME: a test that undoes its monkeypatches
+    # wholesale loses that home, and must then land in a throwaway one, not the machine's.
+    import tempfile
+
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="wxshop-tests-xdg-")
     """Test homes in memory when the machine has /dev/shm: every SQLite commit fsyncs, and
     on a busy disk those waits were most of a test's time. `--basetemp` still wins."""
     if config.option.basetemp is None and SHM.is_dir() and os.access(SHM, os.W_OK):
