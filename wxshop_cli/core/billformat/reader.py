@@ -60,6 +60,9 @@ class BillReader:
     consumed) can drive a progress bar.
     """
 
+    checks_mch_id = True  # every row's 商户号 (or 特约商户号) is the shop's
+    covers = None  # a WeChat Pay bill names no day: its rows' times do
+
     def __init__(self, stream: BinaryIO) -> None:
         self._readline = partial(stream.readline, MAX_LINE_BYTES)
         self.line_no = 0
