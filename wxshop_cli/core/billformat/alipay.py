@@ -135,7 +135,7 @@ class _Bounded:
     def readline(self, limit: int = -1) -> bytes:
         try:
             raw = self._inner.readline(limit)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
             raise _invalid(f"corrupt or truncated zip data in {self._name} ({exc})") from None
         self.read_bytes += len(raw)
         if self.read_bytes > self._limit:
@@ -154,7 +154,7 @@ def _first_line(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
         with archive.open(info) as entry:
             return entry.readline(4096)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError,
             NotImplementedError) as exc:
         raise _invalid(f"corrupt, truncated or encrypted zip entry {info.filename} ({exc})"
                        ) from None
@@ -203,7 +203,8 @@ def open_detail(stream: BinaryIO) -> tuple[IO[bytes] | _Bounded, str]:
                        hint="a day's 业务明细 is far smaller; download the bill again")
     try:
         entry = archive.open(info)
-    except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, ValueError,
+            NotImplementedError) as exc:
         raise _invalid(f"cannot open {info.filename} in the zip ({exc})") from None
     return _Bounded(entry, info.compress_size, info.filename), info.filename
 
