@@ -341,7 +341,8 @@ def test_a_zip_whose_header_lies_about_its_size_is_stopped_while_read(monkeypatc
     monkeypatch.setattr(fmt, "MAX_RATIO", 1_000_000)
     monkeypatch.setattr(fmt, "MAX_CSV_BYTES", 4096)
     head = "\r\n".join(["#支付宝业务明细查询", "#账号：[20880012300001090156]",
-                        "#起始日期：[2013年11月11日 00:00:00]   终止日期：[2013年11月12日 00:00:00]",
+                        "#起始日期：[2013年11月11日 00:00:00]   "
+                        "终止日期：[2013年11月12日 00:00:00]",
                         "#---业务明细列表---", ",".join(fmt.COLUMNS)]).encode("gbk")
     row = ("2013111122001400000000000001\t,D1\t,交易\t,x,2013-11-11 10:00:00,2013-11-11 10:00:00"
            ",,,,,,1.00,1.00,0.00,0.00,0.00,0.00,0.00,,0.00,0.00,,-0.01,0.00,\r\n").encode("gbk")
@@ -365,7 +366,8 @@ def test_headers_with_ascii_parentheses_and_spaces_as_some_copies_show_them():
              "2013-11-11 10:00:05,    ,    ,    ,    ,**佳(y***@163.com)    ,1.00,1.00,0.96,0.00,"
              "0.00,0.00,0.00,红包,0.00    ,0.00,    ,-0.01,0.00,",
              "#-----业务明细列表结束-----", "#交易合计：1笔，商家实收共1.00元，商家优惠共0.00元",
-             "#退款合计：0笔，商家实收退款共0.00元，商家优惠退款共0.00元", "#导出时间：[2013年11月12日 06:00:00]"]
+             "#退款合计：0笔，商家实收退款共0.00元，商家优惠退款共0.00元",
+             "#导出时间：[2013年11月12日 06:00:00]"]
     reader = fmt.AlipayReader(io.BytesIO("\r\n".join(lines).encode("gbk")))
     (row,) = list(reader)
     assert (row.kind, row.order_fen, row.settlement_fen, row.fee_fen) == ("payment", 100, 100, 1)
