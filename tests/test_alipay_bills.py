@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -472,3 +473,30 @@ def test_the_pipe_summary_names_the_gate(cli, fee_bill):
     assert "1 open" in result.stderr and "nothing open fails the gate" in result.stderr
     result = cli("reconcile", str(fee_bill), "--fail-on", "fee_mismatch")
     assert result.exit_code == 8 and "1 open fail the gate (fee_mismatch)" in result.stderr
+
+
+def test_the_example_of_the_format_page_reads_as_it_says():
+    page = (Path(__file__).parent.parent / "docs" / "bills-alipay.md").read_text("utf-8")
+    example = page.split("```text\n")[1].split("```")[0].replace("→", "\t")
+    data = example.replace("\n", "\r\n").encode("gbk")
+    reader = fmt.AlipayReader(io.BytesIO(data))
+    rows = list(reader)
+    assert [(r.kind, r.order_fen, r.refund_fen, r.fee_fen) for r in rows] == [
+        ("payment", 399900, 0, 2399), ("payment", 7920, 0, 48), ("refund", 0, 100000, -600)]
+    assert rows[2].refund_no == "R201311110000000004" and rows[2].transaction_id == (
+        rows[0].transaction_id)
+    assert (reader.summary.count, reader.summary.settlement_total_fen,
+            reader.summary.refund_total_fen) == (3, 407820, 100000)
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("20880012300001090156_20131111_业务明细.csv", data)
+    assert fmt.recognises(zipped.getvalue()[:4096])
+    assert len(list(fmt.AlipayReader(io.BytesIO(zipped.getvalue())))) == 3
+
+
+def test_the_example_is_what_the_export_writes(cli, day, bill):
+    page = (Path(__file__).parent.parent / "docs" / "bills-alipay.md").read_text("utf-8")
+    example = page.split("```text\n")[1].split("```")[0].replace("→", "\t")
+    txn = re.compile(r"42[0-9]{26}")  # the sandbox's transaction ids differ run to run
+    written = csv_of(bill).decode("gbk")
+    assert txn.sub("TXN", written) == txn.sub("TXN", example.replace("\n", "\r\n"))
