@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from tests import shop
 from tests.test_promofile import DURING, base, dump, publish, set_sold, write
+from tests.test_terminal_tables import ANSI
+from tests.test_terminal_tables import terminal as screen  # noqa: F401  (a fixture)
 
 PHONE = 100 * (528800 - 399900)  # 100 × ¥1,289.00
 NUTS = 1 * 6900  # ¥69.00 off ¥168.00
@@ -135,3 +139,15 @@ def test_unpublish_has_no_worst_case(cli, tmp_path, backend):
     report = cli.json("--now", "2013-11-10T10:00:00+08:00", "promo", "unpublish",
                       "double11-2013")
     assert "exposure" not in report
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_a_terminal_shows_the_worst_case_table_with_amounts_whole(
+        cli, tmp_path, width, screen):  # noqa: F811 (the imported fixture)
+    text = screen(cli, "promo", "publish", write(tmp_path, base()), "--dry-run",
+                    width=width)
+    flat = ANSI.sub("", text)
+    assert "Worst case: ¥" in flat and "if every unit sells" in flat
+    for whole in ("¥128,900.00", "100 × ¥1,289.00", "YX-1001", "¥69.00"):
+        assert whole in flat.replace("\n", " ") or whole in flat, (whole, flat)
+    assert "exposure" not in flat.split("Worst case")[0]  # not mixed into the change table
