@@ -38,6 +38,7 @@ from wxshop_cli.core.billformat.fields import (
     BadField,
     BillRow,
     BillSummary,
+    Memo,
     parse_count,
     parse_time,
     parse_yuan,
@@ -261,6 +262,8 @@ class AlipayReader:
         self.rows_read = 0
         self.summary: BillSummary | None = None
         self._iterated = False
+        #: Amount text → fen (amounts repeat heavily: ``0.00`` fills most columns).
+        self._fen = Memo(signed_yuan, 1 << 16)
         title = self._line(first=True)
         if title is None:
             raise _invalid("the bill is empty")
@@ -371,6 +374,8 @@ class AlipayReader:
             raise _invalid(f"{len(fields)} fields, the header has {len(self.columns)}",
                            slug="invalid_bill_row", line=self.line_no)
         fields = [field.strip() for field in fields]
+        if "".join(fields).isprintable():  # one C pass for the common case
+            return fields
         for number, field in enumerate(fields):
             if not field.isprintable() and (bad := invisible_char(field)) is not None:
                 raise _invalid(f"column {number + 1}: bad {self.columns[number]} "
@@ -406,12 +411,13 @@ class AlipayReader:
             if created:
                 parse_time(created)
             done = parse_time(get("完成时间"))
+            fen = self._fen
             amounts = {}
             for name in ("订单金额（元）", "商家实收（元）", "商家优惠（元）", "服务费（元）"):
-                amounts[name] = signed_yuan(get(name))
+                amounts[name] = fen[get(name)]
             for name in ("支付宝红包（元）", "集分宝（元）", "支付宝优惠（元）", "券核销金额（元）",
                          "商家红包消费金额（元）", "卡消费金额（元）", "分润（元）"):
-                signed_yuan(get(name))
+                fen[get(name)]  # checked, not kept
             refund_no = get("退款批次号/请求号")
             sign = 1 if kind == "payment" else -1
             for name in ("订单金额（元）", "商家实收（元）"):
