@@ -239,7 +239,8 @@ def _column_name(name: str) -> str:
 
 
 def _cn_time(groups: tuple[str, ...]) -> dt.datetime:
-    return dt.datetime(*(int(g) for g in groups))
+    year, month, day, hour, minute, second = (int(g) for g in groups)
+    return dt.datetime(year, month, day, hour, minute, second)
 
 
 # ------------------------------------------------------------------ the reader

@@ -87,7 +87,7 @@ def _overlaps(session: Session, promo: Promo, skus: list[str], *, now: dt.dateti
     mine = regions[promo.id]
     found: dict[str, list[dict[str, Any]]] = {}
     for sku, item_id, price, other in rows:
-        theirs = regions.get(other.id, set())
+        theirs = regions.get(other.id or -1, set())
         if mine and theirs and not mine & theirs:
             continue  # different regions: no buyer sees both
         live = clock.as_utc(other.starts_at) <= clock.as_utc(now)
