@@ -338,9 +338,11 @@ def test_a_zip_bomb_is_refused_before_it_is_read(cli, day, bill, tmp_path):
 
 def test_a_zip_whose_header_lies_about_its_size_is_stopped_while_read(monkeypatch):
     """The bounds hold on the bytes actually read, whatever the zip declares."""
-    monkeypatch.setattr(fmt, "RATIO_FLOOR", 1)
-    monkeypatch.setattr(fmt, "MAX_RATIO", 1_000_000)
-    monkeypatch.setattr(fmt, "MAX_CSV_BYTES", 4096)
+    from wxshop_cli.core.billformat.alipay import archive
+
+    monkeypatch.setattr(archive, "RATIO_FLOOR", 1)
+    monkeypatch.setattr(archive, "MAX_RATIO", 1_000_000)
+    monkeypatch.setattr(archive, "MAX_CSV_BYTES", 4096)
     head = "\r\n".join(["#支付宝业务明细查询", "#账号：[20880012300001090156]",
                         "#起始日期：[2013年11月11日 00:00:00]   "
                         "终止日期：[2013年11月12日 00:00:00]",
