@@ -24,6 +24,14 @@ Examples:
 #: Progress bars appear on a terminal for bills at least this big (decompressed bytes).
 PROGRESS_MIN_BYTES = 256 * 1024
 
+FailOn = Annotated[list[str] | None, typer.Option(
+    "--fail-on", metavar="KIND[,KIND]",
+    help="Only open discrepancies of these kinds make exit 8; the rest are reported "
+         "(repeatable).")]
+Allow = Annotated[list[str] | None, typer.Option(
+    "--allow", metavar="KIND",
+    help="Open discrepancies of this kind never make exit 8 (repeatable).")]
+
 
 def reconcile(
     file: Annotated[str, typer.Argument(metavar="FILE",
@@ -34,13 +42,8 @@ def reconcile(
         help="The bill day (Beijing). Default: the day of the bill's times.")] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Match again even if this bill was "
                                                         "reconciled before.")] = False,
-    fail_on: Annotated[list[str] | None, typer.Option(
-        "--fail-on", metavar="KIND[,KIND]",
-        help="Only open discrepancies of these kinds make exit 8; the rest are reported "
-             "(repeatable).")] = None,
-    allow: Annotated[list[str] | None, typer.Option(
-        "--allow", metavar="KIND",
-        help="Open discrepancies of this kind never make exit 8 (repeatable).")] = None,
+    fail_on: FailOn = None,
+    allow: Allow = None,
 ) -> None:
     """Compare a WeChat Pay or Alipay bill (recognised by content) with the order book. Exit 0
     when nothing is open, 8 when discrepancies are (printed on stdout, not an error).
