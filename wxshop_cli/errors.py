@@ -215,7 +215,8 @@ SLUGS: dict[str, tuple[int | tuple[int, ...], str]] = {
     "bill_date_required": (USAGE, "a bill without rows and no `--date`"),
     "json_with_stdout": (USAGE, "`bill export --json` without `-o FILE` (the bill itself is on "
                                 "stdout)"),
-    "gzip_to_terminal": (USAGE, "`bill export --gzip` with stdout on a terminal"),
+    "gzip_to_terminal": (USAGE, "`bill export --gzip` (or `--format alipay`: a zip) with "
+                                "stdout on a terminal"),
     "bill_unwritable": ((USAGE, CONFLICT), "`bill export -o` into a missing directory or onto a "
                                            "directory (2), or into a read-only place (5)"),
     # 3: invalid input
@@ -299,8 +300,10 @@ SLUGS: dict[str, tuple[int | tuple[int, ...], str]] = {
                                     "line before the summary (`details`; `mistakes` as "
                                     "`{location, message}`; `location` of the first); nothing "
                                     "written"),
-    "invalid_bill": (INVALID, "not a WeChat Pay trade bill: empty, another CSV, an Alipay "
-                              "export, not UTF-8, truncated (no summary), corrupt gzip, a bad "
+    "invalid_bill": (INVALID, "not a bill wxshop reads: empty, another CSV, an Alipay "
+                              "account statement, not UTF-8 (WeChat Pay) or not GBK (Alipay), "
+                              "truncated (no summary or footer), corrupt gzip or zip, a zip "
+                              "without one 业务明细 CSV or past the zip-bomb bounds, a bad "
                               "summary line"),
     "bill_missing_columns": (INVALID, "the header or the summary header lacks required columns "
                                       "(they are named)"),

@@ -47,9 +47,9 @@ COMMANDS: dict[str, Entry] = {
                       "the day's bill reconciled. Exit 0 when every check holds, 8 when any "
                       "fails."),
     "reconcile": Entry("reconcile", "reconcile",
-                       "Compare a WeChat Pay trade bill with the order book. Exit 0 when "
-                       "nothing is open, 8 when discrepancies are (printed on stdout, not an "
-                       "error)."),
+                       "Compare a WeChat Pay or Alipay bill (recognised by content) with the "
+                       "order book. Exit 0 when nothing is open, 8 when discrepancies are "
+                       "(printed on stdout, not an error)."),
     "audit": Entry("audit", "audit",
                    "Check the book's invariants in one consistent read. Exit 0 when clean, 8 "
                    "when anything is violated (printed on stdout, not an error)."),
@@ -67,7 +67,8 @@ COMMANDS: dict[str, Entry] = {
     "address": Entry("address", "app", "The acting buyer's shipping addresses. The default "
                                         "one is offered at checkout."),
     "orders": Entry("orders", "app", "The order book: list, show, cancel, refund, sweep."),
-    "bill": Entry("bill", "app", "WeChat Pay trade bills of the sandbox payment platform."),
+    "bill": Entry("bill", "app",
+                  "Trade bills (WeChat Pay, Alipay) of the sandbox payment platform."),
     "reconciliations": Entry("reconcile", "app",
                              "Stored reconciliation runs: list, show, resolve items."),
     "report": Entry("report", "app", "Merchant reports."),

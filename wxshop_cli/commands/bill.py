@@ -9,11 +9,12 @@ import typer
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column
 
-app = group("bill", """WeChat Pay trade bills of the sandbox payment platform.
+app = group("bill", """Trade bills (WeChat Pay, Alipay) of the sandbox payment platform.
 
 Examples:
   $ wxshop bill export --date 2013-11-11 -o bill-20131111.csv
   $ wxshop bill export --date 2013-11-11 --type REFUND
+  $ wxshop bill export --date 2013-11-11 --format alipay -o alipay-20131111.zip
 """)
 
 EXPORT_COLUMNS = [
@@ -21,7 +22,7 @@ EXPORT_COLUMNS = [
     Column("rows", "rows"), Column("payments", "payments"), Column("refunds", "refunds"),
     Column("settlement", "settlement_fen", "money"), Column("refunded", "refund_fen", "money"),
     Column("fees", "fee_fen", "money"), Column("gzip", "gzip", "bool"),
-    Column("sha256", "sha256"),
+    Column("sha256", "sha256"), Column("format", "format"),
 ]
 
 
@@ -41,18 +42,30 @@ Output = Annotated[str, typer.Option("-o", "--output", metavar="FILE",
 Gzip = Annotated[bool, typer.Option("--gzip", help="gzip-compress the bill.")]
 
 
+class BillFormat(StrEnum):
+    WECHAT = "wechat"
+    ALIPAY = "alipay"
+
+
+Format = Annotated[BillFormat, typer.Option(
+    "--format", case_sensitive=False,
+    help="wechat (a trade bill) or alipay (业务明细: a zip of one GBK CSV, type ALL).")]
+
+
 @app.command("export")
 def export(date: Date, bill_type: Type = BillType.ALL, output: Output = "-",
-           compress: Gzip = False) -> None:
+           compress: Gzip = False, bill_format: Format = BillFormat.WECHAT) -> None:
     """Write one Beijing day of the gateway's ledger as a trade bill.
 
     The WeChat Pay format (docs/bills-wechat.md): CRLF, backticked values, five-decimal
-    fees, a summary that adds up. What `wxshop reconcile` reads.
+    fees, a summary that adds up. What `wxshop reconcile` reads. `--format alipay`
+    writes Alipay's 业务明细 instead (docs/bills-alipay.md): a zip of one GBK CSV.
 
     Examples:
       $ wxshop bill export --date 2013-11-11 -o bill-20131111.csv
       $ wxshop bill export --date 2013-11-11 --gzip -o bill-20131111.csv.gz
       $ wxshop bill export --date 2013-11-11 --type SUCCESS
+      $ wxshop bill export --date 2013-11-11 --format alipay -o alipay-20131111.zip
     """
     import sys
 
@@ -61,36 +74,58 @@ def export(date: Date, bill_type: Type = BillType.ALL, output: Output = "-",
     from wxshop_cli.output import emit
 
     settings = current()
-    target, special = _target(output, compress, json_output=settings.json)
+    alipay = bill_format is BillFormat.ALIPAY
+    _check_alipay(alipay, compress, bill_type)
+    target, special = _target(output, compress or alipay, json_output=settings.json,
+                              what="zip" if alipay else "gzip")
 
-    from wxshop_cli.core.bill_export import write_bill
     from wxshop_cli.db.engine import database
 
     db = database()
     day = date.date()
     kind = bill_type.value
+    writer = _writer(alipay, kind, compress)
     if target is None:
         sys.stdout.flush()
-        write_bill(db, day, kind, sys.stdout.buffer, compress=compress)
+        writer(db, day, sys.stdout.buffer)
         return
     if special:
         try:
             with open(target, "wb") as out:
-                result = write_bill(db, day, kind, out, compress=compress)
+                result = writer(db, day, out)
         except OSError as exc:
             raise os_error(exc, f"cannot write bill {target}", read_only_slug="bill_unwritable",
                            slug="bill_unwritable") from None
     else:
-        result = _write_beside(db, day, kind, target, compress)
+        result = _write_beside(db, day, writer, target)
     shown = result.public()
     data = {"path": str(target), **shown, "gzip": compress}
     if settings.json:
         emit(data, EXPORT_COLUMNS)
     else:
-        emit({**data, **shown["totals"]}, EXPORT_COLUMNS, title=f"Bill {day.isoformat()} ({kind})")
+        emit({**data, **shown["totals"]}, EXPORT_COLUMNS,
+             title=f"Bill {day.isoformat()} ({kind}, {result.format})")
 
 
-def _target(output: str, compress: bool, *, json_output: bool):
+def _check_alipay(alipay: bool, compress: bool, bill_type: BillType) -> None:
+    from wxshop_cli.errors import UsageError
+
+    if alipay and (compress or bill_type is not BillType.ALL):
+        raise UsageError("an Alipay bill is a zip of one 业务明细 listing payments and refunds: "
+                         "--gzip and --type do not apply", slug="usage",
+                         hint="drop --gzip and --type with --format alipay")
+
+
+def _writer(alipay: bool, kind: str, compress: bool):
+    """write(db, day, binary) → ExportResult, in the chosen format."""
+    from wxshop_cli.core import bill_export
+
+    if alipay:
+        return bill_export.write_alipay_bill
+    return lambda db, day, out: bill_export.write_bill(db, day, kind, out, compress=compress)
+
+
+def _target(output: str, binary: bool, *, json_output: bool, what: str = "gzip"):
     """Where the bill goes, checked before the database: (None for stdout, or the path;
     whether it is a device or pipe such as `-o /dev/stdout`, written in place, never
     replaced)."""
@@ -104,8 +139,8 @@ def _target(output: str, compress: bool, *, json_output: bool):
             raise UsageError("--json cannot share stdout with the bill",
                              slug="json_with_stdout",
                              hint="write the bill with -o FILE to get a JSON report")
-        if compress and stdout_is_terminal():
-            raise UsageError("refusing to write gzip data to a terminal",
+        if binary and stdout_is_terminal():
+            raise UsageError(f"refusing to write {what} data to a terminal",
                              slug="gzip_to_terminal", hint="redirect stdout or use -o FILE")
         return None, False
     target = Path(output)
@@ -122,14 +157,13 @@ def _target(output: str, compress: bool, *, json_output: bool):
                        slug="bill_unwritable") from None
 
 
-def _write_beside(db, day, kind: str, target, compress: bool):
+def _write_beside(db, day, writer, target):
     """Write beside the target and rename, so a reader never sees half a bill (a full disk
     leaves nothing behind: `disk_full`, exit 9)."""
     import os
     import tempfile
     from pathlib import Path
 
-    from wxshop_cli.core.bill_export import write_bill
     from wxshop_cli.errors import os_error
 
     def fault(exc: OSError):
@@ -144,7 +178,7 @@ def _write_beside(db, day, kind: str, target, compress: bool):
     temp = Path(temp_name)
     try:
         with os.fdopen(handle, "wb") as out:
-            result = write_bill(db, day, kind, out, compress=compress)
+            result = writer(db, day, out)
         os.chmod(temp, 0o644 & ~_umask())
         os.replace(temp, target)
     except OSError as exc:

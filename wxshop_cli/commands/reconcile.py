@@ -9,6 +9,7 @@ from wxshop_cli.cli import group
 from wxshop_cli.views.reconcile import RESOLVED_COLUMNS, RUN_COLUMNS
 
 if TYPE_CHECKING:
+    from wxshop_cli.core.reconcile.gate import Gate
     from wxshop_cli.db.engine import Database
 
 app = group("reconciliations", """Stored reconciliation runs: list, show, resolve items.
@@ -23,6 +24,14 @@ Examples:
 #: Progress bars appear on a terminal for bills at least this big (decompressed bytes).
 PROGRESS_MIN_BYTES = 256 * 1024
 
+FailOn = Annotated[list[str] | None, typer.Option(
+    "--fail-on", metavar="KIND[,KIND]",
+    help="Only open discrepancies of these kinds make exit 8; the rest are reported "
+         "(repeatable).")]
+Allow = Annotated[list[str] | None, typer.Option(
+    "--allow", metavar="KIND",
+    help="Open discrepancies of this kind never make exit 8 (repeatable).")]
+
 
 def reconcile(
     file: Annotated[str, typer.Argument(metavar="FILE",
@@ -33,25 +42,32 @@ def reconcile(
         help="The bill day (Beijing). Default: the day of the bill's times.")] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Match again even if this bill was "
                                                         "reconciled before.")] = False,
+    fail_on: FailOn = None,
+    allow: Allow = None,
 ) -> None:
-    """Compare a WeChat Pay trade bill with the order book. Exit 0 when nothing is open,
-    8 when discrepancies are (printed on stdout, not an error).
+    """Compare a WeChat Pay or Alipay bill (recognised by content) with the order book. Exit 0
+    when nothing is open, 8 when discrepancies are (printed on stdout, not an error).
 
     The run is stored: see `wxshop reconciliations`. The same bill again prints the stored
-    run (--rerun matches again).
+    run (--rerun matches again). --fail-on / --allow choose which kinds of open discrepancy
+    make exit 8 (docs/reconcile.md: reconcile as a CI gate).
 
     Examples:
       $ wxshop reconcile bill-20131111.csv
       $ wxshop bill export --date 2013-11-11 | wxshop reconcile -
       $ wxshop reconcile bill-20131111.csv.gz --rerun --json
+      $ wxshop reconcile alipay-20131111.zip --fail-on missing_in_book,amount_mismatch
     """
     import sys
 
     from wxshop_cli.config import current
     from wxshop_cli.core.billformat import open_bill
+    from wxshop_cli.core.reconcile.gate import gate
     from wxshop_cli.output import err_console, warn
 
     settings = current()
+    # Checked before the bill is read: a mistyped gate records nothing.
+    chosen = gate(fail_on or (), allow or ()) if fail_on or allow else None
     # The command reads stdin, the core the stream it is given.
     with open_bill(file, stdin=sys.stdin.buffer if file == "-" else None) as source:
         from wxshop_cli.core import reconcile as service
@@ -70,9 +86,9 @@ def reconcile(
         finally:
             if bars is not None:
                 bars.stop()
-    open_count = show_run(db, outcome.run_id, replayed=outcome.replayed)
-    if open_count:
-        raise typer.Exit(8)
+    code = show_run(db, outcome.run_id, replayed=outcome.replayed, gate=chosen)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("list")
@@ -139,8 +155,10 @@ def resolve(
 # ------------------------------------------------------------------ rendering a run
 
 
-def show_run(db: Database, run_id: str, *, replayed: bool | None) -> int:
-    """Print a run (JSON, terminal summary and table, or TSV) and return its open count. The
+def show_run(db: Database, run_id: str, *, replayed: bool | None,
+             gate: Gate | None = None) -> int:
+    """Print a run (JSON, terminal summary and table, or TSV) and return the exit code of
+    `reconcile`: 8 when an open discrepancy fails the run (any, or those `gate` says). The
     discrepancies stream out of the read transaction as they are printed (a bill can have
     a million)."""
     from wxshop_cli.config import current
@@ -152,5 +170,11 @@ def show_run(db: Database, run_id: str, *, replayed: bool | None) -> int:
         summary = service.run_summary(session, run_id, tz)
         if replayed is not None:
             summary["replayed"] = replayed
+        code = 8 if summary["open"] else 0
+        if gate is not None:
+            from wxshop_cli.core.reconcile.gate import open_by_kind
+
+            summary["gate"] = gate.judge(open_by_kind(session, run_id))
+            code = summary["gate"]["exit_code"]
         print_run(summary, service.iter_discrepancies(session, run_id, tz))
-    return summary["open"]
+    return code

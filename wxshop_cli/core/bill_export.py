@@ -14,6 +14,13 @@ million payments never sits in memory.
   bills its 交易时间 is that refund time; in `REFUND` bills 交易时间 is the payment's time and
   the refund's times are in 退款申请时间 / 退款成功时间.
 - Payments and refunds are merged in time order (real bills are not sorted; ours are).
+
+`--format alipay` writes the same ledger as Alipay's 业务明细 (docs/bills-alipay.md): a zip
+holding one GBK CSV (`write_alipay_bill`). It lists payments on the Beijing day of their
+success time and the refunds that succeeded that day (Alipay's 业务明细 lists completed
+business only: a refund still PROCESSING, CLOSED or ABNORMAL is not in it). The sandbox's
+Alipay account is ``2088`` + the 商户号 on twelve digits + ``0156``; the export time printed
+(and the zip's file time) is 06:00 the next morning, so the same ledger gives the same bytes.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import datetime as dt
 import gzip
 import hashlib
 import heapq
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -30,6 +38,7 @@ from sqlalchemy import select
 
 from wxshop_cli.clock import beijing_day_bounds
 from wxshop_cli.core.billformat import BILL_TYPES, BillRow, BillSummary, BillWriter
+from wxshop_cli.core.billformat.alipay import AlipayWriter
 from wxshop_cli.db.models import GatewayPayment, GatewayRefund, MerchantSettings
 
 if TYPE_CHECKING:
@@ -50,10 +59,12 @@ class ExportResult:
     summary: BillSummary
     sha256: str  # of the bill's (decompressed) text, as `reconcile` keys its runs
     size: int  # bytes of that text
+    format: str = "wechat"
 
     def public(self) -> dict[str, Any]:
         s = self.summary
         return {
+            "format": self.format,
             "bill_date": self.bill_date.isoformat(),
             "bill_type": self.bill_type,
             "rows": s.count,
@@ -198,3 +209,105 @@ def write_bill(db: Database, day: dt.date, bill_type: str, binary: BinaryIO, *,
         zipper.close()
     binary.flush()
     return ExportResult(day, bill_type, payments, refunds, summary, digest, sink.size)
+
+
+# ------------------------------------------------------------------ Alipay
+
+
+def alipay_account(mch_id: str) -> str:
+    """The sandbox's Alipay account of the merchant (see the module docstring)."""
+    digits = "".join(c for c in mch_id if c.isdigit())
+    return "2088" + digits.zfill(12)[-12:] + "0156"
+
+
+class _HashingBinary:
+    """A binary sink for the zip: hashes and counts what passes (`reconcile` keys its runs by
+    the SHA-256 of the file as given, and a zip is not decompressed for that). Offers `tell`
+    but not `seek`, so the zip is written as a stream (data descriptors), stdout included."""
+
+    def __init__(self, binary: BinaryIO) -> None:
+        self._binary = binary
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self._binary.write(data)
+        self.size += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._binary.flush()
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+def _alipay_rows(conn, start: dt.datetime, end: dt.datetime
+                 ) -> Iterator[tuple[dt.datetime, int, BillRow, dt.datetime]]:
+    """(time, order, row, 创建时间): payments by success time, SUCCESS refunds by theirs."""
+    p = GatewayPayment.__table__.c
+    r = GatewayRefund.__table__.c
+    payments = (select(p.paid_at, p.created_at, p.transaction_id, p.out_trade_no, p.product,
+                       p.amount_fen, p.fee_fen)
+                .where(p.status.in_(_BILLED_PAYMENTS), p.paid_at >= start, p.paid_at < end,
+                       p.transaction_id.is_not(None))
+                .order_by(p.paid_at, p.out_trade_no)
+                .execution_options(yield_per=FETCH_ROWS))
+    refunds = (select(r.succeeded_at, p.created_at, p.transaction_id, p.out_trade_no,
+                      p.product, r.out_refund_no, r.amount_fen, r.fee_fen)
+               .join_from(GatewayRefund.__table__, GatewayPayment.__table__,
+                          p.out_trade_no == r.out_trade_no)
+               .where(r.status == "SUCCESS", r.succeeded_at >= start, r.succeeded_at < end,
+                      p.transaction_id.is_not(None))
+               .order_by(r.succeeded_at, r.refund_id)
+               .execution_options(yield_per=FETCH_ROWS))
+
+    def paid() -> Iterator[tuple[dt.datetime, int, BillRow, dt.datetime]]:
+        for paid_at, created, txn, otn, product, amount, fee in conn.execute(payments):
+            yield paid_at, 0, BillRow(
+                line_no=0, kind="payment", trade_time=paid_at, app_id=None, mch_id="",
+                sub_mch_id=None, transaction_id=txn, out_trade_no=otn, product=product,
+                settlement_fen=amount, order_fen=amount, fee_fen=fee), created
+
+    def refunded() -> Iterator[tuple[dt.datetime, int, BillRow, dt.datetime]]:
+        for done, created, txn, otn, product, refund_no, amount, fee in conn.execute(refunds):
+            yield done, 1, BillRow(
+                line_no=0, kind="refund", trade_time=done, app_id=None, mch_id="",
+                sub_mch_id=None, transaction_id=txn, out_trade_no=otn, trade_state="REFUND",
+                product=product, refund_no=refund_no, refund_fen=amount,
+                refund_status="SUCCESS", fee_fen=fee, refund_succeeded_at=done), created
+
+    return heapq.merge(paid(), refunded(), key=lambda item: (item[0], item[1]))
+
+
+def write_alipay_bill(db: Any, day: dt.date, binary: BinaryIO) -> ExportResult:
+    """Write the ledger of `day` (Beijing) as Alipay's 业务明细: a zip of one GBK CSV."""
+    start, end = beijing_day_bounds(day)
+    midnight = dt.datetime.combine(day, dt.time())
+    exported = midnight + dt.timedelta(days=1, hours=6)
+    sink: Any = _HashingBinary(binary)  # file-like enough for a zip written as a stream
+    payments = refunds = 0
+    with db.transaction(read_only=True) as session:
+        settings = session.get_one(MerchantSettings, 1)
+        account = alipay_account(settings.mch_id)
+        name = f"{account}_{day:%Y%m%d}_业务明细.csv"
+        info = zipfile.ZipInfo(name, date_time=exported.timetuple()[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with zipfile.ZipFile(sink, "w") as archive, \
+                archive.open(info, "w", force_zip64=True) as entry:
+            writer = AlipayWriter(entry, account, midnight)  # type: ignore[arg-type]
+            for _, kind, row, created in _alipay_rows(session.connection(), start, end):
+                writer.write(row, created)
+                if kind == 0:
+                    payments += 1
+                else:
+                    refunds += 1
+            summary = writer.finish(exported)
+    sink.flush()
+    return ExportResult(day, "ALL", payments, refunds, summary, sink.sha256, sink.size,
+                        format="alipay")

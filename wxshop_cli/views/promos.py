@@ -105,12 +105,15 @@ def promo_table(promos: list[dict[str, Any]]) -> None:
     ], title="Promotions", empty="no promotions yet")
 
 
-def report_table(rows: list[dict[str, Any]], title: str) -> None:
+def report_table(rows: list[dict[str, Any]], title: str,
+                 exposure: dict[str, Any] | None = None) -> None:
     """A change report on a terminal: what changed (kind, key, item id, field) always whole;
-    old and new values fold."""
+    old and new values fold. Then the worst case of a publish, in a table of its own."""
     from rich.text import Text
 
     from wxshop_cli import tables
+
+    rows = [row for row in rows if row["action"] != "exposure"]  # TSV rows; a table below
 
     def what(row: dict[str, Any]) -> Text:
         text = Text(f"{row['kind']} {row['key']}")
@@ -125,6 +128,54 @@ def report_table(rows: list[dict[str, Any]], title: str) -> None:
         tables.Col("old", lambda r: r["old"], flexible=True, style="dim"),
         tables.Col("new", lambda r: r["new"], flexible=True),
     ], title=title)
+    if exposure is not None:
+        exposure_table(exposure)
+
+
+def exposure_table(exposure: dict[str, Any]) -> None:
+    """The worst case of a promotion (core.promos.exposure) on a terminal: per item stock ×
+    discount, what one buyer can take, the promotions it overlaps; the total in the title.
+    SKUs and amounts are never cut."""
+    from wxshop_cli import tables
+    from wxshop_cli.money import display
+
+    def overlaps(item: dict[str, Any]) -> str:
+        return "\n".join(f"{o['code']} ({o['status']}, {display(o['price_fen'])})"
+                         for o in item["overlaps"]) or "—"
+
+    def per_buyer(item: dict[str, Any]) -> str:
+        limit = "" if item["per_buyer_limit"] is not None else " (no limit)"
+        return f"{item['per_buyer_units']}{limit}\n{display(item['per_buyer_fen'])}"
+
+    print_table(exposure["items"], [
+        tables.Col("sku", lambda i: i["sku"]),
+        tables.Col("stock × discount", lambda i: f"{i['stock']} × "
+                   f"{display(i['discount_fen'])}", justify="right"),
+        tables.Col("worst case", lambda i: display(i["exposure_fen"]), justify="right"),
+        tables.Col("one buyer", per_buyer, justify="right"),
+        tables.Col("overlaps", overlaps, flexible=True),
+    ], title=f"Worst case: {display(exposure['total_fen'])} if every unit sells")
+
+
+def report_notes(report) -> list[str]:
+    """The stderr line after a change report: dry run, no change, the push (a dry run pushes
+    nothing: it *would* push), the worst case."""
+    from wxshop_cli.money import display
+
+    notes = []
+    if report.dry_run:
+        notes.append("dry run: nothing was written (new items get their ids when published)")
+    if not report.any_change:
+        notes.append("no change")
+    if report.notified:
+        buyers = f"{report.notified} buyer{'s' if report.notified != 1 else ''}"
+        notes.append(f"would push to {buyers}" if report.dry_run else f"pushed to {buyers}")
+    if report.exposure is not None:
+        exposure = report.exposure
+        notes.append(f"worst case {display(exposure['total_fen'])} of discount if every unit "
+                     "sells" + (f"; {exposure['overlapping_items']} item(s) also on offer in "
+                                "another promotion" if exposure["overlapping_items"] else ""))
+    return notes
 
 
 def emit_report(report, *, what: str) -> None:
@@ -136,14 +187,8 @@ def emit_report(report, *, what: str) -> None:
         return
     title = f"{what} {report.code}: {report.status}"
     emit(report.rows(), REPORT_COLUMNS, title=title,
-         human=lambda rows: report_table(rows, title))
-    notes = []
-    if report.dry_run:
-        notes.append("dry run: nothing was written (new items get their ids when published)")
-    if not report.any_change:
-        notes.append("no change")
-    if report.notified:
-        notes.append(f"pushed to {report.notified} buyer{'s' if report.notified != 1 else ''}")
+         human=lambda rows: report_table(rows, title, report.exposure))
+    notes = report_notes(report)
     if notes:
         say("; ".join(notes))
 

@@ -103,6 +103,10 @@ def _verdict(summary: dict[str, Any]) -> str:
 
     verdict = ("[green]✓ nothing open[/green]" if summary["open"] == 0
                else f"[red]✗ {summary['open']:,} open[/red]")
+    if summary.get("gate") and summary["open"]:
+        words = gate_words(summary)[2:]
+        verdict += (f" — [red]{words}[/red]" if summary["gate"]["failing"]
+                    else f" — [green]{words}[/green]")
     lines = [f"{summary['bill_type']} bill of {summary['bill_date']}: "
              f"{summary['matched']:,} of {counted(summary['rows'], 'row')} matched",
              verdict]
@@ -146,7 +150,20 @@ def _one_line(summary: dict[str, Any]) -> str:
     return (f"{summary['run_id']}{stored}: {summary['bill_type']} bill of "
             f"{summary['bill_date']}, {counted(summary['rows'], 'row')}, "
             f"{summary['matched']:,} matched, {summary['open']:,} open, "
-            f"{summary['deferred']:,} deferred, {summary['resolved']:,} resolved")
+            f"{summary['deferred']:,} deferred, {summary['resolved']:,} resolved"
+            f"{gate_words(summary)}")
+
+
+def gate_words(summary: dict[str, Any]) -> str:
+    """What `--fail-on` / `--allow` made of the open items (docs/reconcile.md): `; 2 open fail
+    the gate (fee_mismatch)`, `; nothing open fails the gate`, or "" without a gate."""
+    verdict = summary.get("gate")
+    if verdict is None:
+        return ""
+    if verdict["failing"]:
+        kinds = ", ".join(verdict["failing_by_kind"])
+        return f"; {verdict['failing']} open fail the gate ({kinds})"
+    return "; nothing open fails the gate" if summary["open"] else ""
 
 
 def _write_json(summary: dict[str, Any], items: Any) -> None:

@@ -1,4 +1,5 @@
-"""Streaming reader and writer of WeChat Pay trade bills (交易账单): docs/bills-wechat.md.
+"""Streaming reader and writer of WeChat Pay trade bills (交易账单): docs/bills-wechat.md;
+and of Alipay's 业务明细 (the zip of a GBK CSV): ``alipay``, docs/bills-alipay.md.
 
 Pure: no database, no clock. Money is integer fen; no float or Decimal on the per-row path.
 One concern per module:
@@ -9,7 +10,9 @@ One concern per module:
 - ``reader``: ``BillReader``, the streaming, validating reader;
 - ``writer``: ``BillWriter``;
 - ``source``: ``open_bill`` / ``BillSource``, a bill's bytes (gzip, stdin spool);
-- ``formats``: which reader reads a source (``reader_for``): the seam for other formats.
+- ``formats``: which reader reads a source (``reader_for``): the seam for other formats;
+- ``alipay``: Alipay's 业务明细, read (``AlipayReader``, zip and zip-bomb bounds included) into
+  the same ``BillRow`` and written (``AlipayWriter``).
 
 Reading::
 

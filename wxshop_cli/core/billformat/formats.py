@@ -11,9 +11,11 @@ the WeChat reader's exact reasons.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
+from wxshop_cli.core.billformat import alipay
 from wxshop_cli.core.billformat.fields import BillRow, BillSummary
 from wxshop_cli.core.billformat.reader import BillReader
 from wxshop_cli.core.billformat.source import BillSource
@@ -25,7 +27,11 @@ class BillStream(Protocol):
     means the whole bill is valid; any defect raises InvalidInput naming its line."""
 
     bill_type: str  # ALL, SUCCESS or REFUND: which of payments and refunds the bill lists
-    layout: str
+    layout: str  # current, legacy (WeChat Pay) or alipay
+    #: Whether each row's ``mch_id`` is a WeChat Pay 商户号 to check against the shop's.
+    checks_mch_id: bool
+    #: The Beijing day the bill says it covers (its header), if it says one; else None.
+    covers: dt.date | None
     rows_read: int
     summary: BillSummary | None
 
@@ -56,9 +62,23 @@ class _WeChat:
         return BillReader(stream)
 
 
+class _Alipay:
+    """Alipay's merchant trade bill (业务明细, docs/bills-alipay.md): the zip as downloaded
+    or its GBK CSV, read by `alipay.AlipayReader`."""
+
+    name = "alipay"
+
+    def recognises(self, head: bytes) -> bool:
+        return alipay.recognises(head)
+
+    def reader(self, stream: BinaryIO) -> BillStream:
+        return alipay.AlipayReader(stream)
+
+
 WECHAT: BillFormat = _WeChat()
+ALIPAY: BillFormat = _Alipay()
 #: Tried in order; the last recognises anything.
-FORMATS: tuple[BillFormat, ...] = (WECHAT,)
+FORMATS: tuple[BillFormat, ...] = (ALIPAY, WECHAT)
 
 
 def format_of(source: BillSource) -> BillFormat:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
@@ -59,6 +60,9 @@ class BillReader:
     ``line_no`` (last line read), ``rows_read`` and ``bytes_read`` (decompressed bytes
     consumed) can drive a progress bar.
     """
+
+    checks_mch_id = True  # every row's 商户号 (or 特约商户号) is the shop's
+    covers: dt.date | None = None  # a WeChat Pay bill names no day: its rows' times do
 
     def __init__(self, stream: BinaryIO) -> None:
         self._readline = partial(stream.readline, MAX_LINE_BYTES)

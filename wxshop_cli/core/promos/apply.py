@@ -27,6 +27,7 @@ from wxshop_cli.core.promos.changes import (
     items_priced_above,
     write_item,
 )
+from wxshop_cli.core.promos.exposure import exposure
 from wxshop_cli.core.promos.file import ItemSpec, PromoSpec
 from wxshop_cli.core.promos.push import push_promo
 from wxshop_cli.core.promos.queries import items_of, lock_catalog, regions_of
@@ -71,6 +72,7 @@ def apply_spec(session: Session, spec: PromoSpec, *, now: dt.datetime, tz: ZoneI
     assert promo.id is not None
     items = items_of(session, promo.id)
     report.status = promo_status(promo, items, now)
+    report.exposure = exposure(session, promo, items, now=now, tz=tz)
     if spec.notify if notify is None else notify:
         report.notified = push_promo(session, promo, items, spec.regions, now, tz)
     return report

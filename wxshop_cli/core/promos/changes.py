@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from wxshop_cli import money
 from wxshop_cli.core import catalog
+from wxshop_cli.core.promos.exposure import exposure
 from wxshop_cli.core.promos.push import push_promo
 from wxshop_cli.core.promos.queries import (
     find_promo,
@@ -181,6 +182,7 @@ def publish_code(session: Session, code: str, *, now: dt.datetime, tz: ZoneInfo,
                        hint="add some with `wxshop promo add-item`")
     report = _move_state(session, promo, "published", now)
     report.status = promo_status(promo, items, now)
+    report.exposure = exposure(session, promo, items, now=now, tz=tz)
     if notify:
         report.notified = push_promo(session, promo, items, regions_of(session, promo.id), now,
                                      tz)

@@ -42,6 +42,8 @@ class Report:
     notified: int = 0
     status: str = ""
     dry_run: bool = False
+    #: The promotion's worst case (core.promos.exposure), on a publish; None otherwise.
+    exposure: dict[str, Any] | None = None
 
     @property
     def any_change(self) -> bool:
@@ -66,7 +68,7 @@ class Report:
         # real publish makes new ones, so they are null rather than a promise nobody keeps.
         created = ([{**entry, "id": None} if "id" in entry else entry for entry in self.created]
                    if self.dry_run else self.created)
-        return {
+        data = {
             "code": self.code,
             "status": self.status,
             "dry_run": self.dry_run,
@@ -77,6 +79,9 @@ class Report:
             "removed": self.removed,
             "notified": self.notified,
         }
+        if self.exposure is not None:
+            data["exposure"] = self.exposure
+        return data
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per fact, for a table or TSV: action, kind, key, field, old, new."""
@@ -89,6 +94,32 @@ class Report:
                             "id": entry.get("id"), "field": name,
                             "old": _shown(name, entry.get("old")),
                             "new": _shown(name, entry.get("new"))})
+        return out + self.exposure_rows()
+
+    def exposure_rows(self) -> list[dict[str, Any]]:
+        """The worst case as rows of the same table (action ``exposure``): per item its
+        worst case (old: stock × discount), the units one buyer can take and the promotions
+        it overlaps; then the promotion's total."""
+        if self.exposure is None:
+            return []
+        out: list[dict[str, Any]] = []
+
+        def row(kind: str, key: str, name: str, old: str, new: str) -> None:
+            out.append({"action": "exposure", "kind": kind, "key": key, "id": None,
+                        "field": name, "old": old, "new": new})
+
+        for item in self.exposure["items"]:
+            sku = item["sku"]
+            row("item", sku, "exposure_fen",
+                f"{item['stock']} × {money.yuan(item['discount_fen'])}",
+                money.yuan(item["exposure_fen"]))
+            row("item", sku, "per_buyer_units",
+                "limit" if item["per_buyer_limit"] is not None else "no limit",
+                str(item["per_buyer_units"]))
+            if item["overlaps"]:
+                row("item", sku, "overlaps", "",
+                    ",".join(f"{o['code']} ({o['status']})" for o in item["overlaps"]))
+        row("promo", self.code, "exposure_fen", "", money.yuan(self.exposure["total_fen"]))
         return out
 
 

@@ -90,6 +90,7 @@ class BillFacts:
     summary: BillSummary
     first_time: dt.datetime | None  # naive Beijing; payment times (refund times in REFUND)
     last_time: dt.datetime | None
+    covers: dt.date | None = None  # the day the bill's header names (Alipay), if any
 
 
 def _wrong_merchant(row: BillRow, mch_id: str) -> InvalidInput:
@@ -100,9 +101,12 @@ def _wrong_merchant(row: BillRow, mch_id: str) -> InvalidInput:
 
 
 def bill_day(facts: BillFacts, given: dt.date | None) -> dt.date:
-    """`--date`, else the one Beijing day of the bill's times."""
+    """`--date`, else the one Beijing day of the bill's times (of a bill without rows, the
+    day its header names, if it names one)."""
     if given is not None:
         return given
+    if (facts.first_time is None or facts.last_time is None) and facts.covers is not None:
+        return facts.covers
     if facts.first_time is None or facts.last_time is None:
         raise UsageError("the bill has no rows, so its day is unknown",
                          slug="bill_date_required", hint="pass --date YYYY-MM-DD")
@@ -141,7 +145,7 @@ def stage_rows(conn: Any, source: BillSource, mch_id: str, rate_ppm: int, postgr
         if progress is not None:
             progress("stage", source.size, source.size)
         return BillFacts(reader.bill_type, reader.layout, reader.rows_read, reader.summary,
-                         span.first, span.last)
+                         span.first, span.last, reader.covers)
     finally:
         stream.close()
 
@@ -192,11 +196,12 @@ def _stage_tuples(reader: BillStream, mch_id: str, rate_ppm: int, span: _Span
                   ) -> Iterator[tuple]:
     default_rate = rate_ppm
     refund_bill = reader.bill_type == "REFUND"
+    check_merchant = reader.checks_mch_id
     first: dt.datetime | None = None
     last: dt.datetime | None = None
     try:
         for row in reader:
-            if row.mch_id != mch_id and row.sub_mch_id != mch_id:
+            if check_merchant and row.mch_id != mch_id and row.sub_mch_id != mch_id:
                 raise _wrong_merchant(row, mch_id)
             when = row.refund_requested_at if refund_bill else row.trade_time
             # (the reader sets the time its bill type has on every row)
@@ -212,7 +217,9 @@ def _stage_tuples(reader: BillStream, mch_id: str, rate_ppm: int, span: _Span
             else:
                 yield (row.line_no, "R", row.trade_state, row.transaction_id,
                        row.out_trade_no, row.refund_id, row.refund_no,
-                       "R" + (row.refund_id or ""), 0, row.refund_fen, row.refund_status or "",
+                       # A refund's own number; an Alipay bill has none: its request number.
+                       "R" + row.refund_id if row.refund_id else "Q" + (row.refund_no or ""),
+                       0, row.refund_fen, row.refund_status or "",
                        row.fee_fen, -fee_fen(row.refund_fen, rate))
     finally:
         span.first, span.last = first, last
