@@ -47,9 +47,7 @@ COMMANDS: dict[str, Entry] = {
                       "the day's bill reconciled. Exit 0 when every check holds, 8 when any "
                       "fails."),
     "reconcile": Entry("reconcile", "reconcile",
-                       "Compare a WeChat Pay or Alipay bill (recognised by content) with the "
-                       "order book. Exit 0 when nothing is open, 8 when discrepancies are "
-                       "(printed on stdout, not an error)."),
+                       "Compare a WeChat Pay or Alipay bill with the order book."),
     "audit": Entry("audit", "audit",
                    "Check the book's invariants in one consistent read. Exit 0 when clean, 8 "
                    "when anything is violated (printed on stdout, not an error)."),
@@ -68,7 +66,7 @@ COMMANDS: dict[str, Entry] = {
                                         "one is offered at checkout."),
     "orders": Entry("orders", "app", "The order book: list, show, cancel, refund, sweep."),
     "bill": Entry("bill", "app",
-                  "Trade bills (WeChat Pay, Alipay) of the sandbox payment platform."),
+                  "Trade bills of the sandbox payment platform."),
     "reconciliations": Entry("reconcile", "app",
                              "Stored reconciliation runs: list, show, resolve items."),
     "report": Entry("report", "app", "Merchant reports."),

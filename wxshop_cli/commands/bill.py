@@ -9,7 +9,7 @@ import typer
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column
 
-app = group("bill", """Trade bills (WeChat Pay, Alipay) of the sandbox payment platform.
+app = group("bill", """Trade bills of the sandbox payment platform.
 
 Examples:
   $ wxshop bill export --date 2013-11-11 -o bill-20131111.csv
@@ -48,7 +48,7 @@ class BillFormat(StrEnum):
 
 
 Format = Annotated[BillFormat, typer.Option(
-    "--format", case_sensitive=False,
+    "--format", case_sensitive=False, metavar="FORMAT",
     help="wechat (a trade bill) or alipay (业务明细: a zip of one GBK CSV, type ALL).")]
 
 
@@ -59,7 +59,7 @@ def export(date: Date, bill_type: Type = BillType.ALL, output: Output = "-",
 
     The WeChat Pay format (docs/bills-wechat.md): CRLF, backticked values, five-decimal
     fees, a summary that adds up. What `wxshop reconcile` reads. `--format alipay`
-    writes Alipay's 业务明细 instead (docs/bills-alipay.md): a zip of one GBK CSV.
+    writes an Alipay bill instead: a zip of one GBK CSV (docs/bills-alipay.md).
 
     Examples:
       $ wxshop bill export --date 2013-11-11 -o bill-20131111.csv

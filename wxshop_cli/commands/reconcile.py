@@ -45,18 +45,18 @@ def reconcile(
     fail_on: FailOn = None,
     allow: Allow = None,
 ) -> None:
-    """Compare a WeChat Pay or Alipay bill (recognised by content) with the order book. Exit 0
-    when nothing is open, 8 when discrepancies are (printed on stdout, not an error).
+    """Compare a WeChat Pay or Alipay bill with the order book.
 
-    The run is stored: see `wxshop reconciliations`. The same bill again prints the stored
-    run (--rerun matches again). --fail-on / --allow choose which kinds of open discrepancy
-    make exit 8 (docs/reconcile.md: reconcile as a CI gate).
+    The format is recognised by content. Exit 0 when nothing is open, 8 when discrepancies
+    are (printed on stdout, not an error). The run is stored: see `wxshop reconciliations`.
+    The same bill again prints the stored run (--rerun matches again). --fail-on / --allow
+    choose which kinds of open discrepancy make exit 8 (docs/reconcile.md: reconcile as a CI gate).
 
     Examples:
       $ wxshop reconcile bill-20131111.csv
       $ wxshop bill export --date 2013-11-11 | wxshop reconcile -
       $ wxshop reconcile bill-20131111.csv.gz --rerun --json
-      $ wxshop reconcile alipay-20131111.zip --fail-on missing_in_book,amount_mismatch
+      $ wxshop reconcile alipay-20131111.zip --fail-on missing_in_book
     """
     import sys
 
