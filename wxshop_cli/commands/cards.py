@@ -13,7 +13,16 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from wxshop_cli.cli import WxTyper, Yes, _with_common_options, confirm_or_stop, group
+from wxshop_cli.cli import (
+    After,
+    Limit,
+    PageInfo,
+    WxTyper,
+    Yes,
+    _with_common_options,
+    confirm_or_stop,
+    group,
+)
 from wxshop_cli.errors import InvalidInput, UsageError
 from wxshop_cli.output import Column, emit
 from wxshop_cli.views.cards import BINDING_COLUMNS, CARD_COLUMNS
@@ -313,6 +322,7 @@ def _interactive(number: str | None, holder: str | None, id_number: str | None,
 @cards_app.command("list")
 def list_(
     all_: Annotated[bool, typer.Option("--all", help="Include unbound cards.")] = False,
+    limit: Limit = 100, after: After = None, page_info: PageInfo = False,
 ) -> None:
     """The acting buyer's bound cards, the default first. A terminal shows the red dot.
 
@@ -322,12 +332,17 @@ def list_(
     """
     from wxshop_cli.config import current
     from wxshop_cli.core import cards
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
+    from wxshop_cli.views.paging import page_out
 
+    check_limit(limit)
     settings = current()
-    rows = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz)
-    emit(rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)",
-         human=lambda shown: _screen(shown, settings.buyer))
+    page = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz,
+                            limit=limit, after=after)
+    page_out(page, page_info, lambda rows: emit(
+        rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)",
+        human=lambda shown: _screen(shown, settings.buyer)))
 
 
 def _screen(rows: list[dict], buyer: str) -> None:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wxshop_cli.cli import group
+from wxshop_cli.cli import After, Limit, PageInfo, group
 from wxshop_cli.views.reconcile import RESOLVED_COLUMNS, RUN_COLUMNS
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def reconcile(
 
 
 @app.command("list")
-def list_() -> None:
+def list_(limit: Limit = 100, after: After = None, page_info: PageInfo = False) -> None:
     """Reconciliation runs, newest first, with their counts.
 
     Each run: the bill, rows matched, and its open, deferred and resolved discrepancies.
@@ -87,26 +87,32 @@ def list_() -> None:
     """
     from wxshop_cli.config import current
     from wxshop_cli.core import reconcile as service
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
     from wxshop_cli.output import emit
+    from wxshop_cli.views.paging import page_out
 
+    check_limit(limit)
     with database().transaction(read_only=True) as session:
-        runs = service.list_runs(session, current().tz)
-    emit(runs, RUN_COLUMNS, title="Reconciliation runs", empty="no reconciliation runs")
+        page = service.list_runs(session, current().tz, limit=limit, after=after)
+    page_out(page, page_info, lambda runs: emit(runs, RUN_COLUMNS, title="Reconciliation runs",
+                                                empty="no reconciliation runs"))
 
 
 @app.command("show")
-def show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (run_…).")]
-         ) -> None:
+def show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (run_…).")],
+         limit: Limit = 100, after: After = None, page_info: PageInfo = False) -> None:
     """One run with every discrepancy (exit 0 whatever it holds).
 
     Examples:
       $ wxshop reconciliations show run_5d0c7e2a9b14f368
       $ wxshop --json reconciliations show run_5d0c7e2a9b14f368
     """
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
 
-    show_run(database(), run_id, replayed=None)
+    check_limit(limit)
+    show_run(database(), run_id, replayed=None, page=(limit, after, page_info))
 
 
 @app.command("resolve")
@@ -139,12 +145,15 @@ def resolve(
 # ------------------------------------------------------------------ rendering a run
 
 
-def show_run(db: Database, run_id: str, *, replayed: bool | None) -> int:
-    """Print a run (JSON, terminal summary and table, or TSV) and return its open count. The
-    discrepancies stream out of the read transaction as they are printed (a bill can have
-    a million)."""
+def show_run(db: Database, run_id: str, *, replayed: bool | None,
+             page: tuple[int, str | None, bool] | None = None) -> int:
+    """Print a run (JSON, terminal summary and table, or TSV) and return its open count.
+    Without `page` (`reconcile`) the discrepancies stream out of the read transaction as they
+    are printed (a bill can have a million); with `page` = (limit, after, page_info)
+    (`reconciliations show`) one page of them is printed, as every list pages."""
     from wxshop_cli.config import current
     from wxshop_cli.core import reconcile as service
+    from wxshop_cli.views.paging import page_out
     from wxshop_cli.views.reconcile import print_run
 
     tz = current().tz
@@ -152,5 +161,11 @@ def show_run(db: Database, run_id: str, *, replayed: bool | None) -> int:
         summary = service.run_summary(session, run_id, tz)
         if replayed is not None:
             summary["replayed"] = replayed
-        print_run(summary, service.iter_discrepancies(session, run_id, tz))
+        if page is None:
+            print_run(summary, service.iter_discrepancies(session, run_id, tz))
+            return summary["open"]
+        limit, after, page_info = page
+        found = service.discrepancy_page(session, run_id, tz, limit=limit, after=after)
+    page_out(found, page_info, lambda items: print_run(summary, iter(items)),
+             data={**summary, "discrepancies": found.rows})
     return summary["open"]
