@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, tuple_
+from sqlalchemy import and_, literal, or_, tuple_
 
 from wxshop_cli.errors import UsageError
 
@@ -58,6 +58,9 @@ class Ordering:
         """The rows that come after `values` in this order (mixed directions allowed):
         k1 > v1 OR (k1 = v1 AND k2 > v2) OR …; keys all in one direction compare as one
         row value, `(k1, k2) < (v1, v2)`, which an index on the keys answers as a range."""
+        # Bound with each key's own type (UTC times as the column stores them; booleans as
+        # parameters, which SQLAlchemy would otherwise refuse to compare with < or >).
+        values = [literal(v, type_=k.expr.type) for k, v in zip(self.keys, values, strict=True)]
         if len({k.descending for k in self.keys}) == 1:
             row = tuple_(*(k.expr for k in self.keys))
             bound = tuple_(*values)
