@@ -224,7 +224,7 @@ def test_a_runs_discrepancies_page(cli, backend):
 
 
 def test_the_help_defaults_are_the_cores():
-    from wxshop_cli import cli as cli_module
+    from wxshop_cli import paging_options as cli_module
     from wxshop_cli.core import paging
 
     option = cli_module.Limit.__metadata__[0]

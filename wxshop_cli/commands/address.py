@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from wxshop_cli.cli import After, Limit, PageInfo, group
+from wxshop_cli.cli import group
 from wxshop_cli.output import Column, emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 
 app = group("address", """The acting buyer's shipping addresses. The default one is offered
 at checkout.

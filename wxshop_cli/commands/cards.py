@@ -13,18 +13,10 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from wxshop_cli.cli import (
-    After,
-    Limit,
-    PageInfo,
-    WxTyper,
-    Yes,
-    _with_common_options,
-    confirm_or_stop,
-    group,
-)
+from wxshop_cli.cli import WxTyper, Yes, _with_common_options, confirm_or_stop, group
 from wxshop_cli.errors import InvalidInput, UsageError
 from wxshop_cli.output import Column, emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 from wxshop_cli.views.cards import BINDING_COLUMNS, CARD_COLUMNS
 
 T = TypeVar("T")

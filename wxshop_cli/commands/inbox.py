@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from wxshop_cli.cli import After, Limit, PageInfo
 from wxshop_cli.output import Column, emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 
 COLUMNS = [
     Column("id", "id"), Column("created_at", "created_at", "time"), Column("kind", "kind"),

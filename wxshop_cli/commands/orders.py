@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from wxshop_cli.cli import After, Limit, PageInfo, Yes, confirm_or_stop, group
+from wxshop_cli.cli import Yes, confirm_or_stop, group
 from wxshop_cli.output import emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 from wxshop_cli.views.orders import (
     LIST_COLUMNS,
     ORDER_COLUMNS,

@@ -4,8 +4,9 @@ from typing import Annotated, Any
 
 import typer
 
-from wxshop_cli.cli import After, Limit, PageInfo, group
+from wxshop_cli.cli import group
 from wxshop_cli.output import Column, emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 
 app = group("product", """The catalog: products with list price and stock.
 

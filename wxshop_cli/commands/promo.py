@@ -4,8 +4,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wxshop_cli.cli import After, Limit, PageInfo, Yes, confirm_or_stop, group
+from wxshop_cli.cli import Yes, confirm_or_stop, group
 from wxshop_cli.output import Column, emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 from wxshop_cli.views.promos import ITEM_COLUMNS, PROMO_COLUMNS, emit_report
 
 if TYPE_CHECKING:

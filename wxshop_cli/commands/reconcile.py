@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wxshop_cli.cli import After, Limit, PageInfo, group
+from wxshop_cli.cli import group
+from wxshop_cli.paging_options import After, Limit, PageInfo
 from wxshop_cli.views.reconcile import RESOLVED_COLUMNS, RUN_COLUMNS
 
 if TYPE_CHECKING:
