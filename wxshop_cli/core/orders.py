@@ -370,7 +370,8 @@ def list_orders(session: Session, *, buyer_id: int | None, status: str | None,
     if promo_id is not None:
         query = query.where(col(Order.promo_id) == promo_id)
     if day_bounds is not None:
-        query = query.where(Order.created_at >= day_bounds[0], Order.created_at < day_bounds[1])
+        query = query.where(col(Order.created_at) >= day_bounds[0],
+                            col(Order.created_at) < day_bounds[1])
     return read_page(session, query, ORDERS, limit=limit, after=after)
 
 

@@ -10,18 +10,24 @@ terminal calls it: `buy --from` and scripts never pay for it."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from wxshop_cli.core.checkout.reference import check_reference, read_reference
 from wxshop_cli.core.checkout.request import BuyRequest
 from wxshop_cli.db.models import Address, Card, Product, PromoItem
 from wxshop_cli.db.prepared import as_tx
 
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
-def preview(db: Any, buyer_name: str, request: BuyRequest, now: dt.datetime,
-            tz: Any) -> dict[str, Any] | None:
+    from wxshop_cli.db.engine import Database
+
+
+def preview(db: Database, buyer_name: str, request: BuyRequest, now: dt.datetime,
+            tz: ZoneInfo) -> dict[str, Any] | None:
     """The facts of the panel, or None when the buyer does not exist yet (the password
     check then says what is missing). Raises what the claim would raise for the item, the
     address, the region and the card; never writes."""
@@ -36,14 +42,15 @@ def preview(db: Any, buyer_name: str, request: BuyRequest, now: dt.datetime,
         ref = read_reference(as_tx(session), buyer.id, request, now)
         check_reference(ref, request)
         if ref.item_id is not None:
-            left = session.execute(select(PromoItem.stock_total - PromoItem.sold).where(
-                PromoItem.id == ref.item_id)).scalar_one()
+            left = session.execute(select(col(PromoItem.stock_total) - col(PromoItem.sold))
+                                   .where(col(PromoItem.id) == ref.item_id)).scalar_one()
         else:
-            left = session.execute(select(Product.stock).where(
-                Product.sku == ref.sku)).scalar_one()
+            left = session.execute(select(col(Product.stock))
+                                   .where(col(Product.sku) == ref.sku)).scalar_one()
         address = address_public(session.get_one(Address, ref.address_id), tz)
         card = card_public(session.get_one(Card, ref.card_id), tz)
-    unit = ref.price_fen if ref.item_id is not None else ref.list_price_fen
+    unit = ref.price_fen if ref.item_id is not None and ref.price_fen is not None \
+        else ref.list_price_fen
     return {"sku": ref.sku, "title": ref.title, "item_id": ref.item_id,
             "promo_code": ref.promo_code, "price_fen": unit,
             "list_price_fen": ref.list_price_fen, "qty": request.qty,
@@ -51,8 +58,8 @@ def preview(db: Any, buyer_name: str, request: BuyRequest, now: dt.datetime,
             "address": address, "card": card}
 
 
-def order_facts(db: Any, card_id: str | None, address_id: str | None,
-                tz: Any) -> dict[str, Any]:
+def order_facts(db: Database, card_id: str | None, address_id: str | None,
+                tz: ZoneInfo) -> dict[str, Any]:
     """The card and address of a placed order as a person reads them (the result panel on
     a terminal): `{"card": {...} | None, "address": {...} | None}`."""
     from wxshop_cli.core.addresses import address_public
