@@ -324,28 +324,17 @@ def list_(
     """
     from wxshop_cli.config import current
     from wxshop_cli.core import cards
+    from wxshop_cli.core.inbox import unread_of
     from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
-    from wxshop_cli.views.paging import page_out
+    from wxshop_cli.views.cards import show_cards
 
     check_limit(limit)
     settings = current()
     page = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz,
                             limit=limit, after=after)
-    page_out(page, page_info, lambda rows: emit(
-        rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)",
-        human=lambda shown: _screen(shown, settings.buyer)))
-
-
-def _screen(rows: list[dict], buyer: str) -> None:
-    """On a terminal: the red dot of "My bank cards" (unread promotion pushes, SPEC 7), then
-    the cards."""
-    from wxshop_cli.core.inbox import unread_of
-    from wxshop_cli.db.engine import database
-    from wxshop_cli.views.cards import card_table, red_dot
-
-    red_dot(unread_of(database(), buyer)["promo"])
-    card_table(rows, "My bank cards")
+    # The unread count is read only if a terminal draws the red dot.
+    show_cards(page, page_info, lambda: unread_of(database(), settings.buyer)["promo"])
 
 
 @cards_app.command("show")
