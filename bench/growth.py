@@ -152,7 +152,7 @@ def queries() -> dict[str, object]:
             promo_id = session.execute(select(Promo.id).where(Promo.code == promo)).scalar() \
                 if promo else None
             found = orders.list_orders(session, buyer_id=buyer_id, status=status,
-                                       promo_id=promo_id, day_bounds=day)
+                                       promo_id=promo_id, day_bounds=day, limit=1000).rows
             return json.dumps(orders.public_many(session, found, TZ), default=str)
         return run
 

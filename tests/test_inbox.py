@@ -53,7 +53,7 @@ def test_mark_read_marks_only_the_messages_shown(cli, backend):
     start(cli, TEST_DEBIT)
     config.activate(config.Settings())
     db = engine.database()
-    listed = inbox.read_inbox(db, "me", include_read=False, tz=dt.UTC)
+    listed = inbox.read_inbox(db, "me", include_read=False, tz=dt.UTC).rows
     start(cli, CMB_DEBIT)  # a new SMS arrives after the listing
     assert inbox.mark_read(db, "me", [m["id"] for m in listed]) == 1
     assert inbox.mark_read(db, "me", [m["id"] for m in listed]) == 0  # already read

@@ -143,7 +143,7 @@ def test_orders_list_filters_use_their_index(book, filters, index):
             session, buyer_id=facts["buyer"] if filters.get("buyer") else None,
             status=filters.get("status"),
             promo_id=facts["promo"] if filters.get("promo") else None,
-            day_bounds=bounds if filters.get("day") else None)
+            day_bounds=bounds if filters.get("day") else None).rows
         assert found  # the filter selects something, newest first
         assert [o.created_at for o in found] == sorted((o.created_at for o in found),
                                                        reverse=True)
@@ -168,7 +168,7 @@ def test_reconciliations_list_reads_the_newest_runs_by_index(book):
     db, _ = book
 
     def call(session):
-        assert len(reconcile.list_runs(session, TZ, limit=20)) == 20
+        assert len(reconcile.list_runs(session, TZ, limit=20).rows) == 20
 
     plans = _plans_of(db, call, "reconcile_run")
     _uses(plans[0], "ix_reconcile_run_created", db.dialect)

@@ -141,16 +141,20 @@ def test_no_password_yet_malformed_or_missing(cli):
     assert query("SELECT count(*) FROM buyer")[0][0] == 0
 
 
-def test_read_pay_password_takes_the_environment_or_refuses_without_a_terminal(monkeypatch):
+def test_the_pay_password_comes_from_the_environment_or_refuses_without_a_terminal(
+        monkeypatch):
+    seen: list[str] = []
     monkeypatch.setenv("WXSHOP_PAY_PASSWORD", "147258")
-    assert terminal.read_pay_password() == "147258"
+    terminal.pay_password_checked(seen.append)
+    assert seen == ["147258"]
     monkeypatch.setenv("WXSHOP_PAY_PASSWORD", "12345")
     with pytest.raises(InvalidInput):
-        terminal.read_pay_password()
+        terminal.pay_password_checked(seen.append)
     monkeypatch.delenv("WXSHOP_PAY_PASSWORD")
     with pytest.raises(UsageError) as caught:  # pytest's stdin is not a terminal
-        terminal.read_pay_password()
+        terminal.pay_password_checked(seen.append)
     assert "WXSHOP_PAY_PASSWORD" in caught.value.hint
+    assert seen == ["147258"]  # a malformed or missing password is never verified
     monkeypatch.setenv("WXSHOP_PAY_PASSWORD", "111111")
     with pytest.raises(InvalidInput) as caught:
         terminal.read_new_pay_password()

@@ -207,6 +207,9 @@ SLUGS: dict[str, tuple[int | tuple[int, ...], str]] = {
     "file_error": (USAGE, "(last net) another failed file operation, e.g. a file that "
                           "vanished meanwhile"),
     "invalid_time": (USAGE, "`promo create --starts/--ends` is not an ISO 8601 time"),
+    "invalid_page_size": (USAGE, "a list's `--limit` below 1 or above 1000"),
+    "invalid_cursor": (USAGE, "a list's `--after` that is not a cursor wxshop printed, or the "
+                              "cursor of another list"),
     "invalid_file": (USAGE, "`buy --from`, `promo publish` or `fixtures load` of a file that "
                             "cannot be read: a directory, a device or FIFO (`/dev/zero`), or a "
                             "file over 4 MiB"),

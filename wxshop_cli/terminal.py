@@ -11,22 +11,48 @@ from __future__ import annotations
 import hmac
 import sys
 from collections import deque
+from collections.abc import Callable
 
 from wxshop_cli.core.paypassword import ENV_PASSWORD, check_form, env_password
-from wxshop_cli.errors import InvalidInput, UsageError
+from wxshop_cli.errors import InvalidInput, PaymentRefused, UsageError
 from wxshop_cli.output import prompt_text, require_terminal, say
 
 # ---------------------------------------------------------------- the payment password
 
 
-def read_pay_password() -> str:
-    """The payment password for a purchase: `WXSHOP_PAY_PASSWORD`, else a hidden prompt on a
-    terminal, else a usage error (exit 2). Its form is checked (exit 3)."""
+MAX_MALFORMED = 3
+
+
+def pay_password_checked(verify: Callable[[str], None]) -> None:
+    """The payment password of a purchase, passed to `verify` (which counts a wrong try and
+    raises `wrong_password` with the tries left, or `password_locked`).
+
+    `WXSHOP_PAY_PASSWORD` is verified once, as scripts always had it. On a terminal a wrong
+    password is asked again while tries are left (the lock rules are `verify`'s: the count
+    lives in the database), and a typed password that is not 6 digits is asked again
+    without counting, up to 3 times in a row; Ctrl-C at the prompt stops with nothing
+    changed."""
     value = env_password()
-    if value is None:
-        require_terminal("payment password", ENV_PASSWORD)
-        value = _prompt_hidden("Payment password (6 digits)")
-    return check_form(value)
+    if value is not None:
+        verify(check_form(value))
+        return
+    require_terminal("payment password", ENV_PASSWORD)
+    malformed = 0
+    while True:
+        typed = _prompt_hidden("Payment password (6 digits)")
+        try:
+            verify(check_form(typed))
+            return
+        except InvalidInput as exc:
+            malformed += 1
+            if exc.slug != "invalid_password" or malformed >= MAX_MALFORMED:
+                raise
+            say(f"[red]{exc.line()}[/red]")
+        except PaymentRefused as exc:
+            if exc.slug != "wrong_password" or not exc.extra.get("tries_left"):
+                raise
+            malformed = 0
+            say(f"[red]{exc.line()}[/red]")
 
 
 def read_new_pay_password() -> str:

@@ -8,6 +8,7 @@ import typer
 
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column, emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 
 app = group("address", """The acting buyer's shipping addresses. The default one is offered
 at checkout.
@@ -61,7 +62,7 @@ def add(
 
 
 @app.command("list")
-def list_() -> None:
+def list_(limit: Limit = 100, after: After = None, page_info: PageInfo = False) -> None:
     """The acting buyer's addresses, the default first.
 
     Examples:
@@ -70,12 +71,17 @@ def list_() -> None:
     """
     from wxshop_cli.config import current
     from wxshop_cli.core import addresses
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
+    from wxshop_cli.views.paging import page_out
 
+    check_limit(limit)
     settings = current()
-    emit(addresses.list_addresses(database(), settings.buyer, tz=settings.tz), COLUMNS,
-         title="My addresses", empty="no saved address (wxshop address add)",
-         human=_address_table)
+    page = addresses.list_addresses(database(), settings.buyer, tz=settings.tz, limit=limit,
+                                    after=after)
+    page_out(page, page_info, lambda rows: emit(
+        rows, COLUMNS, title="My addresses", empty="no saved address (wxshop address add)",
+        human=_address_table))
 
 
 def _address_table(rows: list[dict]) -> None:

@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from wxshop_cli.cli import Yes
+
 if TYPE_CHECKING:
     from wxshop_cli.core.checkout import BuyRequest
     from wxshop_cli.db.engine import Database
@@ -33,7 +35,7 @@ Workers = Annotated[int, typer.Option(
 
 def buy(item: Item = None, qty: Qty = 1, region: Region = None, address: Address = None,
         card: Card = None, idempotency_key: IdempotencyKey = None, from_file: FromFile = None,
-        group: Group = 1, workers: Workers = 1) -> None:
+        group: Group = 1, workers: Workers = 1, yes: Yes = False) -> None:
     """Buy in one step: item → saved address → bound card. The payment password comes from the
     terminal or WXSHOP_PAY_PASSWORD (with --from: WXSHOP_PAY_PASSWORD or each line's
     pay_password; a batch never prompts).
@@ -67,24 +69,35 @@ def buy(item: Item = None, qty: Qty = 1, region: Region = None, address: Address
     request = checkout.BuyRequest(item=item, qty=qty, region=region, address=address,
                                   card=card)
     checkout.check_request(request, idempotency_key)
-    _buy_one(request, idempotency_key)
+    _buy_one(request, idempotency_key, panel=not yes)
 
 
-def _buy_one(request: BuyRequest, idempotency_key: str | None) -> None:
-    """One purchase: the password (read, then verified), the order, the bank, the result."""
+def _buy_one(request: BuyRequest, idempotency_key: str | None, *, panel: bool) -> None:
+    """One purchase: on a terminal the one screen (item, address, card, stock) unless
+    --yes, the password (verified, asked again on a terminal while tries are left), the
+    order, the bank, the result."""
     from wxshop_cli.config import current
     from wxshop_cli.core import checkout
-    from wxshop_cli.core.paypassword import verify_pay_password
+    from wxshop_cli.core.paypassword import env_password, verify_pay_password
     from wxshop_cli.db.engine import database
     from wxshop_cli.output import emit, say, stderr_is_terminal
-    from wxshop_cli.terminal import read_pay_password
+    from wxshop_cli.terminal import pay_password_checked
     from wxshop_cli.views.orders import ORDER_COLUMNS
 
     settings = current()
-    password = read_pay_password()
-    db = database()
     now = settings.clock.now()
-    verify_pay_password(db, settings.buyer, password, now)
+    # Only a person at a terminal who will type the password sees the panel: scripts
+    # (WXSHOP_PAY_PASSWORD, no terminal) read nothing more than before.
+    if panel and settings.interactive and env_password() is None:
+        from wxshop_cli.core.checkout.preview import preview
+        from wxshop_cli.views.orders import buy_panel
+
+        facts = preview(database(), settings.buyer, request, now, settings.tz)
+        if facts is not None:
+            buy_panel(facts)
+    pay_password_checked(
+        lambda password: verify_pay_password(database(), settings.buyer, password, now))
+    db = database()
     outcome = _place(db, request, now, idempotency_key)
     if outcome.error is not None:
         if outcome.replayed:
@@ -99,7 +112,18 @@ def _buy_one(request: BuyRequest, idempotency_key: str | None) -> None:
     shown = checkout.outcome_public(db, outcome, settings.buyer, settings.tz)
     if outcome.replayed:
         say("replayed: this key already bought this; nothing was charged again")
-    emit(shown, ORDER_COLUMNS, title="Paid" if not outcome.replayed else "Paid (replayed)")
+    title = "Paid" if not outcome.replayed else "Paid (replayed)"
+    emit(shown, ORDER_COLUMNS, title=title, human=lambda order: _paid(db, order, title))
+
+
+def _paid(db: Any, order: dict, title: str) -> None:
+    """The result on a terminal: the card and address as a person reads them."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core.checkout.preview import order_facts
+    from wxshop_cli.views.orders import paid_panel
+
+    facts = order_facts(db, order.get("card_id"), order.get("address_id"), current().tz)
+    paid_panel(order, facts, title)
 
 
 def _place(db: Database, request: BuyRequest, now: Any, idempotency_key: str | None) -> Any:

@@ -16,6 +16,7 @@ import typer
 from wxshop_cli.cli import WxTyper, Yes, _with_common_options, confirm_or_stop, group
 from wxshop_cli.errors import InvalidInput, UsageError
 from wxshop_cli.output import Column, emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 from wxshop_cli.views.cards import BINDING_COLUMNS, CARD_COLUMNS
 
 T = TypeVar("T")
@@ -313,6 +314,7 @@ def _interactive(number: str | None, holder: str | None, id_number: str | None,
 @cards_app.command("list")
 def list_(
     all_: Annotated[bool, typer.Option("--all", help="Include unbound cards.")] = False,
+    limit: Limit = 100, after: After = None, page_info: PageInfo = False,
 ) -> None:
     """The acting buyer's bound cards, the default first. A terminal shows the red dot.
 
@@ -322,23 +324,17 @@ def list_(
     """
     from wxshop_cli.config import current
     from wxshop_cli.core import cards
-    from wxshop_cli.db.engine import database
-
-    settings = current()
-    rows = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz)
-    emit(rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)",
-         human=lambda shown: _screen(shown, settings.buyer))
-
-
-def _screen(rows: list[dict], buyer: str) -> None:
-    """On a terminal: the red dot of "My bank cards" (unread promotion pushes, SPEC 7), then
-    the cards."""
     from wxshop_cli.core.inbox import unread_of
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
-    from wxshop_cli.views.cards import card_table, red_dot
+    from wxshop_cli.views.cards import show_cards
 
-    red_dot(unread_of(database(), buyer)["promo"])
-    card_table(rows, "My bank cards")
+    check_limit(limit)
+    settings = current()
+    page = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz,
+                            limit=limit, after=after)
+    # The unread count is read only if a terminal draws the red dot.
+    show_cards(page, page_info, lambda: unread_of(database(), settings.buyer)["promo"])
 
 
 @cards_app.command("show")

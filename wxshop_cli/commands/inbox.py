@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from wxshop_cli.output import Column, emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 
 COLUMNS = [
     Column("id", "id"), Column("created_at", "created_at", "time"), Column("kind", "kind"),
@@ -24,6 +25,7 @@ def inbox(
     summary: Annotated[bool, typer.Option(
         "--summary", help="Only the unread counts, as one object: unread, sms, promo. "
                           "Marks nothing.")] = False,
+    limit: Limit = 100, after: After = None, page_info: PageInfo = False,
 ) -> None:
     """The acting buyer's SMS codes and promotion pushes. Unread ones, newest first. Only
     what a terminal shows is marked read (or --mark-read); the unread count goes to stderr.
@@ -36,9 +38,12 @@ def inbox(
     """
     from wxshop_cli.config import current
     from wxshop_cli.core import inbox as core
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
     from wxshop_cli.output import say, stdout_is_terminal
+    from wxshop_cli.views.paging import page_out
 
+    check_limit(limit)
     settings = current()
     db = database()
     if summary:
@@ -46,13 +51,15 @@ def inbox(
         emit({"buyer": settings.buyer, **counts}, SUMMARY_COLUMNS,
              title=f"Inbox of {settings.buyer}")
         return
-    messages = core.read_inbox(db, settings.buyer, include_read=all_, tz=settings.tz)
-    unread = [m["id"] for m in messages if not m["read"]]
-    shown_to_a_person = stdout_is_terminal() and not settings.json
+    page = core.read_inbox(db, settings.buyer, include_read=all_, tz=settings.tz, limit=limit,
+                           after=after)
+    unread = [m["id"] for m in page.rows if not m["read"]]
+    shown_to_a_person = stdout_is_terminal() and not settings.json and not page_info
     title = f"Inbox of {settings.buyer}" + (f" · {len(unread):,} unread" if unread else "")
     empty = "no unread messages" if not all_ else "no messages"
-    emit(messages, COLUMNS, title=title, empty=empty,
-         human=lambda rows: _inbox_table(rows, title, empty))
+    page_out(page, page_info, lambda messages: emit(
+        messages, COLUMNS, title=title, empty=empty,
+        human=lambda rows: _inbox_table(rows, title, empty)))
     if shown_to_a_person or mark_read:
         marked = core.mark_read(db, settings.buyer, unread)
         if marked and not shown_to_a_person:

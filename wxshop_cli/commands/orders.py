@@ -8,6 +8,7 @@ import typer
 
 from wxshop_cli.cli import Yes, confirm_or_stop, group
 from wxshop_cli.output import emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 from wxshop_cli.views.orders import (
     LIST_COLUMNS,
     ORDER_COLUMNS,
@@ -47,6 +48,7 @@ def list_(
                                                      metavar="YYYY-MM-DD",
                                                      help="Day of creation in WXSHOP_TZ.")]
     = None,
+    limit: Limit = 100, after: After = None, page_info: PageInfo = False,
 ) -> None:
     """The acting buyer's orders, newest first.
 
@@ -59,14 +61,20 @@ def list_(
     """
     from wxshop_cli.config import current
     from wxshop_cli.core.order_queries import order_list
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
 
+    check_limit(limit)
     settings = current()
+    from wxshop_cli.views.paging import page_out
+
     with database().transaction(read_only=True) as session:
-        shown = order_list(session, buyer=None if all_buyers else settings.buyer,
-                           status=status.value if status else None, promo=promo,
-                           day=date.date() if date is not None else None, tz=settings.tz)
-    emit(shown, LIST_COLUMNS, title="Orders", empty="no orders")
+        page = order_list(session, buyer=None if all_buyers else settings.buyer,
+                          status=status.value if status else None, promo=promo,
+                          day=date.date() if date is not None else None, tz=settings.tz,
+                          limit=limit, after=after)
+    page_out(page, page_info,
+             lambda rows: emit(rows, LIST_COLUMNS, title="Orders", empty="no orders"))
 
 
 def _show(order_no: str, *, settle: bool = True) -> dict:

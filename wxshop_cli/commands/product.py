@@ -6,6 +6,7 @@ import typer
 
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column, emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 
 app = group("product", """The catalog: products with list price and stock.
 
@@ -68,7 +69,7 @@ def add(
 
 
 @app.command("list")
-def list_() -> None:
+def list_(limit: Limit = 100, after: After = None, page_info: PageInfo = False) -> None:
     """Every product, by SKU.
 
     Examples:
@@ -76,11 +77,15 @@ def list_() -> None:
       $ wxshop --json product list
     """
     from wxshop_cli.core import catalog
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
+    from wxshop_cli.views.paging import page_out
 
+    check_limit(limit)
     with database().transaction(read_only=True) as session:
-        rows = [catalog.product_public(product) for product in catalog.list_products(session)]
-    emit(rows, COLUMNS, title="Products", empty="no products yet", human=_product_table)
+        page = catalog.list_products(session, limit=limit, after=after).map(catalog.product_public)
+    page_out(page, page_info, lambda rows: emit(rows, COLUMNS, title="Products",
+                                                empty="no products yet", human=_product_table))
 
 
 def _product_table(rows: list[dict]) -> None:

@@ -6,6 +6,7 @@ import typer
 
 from wxshop_cli.cli import Yes, confirm_or_stop, group
 from wxshop_cli.output import Column, emit
+from wxshop_cli.paging_options import After, Limit, PageInfo
 from wxshop_cli.views.promos import ITEM_COLUMNS, PROMO_COLUMNS, emit_report
 
 if TYPE_CHECKING:
@@ -307,6 +308,7 @@ def list_(
     = None,
     every: Annotated[bool, typer.Option("--all", help="Every promotion in every state (the "
                                                       "merchant's view).")] = False,
+    limit: Limit = 100, after: After = None, page_info: PageInfo = False,
 ) -> None:
     """Live promotions, each item a one-line strip (the buyer's view).
 
@@ -319,17 +321,20 @@ def list_(
     """
     from wxshop_cli.config import current
     from wxshop_cli.core import promos
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.core.regions import check_region
+    from wxshop_cli.views.paging import page_out
     from wxshop_cli.views.promos import show_promos
 
+    check_limit(limit)
     code = check_region(region, field="--region")["code"] if region is not None else None
     from wxshop_cli.db.engine import database
 
     settings = current()
     with database().transaction(read_only=True) as session:
-        shown = promos.list_promos(session, settings.clock.now(), settings.tz, region=code,
-                                   every=every)
-    show_promos(shown, every=every)
+        page = promos.list_promos(session, settings.clock.now(), settings.tz, region=code,
+                                  every=every, limit=limit, after=after)
+    page_out(page, page_info, lambda shown: show_promos(shown, every=every))
 
 
 @app.command("show")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from wxshop_cli.cli import group
+from wxshop_cli.paging_options import After, Limit, PageInfo
 from wxshop_cli.views.reconcile import RESOLVED_COLUMNS, RUN_COLUMNS
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def reconcile(
 
 
 @app.command("list")
-def list_() -> None:
+def list_(limit: Limit = 100, after: After = None, page_info: PageInfo = False) -> None:
     """Reconciliation runs, newest first, with their counts.
 
     Each run: the bill, rows matched, and its open, deferred and resolved discrepancies.
@@ -103,26 +104,32 @@ def list_() -> None:
     """
     from wxshop_cli.config import current
     from wxshop_cli.core import reconcile as service
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
     from wxshop_cli.output import emit
+    from wxshop_cli.views.paging import page_out
 
+    check_limit(limit)
     with database().transaction(read_only=True) as session:
-        runs = service.list_runs(session, current().tz)
-    emit(runs, RUN_COLUMNS, title="Reconciliation runs", empty="no reconciliation runs")
+        page = service.list_runs(session, current().tz, limit=limit, after=after)
+    page_out(page, page_info, lambda runs: emit(runs, RUN_COLUMNS, title="Reconciliation runs",
+                                                empty="no reconciliation runs"))
 
 
 @app.command("show")
-def show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (run_…).")]
-         ) -> None:
+def show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (run_…).")],
+         limit: Limit = 100, after: After = None, page_info: PageInfo = False) -> None:
     """One run with every discrepancy (exit 0 whatever it holds).
 
     Examples:
       $ wxshop reconciliations show run_5d0c7e2a9b14f368
       $ wxshop --json reconciliations show run_5d0c7e2a9b14f368
     """
+    from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
 
-    show_run(database(), run_id, replayed=None)
+    check_limit(limit)
+    show_run(database(), run_id, replayed=None, page=(limit, after, page_info))
 
 
 @app.command("resolve")
@@ -156,13 +163,16 @@ def resolve(
 
 
 def show_run(db: Database, run_id: str, *, replayed: bool | None,
-             gate: Gate | None = None) -> int:
+             gate: Gate | None = None,
+             page: tuple[int, str | None, bool] | None = None) -> int:
     """Print a run (JSON, terminal summary and table, or TSV) and return the exit code of
-    `reconcile`: 8 when an open discrepancy fails the run (any, or those `gate` says). The
-    discrepancies stream out of the read transaction as they are printed (a bill can have
-    a million)."""
+    `reconcile`: 8 when an open discrepancy fails the run (any, or those `gate` says).
+    Without `page` (`reconcile`) the discrepancies stream out of the read transaction as they
+    are printed (a bill can have a million); with `page` = (limit, after, page_info)
+    (`reconciliations show`) one page of them is printed, as every list pages."""
     from wxshop_cli.config import current
     from wxshop_cli.core import reconcile as service
+    from wxshop_cli.views.paging import page_out
     from wxshop_cli.views.reconcile import print_run
 
     tz = current().tz
@@ -176,5 +186,11 @@ def show_run(db: Database, run_id: str, *, replayed: bool | None,
 
             summary["gate"] = gate.judge(open_by_kind(session, run_id))
             code = summary["gate"]["exit_code"]
-        print_run(summary, service.iter_discrepancies(session, run_id, tz))
+        if page is None:
+            print_run(summary, service.iter_discrepancies(session, run_id, tz))
+            return code
+        limit, after, page_info = page
+        found = service.discrepancy_page(session, run_id, tz, limit=limit, after=after)
+    page_out(found, page_info, lambda items: print_run(summary, iter(items)),
+             data={**summary, "discrepancies": found.rows})
     return code

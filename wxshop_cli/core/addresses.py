@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from wxshop_cli.clock import iso
 from wxshop_cli.core import identity
+from wxshop_cli.core.paging import DEFAULT_LIMIT, Key, Ordering, Page, empty_page, read_page
 from wxshop_cli.core.regions import check_region, region_name
 from wxshop_cli.core.text import describe, invisible_char
 from wxshop_cli.db.models import Address
@@ -120,18 +121,23 @@ def add_address(db: Database, buyer_name: str, data: AddressInput, now: dt.datet
         return address_public(address, tz or dt.UTC)
 
 
-def list_addresses(db: Database, buyer_name: str, *,
-                   tz: ZoneInfo | None = None) -> list[dict[str, Any]]:
-    """The buyer's addresses, the default first, then oldest first."""
+#: `address list`: the default first, then oldest first (by `buyer_id`'s index; the id makes
+#: the order unique).
+ADDRESSES = Ordering("addresses", (Key(Address.is_default, "bool", descending=True),
+                                   Key(Address.created_at, "time"), Key(Address.id, "str")))
+
+
+def list_addresses(db: Database, buyer_name: str, *, tz: ZoneInfo | None = None,
+                   limit: int = DEFAULT_LIMIT, after: str | None = None) -> Page:
+    """A page of the buyer's addresses, the default first, then oldest first."""
     from wxshop_cli.core.buyers import find_buyer
 
     with db.transaction(read_only=True) as session:
         buyer = find_buyer(session, buyer_name)
         if buyer is None:
-            return []
-        rows = session.exec(_active(buyer.id).order_by(
-            col(Address.is_default).desc(), col(Address.created_at), col(Address.id))).all()
-        return [address_public(row, tz or dt.UTC) for row in rows]
+            return empty_page(ADDRESSES, limit=limit, after=after)
+        page = read_page(session, _active(buyer.id), ADDRESSES, limit=limit, after=after)
+        return page.map(lambda row: address_public(row, tz or dt.UTC))
 
 
 def _require(session: Session, buyer_name: str, address_id: str) -> Address:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from wxshop_cli.core.paging import DEFAULT_LIMIT, Key, Ordering, Page, read_page
 from wxshop_cli.core.text import describe, invisible_char
 from wxshop_cli.db.models import Product
 from wxshop_cli.db.sql import insert_ignore
@@ -144,8 +145,14 @@ def require_product(session: Session, sku: str) -> Product:
     return product
 
 
-def list_products(session: Session) -> list[Product]:
-    return list(session.exec(select(Product).order_by(Product.sku)).all())
+#: `product list`: by SKU (the primary key).
+PRODUCTS = Ordering("products", (Key(Product.sku, "str"),))
+
+
+def list_products(session: Session, *, limit: int = DEFAULT_LIMIT,
+                  after: str | None = None) -> Page:
+    """A page of products by SKU, after the cursor `after`."""
+    return read_page(session, select(Product), PRODUCTS, limit=limit, after=after)
 
 
 def products_by_sku(session: Session, skus: list[str]) -> dict[str, Product]:

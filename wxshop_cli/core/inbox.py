@@ -17,6 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from wxshop_cli.clock import iso
+from wxshop_cli.core.paging import DEFAULT_LIMIT, Key, Ordering, Page, empty_page, read_page
 from wxshop_cli.db.models import InboxMessage
 from wxshop_cli.db.sql import rows_changed
 
@@ -130,23 +131,27 @@ def message_public(message: InboxMessage, tz: ZoneInfo) -> dict[str, Any]:
     return data
 
 
-def read_inbox(db: Database, buyer_name: str, *, include_read: bool, tz: ZoneInfo
-               ) -> list[dict[str, Any]]:
-    """The buyer's unread messages (or all with `include_read`), newest first, each with
-    `read` as it is now. Reads only: nothing is marked (see `mark_read`). A buyer that does
-    not exist yet has an empty inbox (reading creates nothing)."""
+#: `inbox`: newest first (the id, time-ordered, makes the order unique).
+INBOX = Ordering("inbox", (Key(InboxMessage.created_at, "time", descending=True),
+                           Key(InboxMessage.id, "str", descending=True)))
+
+
+def read_inbox(db: Database, buyer_name: str, *, include_read: bool, tz: ZoneInfo,
+               limit: int = DEFAULT_LIMIT, after: str | None = None) -> Page:
+    """A page of the buyer's unread messages (or all with `include_read`), newest first,
+    each with `read` as it is now. Reads only: nothing is marked (see `mark_read`). A buyer
+    that does not exist yet has an empty inbox (reading creates nothing)."""
     from wxshop_cli.core.buyers import find_buyer
 
     with db.transaction(read_only=True) as session:
         buyer = find_buyer(session, buyer_name)
         if buyer is None:
-            return []
+            return empty_page(INBOX, limit=limit, after=after)
         statement = select(InboxMessage).where(InboxMessage.buyer_id == buyer.id)
         if not include_read:
             statement = statement.where(col(InboxMessage.read).is_(False))
-        statement = statement.order_by(col(InboxMessage.created_at).desc(),
-                                       col(InboxMessage.id).desc())
-        return [message_public(m, tz) for m in session.exec(statement).all()]
+        page = read_page(session, statement, INBOX, limit=limit, after=after)
+        return page.map(lambda m: message_public(m, tz))
 
 
 def mark_read(db: Database, buyer_name: str, message_ids: list[str]) -> int:

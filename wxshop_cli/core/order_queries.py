@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 
 from wxshop_cli.core import orders
 from wxshop_cli.core.buyers import find_buyer
+from wxshop_cli.core.paging import DEFAULT_LIMIT, Page, check_limit, empty_page
 from wxshop_cli.db.models import Order, Promo
 from wxshop_cli.errors import NotFound
 
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
 
 
 def order_list(session: Session, *, buyer: str | None, status: str | None,
-               promo: str | None, day: dt.date | None, tz: ZoneInfo) -> list[dict[str, Any]]:
-    """Orders newest first: `buyer`'s (None: every buyer's), with a status, of a promotion
-    (by code; unknown: NotFound `promo_not_found`), created on `day` in `tz`. A buyer who
-    never bought has no orders."""
+               promo: str | None, day: dt.date | None, tz: ZoneInfo,
+               limit: int = DEFAULT_LIMIT, after: str | None = None) -> Page:
+    """A page of orders newest first: `buyer`'s (None: every buyer's), with a status, of a
+    promotion (by code; unknown: NotFound `promo_not_found`), created on `day` in `tz`. A
+    buyer who never bought has no orders."""
+    check_limit(limit)
     promo_id = None
     if promo is not None:
         promo_id = session.execute(select(col(Promo.id)).where(col(Promo.code) == promo)).scalar()
@@ -35,15 +38,16 @@ def order_list(session: Session, *, buyer: str | None, status: str | None,
     if buyer is not None:
         found = find_buyer(session, buyer)
         if found is None:
-            return []
+            return empty_page(orders.ORDERS, limit=limit, after=after)
         buyer_id = found.id
     bounds = None
     if day is not None:
         start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
         bounds = (start.astimezone(dt.UTC), (start + dt.timedelta(days=1)).astimezone(dt.UTC))
-    listed = orders.list_orders(session, buyer_id=buyer_id, status=status, promo_id=promo_id,
-                                day_bounds=bounds)
-    return orders.orders_public(session, listed, tz)
+    page = orders.list_orders(session, buyer_id=buyer_id, status=status, promo_id=promo_id,
+                              day_bounds=bounds, limit=limit, after=after)
+    page.rows = orders.orders_public(session, page.rows, tz)
+    return page
 
 
 def buyer_order(session: Session, buyer: str, order_no: str) -> Order:

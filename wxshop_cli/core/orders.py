@@ -27,6 +27,7 @@ from wxshop_cli.core.orderstates import (  # noqa: F401 - callers read them as o
     STATUSES,
     UNSETTLED,
 )
+from wxshop_cli.core.paging import DEFAULT_LIMIT, Key, Ordering, Page, read_page
 from wxshop_cli.db.models import (
     Address,
     Buyer,
@@ -351,9 +352,16 @@ def close_expired(db: Database, gateway: PaymentGateway, now: dt.datetime) -> di
     return outcome
 
 
+#: `orders list`: newest first, by the indexes `ix_orders_*_created` (…, created_at, order_no).
+ORDERS = Ordering("orders", (Key(Order.created_at, "time", descending=True),
+                             Key(Order.order_no, "str", descending=True)))
+
+
 def list_orders(session: Session, *, buyer_id: int | None, status: str | None,
                 promo_id: int | None, day_bounds: tuple[dt.datetime, dt.datetime] | None,
-                limit: int = 1000) -> list[Order]:
+                limit: int = DEFAULT_LIMIT, after: str | None = None) -> Page:
+    """One page (of Order rows) of the orders with these filters, newest first, after the
+    cursor `after`."""
     query = select(Order)
     if buyer_id is not None:
         query = query.where(col(Order.buyer_id) == buyer_id)
@@ -364,8 +372,7 @@ def list_orders(session: Session, *, buyer_id: int | None, status: str | None,
     if day_bounds is not None:
         query = query.where(col(Order.created_at) >= day_bounds[0],
                             col(Order.created_at) < day_bounds[1])
-    query = query.order_by(col(Order.created_at).desc(), col(Order.order_no).desc()).limit(limit)
-    return list(session.execute(query).scalars())
+    return read_page(session, query, ORDERS, limit=limit, after=after)
 
 
 def address_region(session: Session, address_id: str) -> str | None:

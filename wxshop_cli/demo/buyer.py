@@ -119,7 +119,7 @@ def promo_strips(ctx: DemoContext) -> Chapter:
     buyer_name = ctx.facts.get("buyer", "me")
     region = ctx.facts.get("region")
     with ctx.db.transaction(read_only=True) as session:
-        shown = promos.list_promos(session, ctx.now, current().tz, region=region)
+        shown = promos.list_promos(session, ctx.now, current().tz, region=region).rows
         buyer = find_buyer(session, buyer_name)
         unread = unread_count(session, buyer.id) if buyer is not None and buyer.id else 0
     count = sum(len(promo["items"]) for promo in shown)

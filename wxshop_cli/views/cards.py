@@ -3,6 +3,9 @@ and the card list table. Only masked facts ever reach these (SPEC section 5)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from wxshop_cli.output import Column
 
 CARD_COLUMNS = [
@@ -51,3 +54,19 @@ def red_dot(unread: int) -> None:
         ("● " if unread else "○ ", "bold red"), "我的银行卡 My bank cards  ",
         (f"{unread} unread promotion{'s' if unread != 1 else ''}" if unread
          else "nothing new", "bold"), ("  (wxshop inbox)" if unread else "", "dim")))
+
+
+def show_cards(page: Any, page_info: bool, unread_promos: Callable[[], int]) -> None:
+    """`cards list`: JSON, TSV, or on a terminal the red dot of "My bank cards" (unread
+    promotion pushes, SPEC 7; `unread_promos()` is called only then) and the card table; a
+    page like every list (views.paging)."""
+    from wxshop_cli.output import emit
+    from wxshop_cli.views.paging import page_out
+
+    def screen(rows: list[dict]) -> None:
+        red_dot(unread_promos())
+        card_table(rows, "My bank cards")
+
+    page_out(page, page_info, lambda rows: emit(
+        rows, CARD_COLUMNS, title="My bank cards", empty="no bound card (wxshop bind-card)",
+        human=screen))

@@ -89,3 +89,55 @@ class BatchLines:
                      "true" if replayed else "false", error.line() if error else ""]
             sys.stdout.write("\t".join(tsv_cell(str(c)) for c in cells) + "\n")
         sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- the one-screen buy
+
+
+def address_line(address: dict[str, Any]) -> str:
+    """`张三 138****8000 · 上海市 上海市 南京东路 1 号`: an address as a person reads it."""
+    return (f"{address['contact']} {address['phone_masked']} · {address['region']} "
+            f"{address['city']} {address['street']}")
+
+
+def buy_panel(facts: dict[str, Any]) -> None:
+    """On stderr, before the payment password: what will be bought, shipped where, paid with
+    which card, and how many are left (the seed's one screen)."""
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    from wxshop_cli import money
+    from wxshop_cli.output import err_console
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    price = Text(money.display(facts["price_fen"]))
+    if facts["item_id"] is not None and facts["list_price_fen"] != facts["price_fen"]:
+        price.append(f"  list {money.display(facts['list_price_fen'])}", style="dim strike")
+    where = (f"promotion {facts['promo_code']} ({facts['item_id']})" if facts["item_id"]
+             else "list price (no live promotion)")
+    grid.add_row("item", Text(f"{facts['title']} ({facts['sku']})"))
+    grid.add_row("", Text(where, style="dim"))
+    grid.add_row("price", price)
+    grid.add_row("quantity", Text(str(facts["qty"])))
+    grid.add_row("total", Text(money.display(facts["total_fen"]), style="bold"))
+    grid.add_row("ship to", Text(address_line(facts["address"])))
+    grid.add_row("pay with", Text(facts["card"]["display"]))
+    grid.add_row("stock left", Text(f"{facts['stock_left']:,}"))
+    err_console(talk=False).print(Panel(grid, title=Text("Confirm and pay"),
+                                        title_align="left", expand=False))
+
+
+def paid_panel(order: dict[str, Any], facts: dict[str, Any], title: str) -> None:
+    """The result of a buy on a terminal: the order with its card and address as a person
+    reads them (`中国工商银行 储蓄卡 (0000)`, not `card_…`); JSON and TSV keep the ids."""
+    from wxshop_cli.output import render_panel
+
+    shown = dict(order)
+    if facts.get("card"):
+        shown["card_id"] = facts["card"]["display"]
+    if facts.get("address"):
+        shown["address_id"] = address_line(facts["address"])
+    render_panel(shown, ORDER_COLUMNS, title=title)

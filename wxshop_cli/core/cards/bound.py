@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from wxshop_cli.clock import iso
 from wxshop_cli.core import bins, cardnumber
+from wxshop_cli.core.paging import DEFAULT_LIMIT, Key, Ordering, Page, empty_page, read_page
 from wxshop_cli.db.models import Card, CardBase
 from wxshop_cli.errors import Conflict, InvalidInput, NotFound
 
@@ -94,22 +95,28 @@ def _require_card(session: Session, buyer_name: str, card_id: str, *,
     return card
 
 
+#: `cards list`: bound before unbound, the default first, then in binding order (a buyer's
+#: cards are read by `buyer_id`'s index; the id makes the order unique).
+CARDS = Ordering("cards", (Key(Card.status, "str"), Key(Card.is_default, "bool", descending=True),
+                           Key(Card.bound_at, "time"), Key(Card.id, "str")))
+
+
 def list_cards(db: Database, buyer_name: str, *, include_unbound: bool = False,
-               tz: ZoneInfo | None = None) -> list[dict[str, Any]]:
-    """The buyer's bound cards (default first, then in binding order); `include_unbound`
-    adds the unbound ones kept for order history."""
+               tz: ZoneInfo | None = None, limit: int = DEFAULT_LIMIT,
+               after: str | None = None) -> Page:
+    """A page of the buyer's bound cards (default first, then in binding order);
+    `include_unbound` adds the unbound ones kept for order history."""
     from wxshop_cli.core.buyers import find_buyer
 
     with db.transaction(read_only=True) as session:
         buyer = find_buyer(session, buyer_name)
         if buyer is None:
-            return []
+            return empty_page(CARDS, limit=limit, after=after)
         statement = select(Card).where(Card.buyer_id == buyer.id)
         if not include_unbound:
             statement = statement.where(Card.status == BOUND)
-        statement = statement.order_by(col(Card.status), col(Card.is_default).desc(),
-                                       col(Card.bound_at), col(Card.id))
-        return [card_public(card, tz or dt.UTC) for card in session.exec(statement).all()]
+        page = read_page(session, statement, CARDS, limit=limit, after=after)
+        return page.map(lambda card: card_public(card, tz or dt.UTC))
 
 
 def show_card(db: Database, buyer_name: str, card_id: str, *,

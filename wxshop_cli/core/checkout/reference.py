@@ -21,7 +21,7 @@ from wxshop_cli.errors import Conflict, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from wxshop_cli.db.engine import Database
-    from wxshop_cli.db.prepared import HotTransaction
+    from wxshop_cli.db.prepared import HotTransaction, Tx
 
 _BUYER_ID = Prepared(lambda _: select(col(Buyer.id)).where(col(Buyer.name) == bindparam("name")))
 _INSERT_BUYER = Prepared(lambda d: dialect_insert(d, Buyer.__table__).values(
@@ -122,7 +122,7 @@ def buyer_id_for(tx: HotTransaction, db: Database, name: str, now: dt.datetime) 
     return tx.one(_BUYER_ID, name=name)[0]
 
 
-def read_reference(tx: HotTransaction, buyer_id: int, request: BuyRequest,
+def read_reference(tx: Tx, buyer_id: int, request: BuyRequest,
                    now: dt.datetime) -> Reference:
     by_item = request.item.startswith("item_")
     rows = tx.all(_ITEM[by_item], ref=request.item, now=tx.time(now))

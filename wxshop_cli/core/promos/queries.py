@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from wxshop_cli import clock
 from wxshop_cli.core import catalog
+from wxshop_cli.core.paging import DEFAULT_LIMIT, Key, Ordering, Page, read_page
 from wxshop_cli.core.promos.status import BUYER_VISIBLE, promo_status, regions_serve, stock_left
 from wxshop_cli.db.models import Product, Promo, PromoItem, PromoRegion
 from wxshop_cli.errors import NotFound
@@ -144,17 +145,31 @@ def promos_public(session: Session, promos: Sequence[Promo], now: dt.datetime,
             for promo in promos if promo.id is not None]
 
 
+#: `promo list`: by start, then code (unique).
+PROMOS = Ordering("promos", (Key(Promo.starts_at, "time"), Key(Promo.code, "str")))
+
+
 def list_promos(session: Session, now: dt.datetime, tz: ZoneInfo, *,
-                region: str | None = None, every: bool = False) -> list[dict[str, Any]]:
-    """The buyer's view (live and sold-out promotions) or, with `every`, all of them;
-    `region` keeps those that serve it (nationwide ones serve every region)."""
-    promos = session.exec(select(Promo).order_by(col(Promo.starts_at), col(Promo.code))).all()
-    shown = promos_public(session, promos, now, tz)
-    if not every:
-        shown = [view for view in shown if view["status"] in BUYER_VISIBLE]
-    if region is not None:
-        shown = [view for view in shown if regions_serve(view["regions"], region)]
-    return shown
+                region: str | None = None, every: bool = False, limit: int = DEFAULT_LIMIT,
+                after: str | None = None) -> Page:
+    """A page of the buyer's view (live and sold-out promotions) or, with `every`, of all
+    of them; `region` keeps those that serve it (nationwide ones serve every region). The
+    status is derived, so the page is filled by `keep` (core.paging) with each promotion's
+    shape made once."""
+    shapes: dict[int, dict[str, Any]] = {}
+
+    def keep(promo: Promo) -> bool:
+        view = shapes[promo.id] = promos_public(session, [promo], now, tz)[0]
+        if not every and view["status"] not in BUYER_VISIBLE:
+            return False
+        return region is None or regions_serve(view["regions"], region)
+
+    simple = every and region is None
+    page = read_page(session, select(Promo), PROMOS, limit=limit, after=after,
+                     keep=None if simple else keep)
+    if simple:
+        return Page(promos_public(session, page.rows, now, tz), page.has_more, page.next_cursor)
+    return page.map(lambda promo: shapes[promo.id])
 
 
 def show_promo(session: Session, code: str, now: dt.datetime, tz: ZoneInfo) -> dict[str, Any]:

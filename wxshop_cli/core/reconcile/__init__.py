@@ -53,6 +53,7 @@ engine), ``runs`` (a run created: the phases, their transactions, the record), `
 
 from wxshop_cli.core.reconcile.history import (
     STATUSES,
+    discrepancy_page,
     discrepancy_public,
     get_run,
     iter_discrepancies,
@@ -77,6 +78,7 @@ __all__ = [
     "date_mismatch_warning",
     "discrepancy_public",
     "get_run",
+    "discrepancy_page",
     "iter_discrepancies",
     "list_runs",
     "reconcile",

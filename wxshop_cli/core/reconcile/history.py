@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import case, func, select
 
 from wxshop_cli.clock import iso
+from wxshop_cli.core.paging import DEFAULT_LIMIT, Key, Ordering, Page, read_page
 from wxshop_cli.db.models import Discrepancy, ReconcileRun
 from wxshop_cli.errors import NotFound
 
@@ -17,6 +18,19 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 STATUSES = ("open", "resolved", "deferred")
+
+_D = Discrepancy.__table__.c
+#: A run's discrepancies: in bill-line order, then the book's (no line), by kind and trade,
+#: the id last (unique); the nullable columns compare through coalesce so that a cursor can
+#: carry them and both engines agree on the order.
+DISCREPANCIES = Ordering("discrepancies", (
+    Key(case((_D.line_no.is_(None), 1), else_=0), "int"),
+    Key(func.coalesce(_D.line_no, 0), "int"), Key(_D.kind, "str"),
+    Key(func.coalesce(_D.out_trade_no, ""), "str"), Key(func.coalesce(_D.refund_no, ""), "str"),
+    Key(_D.id, "str")))
+#: `reconciliations list`: newest first, by `ix_reconcile_run_created` (created_at, id).
+RUNS = Ordering("runs", (Key(ReconcileRun.created_at, "time", descending=True),
+                         Key(ReconcileRun.id, "str", descending=True)))
 
 
 def _counts(session: Session, run_ids: list[str]) -> dict[str, dict[str, int]]:
@@ -87,13 +101,18 @@ def run_summary(session: Session, run_id: str, tz: ZoneInfo) -> dict[str, Any]:
 
 def iter_discrepancies(session: Session, run_id: str, tz: ZoneInfo) -> Iterator[dict[str, Any]]:
     """A run's discrepancies in bill-line order, then the book's, streamed."""
-    d = Discrepancy.__table__.c
-    query = (select(Discrepancy).where(d.run_id == run_id)
-             .order_by(case((d.line_no.is_(None), 1), else_=0), d.line_no, d.kind,
-                       d.out_trade_no, d.refund_no, d.id)
-             .execution_options(yield_per=1000))
+    query = (select(Discrepancy).where(_D.run_id == run_id)
+             .order_by(*DISCREPANCIES.order_by()).execution_options(yield_per=1000))
     for item in session.execute(query).scalars():
         yield discrepancy_public(item, tz)
+
+
+def discrepancy_page(session: Session, run_id: str, tz: ZoneInfo, *, limit: int = DEFAULT_LIMIT,
+                     after: str | None = None) -> Page:
+    """A page of a run's discrepancies, in `iter_discrepancies`'s order."""
+    page = read_page(session, select(Discrepancy).where(_D.run_id == run_id), DISCREPANCIES,
+                     limit=limit, after=after)
+    return page.map(lambda item: discrepancy_public(item, tz))
 
 
 def run_public(session: Session, run_id: str, tz: ZoneInfo) -> dict[str, Any]:
@@ -102,21 +121,19 @@ def run_public(session: Session, run_id: str, tz: ZoneInfo) -> dict[str, Any]:
             "discrepancies": list(iter_discrepancies(session, run_id, tz))}
 
 
-def list_runs(session: Session, tz: ZoneInfo, limit: int = 1000) -> list[dict[str, Any]]:
-    """The newest runs, each in the SPEC's run shape (discrepancies included, fetched in one
-    query for all the listed runs)."""
-    r = ReconcileRun.__table__.c
-    runs = list(session.execute(select(ReconcileRun).order_by(
-        r.created_at.desc(), r.id.desc()).limit(limit)).scalars())
+def list_runs(session: Session, tz: ZoneInfo, limit: int = DEFAULT_LIMIT,
+              after: str | None = None) -> Page:
+    """A page of the runs, newest first, each in the SPEC's run shape (discrepancies
+    included, fetched in one query for all the listed runs)."""
+    page = read_page(session, select(ReconcileRun), RUNS, limit=limit, after=after)
+    runs = page.rows
     ids = [run.id for run in runs]
     counts = _counts(session, ids)
     items: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in ids}
     if ids:
-        d = Discrepancy.__table__.c
-        query = (select(Discrepancy).where(d.run_id.in_(ids))
-                 .order_by(d.run_id, case((d.line_no.is_(None), 1), else_=0), d.line_no,
-                           d.kind, d.out_trade_no, d.refund_no, d.id))
+        query = (select(Discrepancy).where(_D.run_id.in_(ids))
+                 .order_by(_D.run_id, *DISCREPANCIES.order_by()))
         for item in session.execute(query).scalars():
             items[item.run_id].append(discrepancy_public(item, tz))
-    return [{**_run_public(run, counts[run.id], tz), "discrepancies": items[run.id]}
-            for run in runs]
+    return Page([{**_run_public(run, counts[run.id], tz), "discrepancies": items[run.id]}
+                 for run in runs], page.has_more, page.next_cursor)
