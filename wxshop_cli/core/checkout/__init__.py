@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import col
 
+from wxshop_cli.core import funnel
 from wxshop_cli.core import orders as order_states
 from wxshop_cli.core.checkout.keys import (
     CLAIM_TIMEOUT,
@@ -97,7 +98,8 @@ _TAKE_LIMIT = Prepared(lambda d: guarded_increment(
 _INSERT_ORDER = Prepared(lambda _: insert(Order.__table__).values(
     {**{name: bindparam(name) for name in (
         "order_no", "buyer_id", "promo_id", "item_id", "sku", "title", "qty", "unit_price_fen",
-        "amount_fen", "card_id", "address_id", "region_code", "idempotency_key", "created_at")},
+        "amount_fen", "card_id", "address_id", "region_code", "mobile", "idempotency_key",
+        "created_at")},
      "refunded_fen": 0, "status": order_states.PENDING_PAYMENT, "stock_returned": False}))
 
 
@@ -156,6 +158,9 @@ def claim_in(tx: HotTransaction, db: Database, buyer_name: str, request: BuyRequ
     refusal = _take_units(tx, ref, buyer_id, request.qty)
     if refusal is not None:
         store_refusal(tx, buyer_id, key, refusal)
+        # The funnel's attempt that ended here (an order is its own record): in this
+        # transaction, written once per key, so a replay (answered above) never counts again.
+        funnel.record_refusal(tx, refusal.slug, buyer_id, ref, now)
         return Claim(replay=Outcome(order=None, idempotency_key=key, key_generated=generated,
                                     error=refusal))
     order = PlacedOrder(
@@ -164,13 +169,14 @@ def claim_in(tx: HotTransaction, db: Database, buyer_name: str, request: BuyRequ
         # check_reference refused a reference without a price, card, address or region:
         unit_price_fen=unit, amount_fen=amount, card_id=ref.card_id,  # type: ignore[arg-type]
         address_id=ref.address_id, region_code=ref.region_code,  # type: ignore[arg-type]
-        idempotency_key=key,
-        created_at=now, promo_code=ref.promo_code)
+        idempotency_key=key, created_at=now, promo_code=ref.promo_code,
+        mobile=request.mobile if ref.topup else None)
     tx.execute(_INSERT_ORDER, order_no=order_no, buyer_id=buyer_id,
                promo_id=order.promo_id, item_id=order.item_id, sku=order.sku,
                title=order.title, qty=order.qty, unit_price_fen=unit, amount_fen=amount,
                card_id=order.card_id, address_id=order.address_id,
-               region_code=order.region_code, idempotency_key=key, created_at=tx.time(now))
+               region_code=order.region_code, mobile=order.mobile, idempotency_key=key,
+               created_at=tx.time(now))
     return Claim(order=order)
 
 
