@@ -102,3 +102,88 @@ def _chart(rows: list[dict[str, Any]], title: str, total: dict[str, Any]) -> Non
                         style="cyan")]
         table.add_row(Text(row["label"]), *cells, *bar)
     console.print(table)
+
+
+FUNNEL_COLUMNS = [
+    Column("group", "group"), Column("step", "step"), Column("reason", "reason"),
+    Column("buyers", "buyers"), Column("attempts", "attempts"), Column("drop", "drop"),
+    Column("conversion", "conversion"),
+]
+
+
+class FunnelBy(StrEnum):
+    item = "item"
+    region = "region"
+    hour = "hour"
+
+
+@app.command("funnel")
+def funnel(
+    promo: Annotated[str | None, typer.Option("--promo", metavar="CODE",
+                                              help="One promotion (default: all of them).")]
+    = None,
+    date: Annotated[dt.datetime | None, typer.Option(
+        "--date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+        help="Only attempts made that day (in WXSHOP_TZ); shown: pushed by its end or "
+             "viewed that day.")] = None,
+    by: Annotated[FunnelBy | None, typer.Option(
+        "--by", help="Also per item (SKU), region or hour.")] = None,
+) -> None:
+    """The conversion funnel of promotions: buyers shown, tried, reserved and paid, the drop
+    between steps, and how every attempt ended (paid, open, sold_out, limit, refused by the
+    bank and why, gave_up, wrong_password). A chart on a terminal, TSV rows in a pipe, one
+    JSON document with --json. Replays of an idempotency key are not new attempts."""
+    from wxshop_cli.config import current
+    from wxshop_cli.core import funnel as funnels
+    from wxshop_cli.db.engine import database
+    from wxshop_cli.output import emit, print_json
+
+    settings = current()
+    with database().transaction(read_only=True) as session:
+        document = funnels.funnel(session, settings.tz, promo_code=promo,
+                                  day=date.date() if date else None,
+                                  by=by.value if by else None)
+    if settings.json:
+        print_json(document)
+        return
+    emit(funnels.rows(document), FUNNEL_COLUMNS,
+         human=lambda _rows: _funnel_chart(document))
+
+
+def _funnel_chart(document: dict[str, Any]) -> None:
+    """Each step as a bar of buyers with its drop, then how attempts ended and why."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from wxshop_cli.output import out_console
+
+    console = out_console()
+    what = document["promo"] or "all promotions"
+    title = f"Funnel of {what}" + (f" on {document['date']}" if document["date"] else "")
+    sections = [("", document)] + [(g["label"], g) for g in document.get("groups", [])]
+    for label, section in sections:
+        steps = section["steps"]
+        top = max((s["buyers"] or 0 for s in steps), default=0) or 1
+        table = Table(title=f"{title}{' · ' + label if label else ''}", title_justify="left",
+                      header_style="bold")
+        for header, justify in (("step", "left"), ("buyers", "right"),
+                                ("attempts", "right"), ("drop", "right"), ("", "left")):
+            table.add_column(header, justify=justify, no_wrap=True)
+        width = max(8, min(32, console.width - 48))
+        for step in steps:
+            buyers = step["buyers"]
+            drop = ("" if step["drop"] is None else
+                    f"-{step['drop']}" + (f" ({1 - step['conversion']:.0%})"
+                                          if step["conversion"] is not None else ""))
+            bar = "" if buyers is None else "█" * max(round(buyers * width / top),
+                                                      1 if buyers else 0)
+            table.add_row(step["step"], "–" if buyers is None else str(buyers),
+                          "" if step["attempts"] is None else str(step["attempts"]), drop,
+                          Text(bar, style="cyan"))
+        console.print(table)
+        ended = [f"{name} {count}" for name, count in section["outcomes"].items() if count]
+        console.print("ended: " + (", ".join(ended) if ended else "no attempts"))
+        for outcome, reasons in section["reasons"].items():
+            if reasons:
+                console.print(f"  {outcome}: " + ", ".join(f"{r} {n}"
+                                                           for r, n in reasons.items()))

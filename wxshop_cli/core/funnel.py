@@ -113,10 +113,19 @@ def record_views(db: Any, buyer_name: str, codes: list[str], now: dt.datetime,
     created by looking."""
     if not codes:
         return
+    from wxshop_cli.errors import WxError
+
+    try:
+        _write_views(db, buyer_name, codes, now.astimezone(tz).date(), now)
+    except WxError:  # a busy or read-only database: the listing still answers
+        pass
+
+
+def _write_views(db: Any, buyer_name: str, codes: list[str], day: dt.date,
+                 now: dt.datetime) -> None:
     from wxshop_cli.core.buyers import find_buyer
     from wxshop_cli.db.sql import insert_ignore
 
-    day = now.astimezone(tz).date()
     with db.transaction() as session:
         buyer = find_buyer(session, buyer_name)
         if buyer is None:

@@ -19,6 +19,7 @@ stay here, where the claim runs them: tests/test_rehearse.py swaps `checkout._TA
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +64,7 @@ from wxshop_cli.core.checkout.settle import (
 from wxshop_cli.core.numbers import next_order_no
 from wxshop_cli.db.models import BuyerItemUsage, Order, Product, PromoItem
 from wxshop_cli.db.prepared import Prepared, guarded_increment, hot_transaction, thread_connection
-from wxshop_cli.errors import InvalidInput, SoldOut
+from wxshop_cli.errors import InvalidInput, PaymentRefused, SoldOut, WxError
 from wxshop_cli.money import MAX_FEN
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ __all__ = [
     "CLAIM_TIMEOUT", "KEY_TTL", "MAX_QTY", "REFUSAL_WORDS", "BuyRequest", "Claim", "Outcome",
     "PlacedOrder", "buyer_id_for", "charge", "check_request", "claim_in",
     "complete_claim", "error_for", "new_idempotency_key", "outcome_public",
-    "place_order", "record_outcome", "release_claim", "settle_slowly",
+    "place_order", "record_outcome", "release_claim", "settle_slowly", "verify_password",
 ]
 
 _TAKE_ITEM = Prepared(lambda _: update(PromoItem).where(
@@ -126,6 +127,23 @@ def place_order(db: Database, gateway: PaymentGateway, buyer_name: str, request:
         settled = record_outcome(tx, claim.order, result, key, generated, now)
     return settled if settled is not None else settle_slowly(db, gateway, claim.order, result,
                                                              key, generated, now)
+
+
+def verify_password(db: Database, buyer_name: str, password: str | None, item: str,
+                    now: dt.datetime) -> None:
+    """The payment password, checked before a buy (core/paypassword.py). A wrong one is an
+    attempt of the funnel that ended before the claim: written in a small transaction of its
+    own, after the password's, touching no idempotency key (a wrong password never uses one
+    up). Failing to write it never hides the password's error."""
+    from wxshop_cli.core.paypassword import verify_pay_password
+
+    try:
+        verify_pay_password(db, buyer_name, password, now)
+    except PaymentRefused as exc:
+        if exc.slug == "wrong_password":
+            with contextlib.suppress(WxError):
+                funnel.record_wrong_passwords(db, [(buyer_name, item)], now)
+        raise
 
 
 def _claim(db: Database, buyer_name: str, request: BuyRequest, key: str, generated: bool,
