@@ -113,12 +113,12 @@ def record_views(db: Any, buyer_name: str, codes: list[str], now: dt.datetime,
     created by looking."""
     if not codes:
         return
+    import contextlib
+
     from wxshop_cli.errors import WxError
 
-    try:
+    with contextlib.suppress(WxError):  # a busy or read-only database: the listing answers
         _write_views(db, buyer_name, codes, now.astimezone(tz).date(), now)
-    except WxError:  # a busy or read-only database: the listing still answers
-        pass
 
 
 def _write_views(db: Any, buyer_name: str, codes: list[str], day: dt.date,
