@@ -147,3 +147,17 @@ def test_a_rehearsed_day_has_a_funnel(cli, tmp_path):
         report["outcomes"]["sold_out"] + report["outcomes"]["refused"]
     assert report["outcomes"]["refused"] > 0  # the refusals storm
     assert summary["paid"] > 0
+
+
+def test_a_terminal_gets_a_chart(cli, store, monkeypatch):
+    from wxshop_cli import output
+
+    morning(cli, store)
+    monkeypatch.setattr(output, "stdout_is_terminal", lambda: True)
+    result = cli("report", "funnel", "--promo", "double11", env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.stderr
+    chart = result.stdout
+    assert "Funnel of double11" in chart and "refused: declined 1" in chart
+    bars = {line.split("│")[1].strip(): line.count("█") for line in chart.splitlines()
+            if line.startswith("│")}
+    assert bars["shown"] == bars["tried"] > bars["paid"] > 0

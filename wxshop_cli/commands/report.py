@@ -151,16 +151,24 @@ def funnel(
 
 
 def _funnel_chart(document: dict[str, Any]) -> None:
-    """Each step as a bar of buyers with its drop, then how attempts ended and why."""
-    from rich.table import Table
-    from rich.text import Text
-
     from wxshop_cli.output import out_console
 
     console = out_console()
+    console.print(funnel_chart(document, width=console.width))
+
+
+def funnel_chart(document: dict[str, Any], *, width: int = 80) -> Any:
+    """The funnel as a Rich renderable: per section (the whole, then each group) a bar of
+    buyers per step with its drop, then how attempts ended and why."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     what = document["promo"] or "all promotions"
     title = f"Funnel of {what}" + (f" on {document['date']}" if document["date"] else "")
     sections = [("", document)] + [(g["label"], g) for g in document.get("groups", [])]
+    parts: list[Any] = []
+    bar_width = max(8, min(32, width - 48))
     for label, section in sections:
         steps = section["steps"]
         top = max((s["buyers"] or 0 for s in steps), default=0) or 1
@@ -169,21 +177,21 @@ def _funnel_chart(document: dict[str, Any]) -> None:
         for header, justify in (("step", "left"), ("buyers", "right"),
                                 ("attempts", "right"), ("drop", "right"), ("", "left")):
             table.add_column(header, justify=justify, no_wrap=True)
-        width = max(8, min(32, console.width - 48))
         for step in steps:
             buyers = step["buyers"]
             drop = ("" if step["drop"] is None else
                     f"-{step['drop']}" + (f" ({1 - step['conversion']:.0%})"
                                           if step["conversion"] is not None else ""))
-            bar = "" if buyers is None else "█" * max(round(buyers * width / top),
+            bar = "" if buyers is None else "█" * max(round(buyers * bar_width / top),
                                                       1 if buyers else 0)
             table.add_row(step["step"], "–" if buyers is None else str(buyers),
                           "" if step["attempts"] is None else str(step["attempts"]), drop,
                           Text(bar, style="cyan"))
-        console.print(table)
+        parts.append(table)
         ended = [f"{name} {count}" for name, count in section["outcomes"].items() if count]
-        console.print("ended: " + (", ".join(ended) if ended else "no attempts"))
+        parts.append(Text("ended: " + (", ".join(ended) if ended else "no attempts")))
         for outcome, reasons in section["reasons"].items():
             if reasons:
-                console.print(f"  {outcome}: " + ", ".join(f"{r} {n}"
-                                                           for r, n in reasons.items()))
+                parts.append(Text(f"  {outcome}: " + ", ".join(f"{r} {n}"
+                                                               for r, n in reasons.items())))
+    return Group(*parts)
