@@ -104,13 +104,6 @@ def _chart(rows: list[dict[str, Any]], title: str, total: dict[str, Any]) -> Non
     console.print(table)
 
 
-FUNNEL_COLUMNS = [
-    Column("group", "group"), Column("step", "step"), Column("reason", "reason"),
-    Column("buyers", "buyers"), Column("attempts", "attempts"), Column("drop", "drop"),
-    Column("conversion", "conversion"),
-]
-
-
 class FunnelBy(StrEnum):
     item = "item"
     region = "region"
@@ -136,62 +129,11 @@ def funnel(
     from wxshop_cli.config import current
     from wxshop_cli.core import funnel as funnels
     from wxshop_cli.db.engine import database
-    from wxshop_cli.output import emit, print_json
+    from wxshop_cli.views.funnel import show_funnel
 
     settings = current()
     with database().transaction(read_only=True) as session:
         document = funnels.funnel(session, settings.tz, promo_code=promo,
                                   day=date.date() if date else None,
                                   by=by.value if by else None)
-    if settings.json:
-        print_json(document)
-        return
-    emit(funnels.rows(document), FUNNEL_COLUMNS,
-         human=lambda _rows: _funnel_chart(document))
-
-
-def _funnel_chart(document: dict[str, Any]) -> None:
-    from wxshop_cli.output import out_console
-
-    console = out_console()
-    console.print(funnel_chart(document, width=console.width))
-
-
-def funnel_chart(document: dict[str, Any], *, width: int = 80) -> Any:
-    """The funnel as a Rich renderable: per section (the whole, then each group) a bar of
-    buyers per step with its drop, then how attempts ended and why."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    what = document["promo"] or "all promotions"
-    title = f"Funnel of {what}" + (f" on {document['date']}" if document["date"] else "")
-    sections = [("", document)] + [(g["label"], g) for g in document.get("groups", [])]
-    parts: list[Any] = []
-    bar_width = max(8, min(32, width - 48))
-    for label, section in sections:
-        steps = section["steps"]
-        top = max((s["buyers"] or 0 for s in steps), default=0) or 1
-        table = Table(title=f"{title}{' · ' + label if label else ''}", title_justify="left",
-                      header_style="bold")
-        for header, justify in (("step", "left"), ("buyers", "right"),
-                                ("attempts", "right"), ("drop", "right"), ("", "left")):
-            table.add_column(header, justify=justify, no_wrap=True)
-        for step in steps:
-            buyers = step["buyers"]
-            drop = ("" if step["drop"] is None else
-                    f"-{step['drop']}" + (f" ({1 - step['conversion']:.0%})"
-                                          if step["conversion"] is not None else ""))
-            bar = "" if buyers is None else "█" * max(round(buyers * bar_width / top),
-                                                      1 if buyers else 0)
-            table.add_row(step["step"], "–" if buyers is None else str(buyers),
-                          "" if step["attempts"] is None else str(step["attempts"]), drop,
-                          Text(bar, style="cyan"))
-        parts.append(table)
-        ended = [f"{name} {count}" for name, count in section["outcomes"].items() if count]
-        parts.append(Text("ended: " + (", ".join(ended) if ended else "no attempts")))
-        for outcome, reasons in section["reasons"].items():
-            if reasons:
-                parts.append(Text(f"  {outcome}: " + ", ".join(f"{r} {n}"
-                                                               for r, n in reasons.items())))
-    return Group(*parts)
+    show_funnel(document, funnels.rows(document))

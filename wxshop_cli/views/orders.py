@@ -15,6 +15,7 @@ ORDER_COLUMNS = [
     Column("address", "address_id"), Column("transaction_id", "transaction_id"),
     Column("created_at", "created_at", "time"), Column("paid_at", "paid_at", "time"),
     Column("idempotency_key", "idempotency_key"), Column("replayed", "replayed", "bool"),
+    Column("mobile", "mobile_masked"),  # a top-up's number, masked
 ]
 LIST_COLUMNS = [Column("order_no", "order_no"), Column("status", "status"),
                 Column("buyer", "buyer"), Column("sku", "sku"), Column("title", "title"),
