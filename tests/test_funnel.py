@@ -161,3 +161,11 @@ def test_a_terminal_gets_a_chart(cli, store, monkeypatch):
     bars = {line.split("│")[1].strip(): line.count("█") for line in chart.splitlines()
             if line.startswith("│")}
     assert bars["shown"] == bars["tried"] > bars["paid"] > 0
+
+
+def test_a_buyer_who_tried_unseen_counts_as_shown(cli, store):
+    """b4 was neither pushed to nor looked, yet bought by SKU: the funnel never widens."""
+    ok(cli("--json", "--buyer", "me", "--now", shop.DURING, "promo", "list"))
+    ok(buy(cli, "YX-2001", buyer="b4"))
+    report = steps(cli.json("report", "funnel"))
+    assert report["shown"][0] == 2 and report["tried"] == (1, 1, 1)

@@ -3,7 +3,8 @@ payment, and where the others went.
 
 What is counted, and where it comes from (docs/decisions.md, "The funnel"):
     shown     buyers the promotion was pushed to (their inbox message) or who saw its strips
-              in `promo list` (a `promo_view` row: once per buyer, promotion and local day)
+              in `promo list` (a `promo_view` row: once per buyer, promotion and local day),
+              and every buyer who tried (however it reached them)
     tried     attempts that reached the claim's units step: every order of the promotion,
               and every `funnel_event` of step sold_out or limit
     reserved  attempts that got an order (stock and limit taken)
@@ -224,7 +225,9 @@ class _Group:
         steps, before = [], None
         for step in STEPS:
             if step == "shown":
-                buyers = len(self.shown) if with_shown else None
+                # A buyer who tried was shown it, however it reached them (a shared link,
+                # the SKU typed): the funnel never widens.
+                buyers = len(self.shown | self.buyers["tried"]) if with_shown else None
                 attempts = None
             else:
                 buyers, attempts = len(self.buyers[step]), self.attempts[step]
