@@ -169,3 +169,26 @@ def test_a_buyer_who_tried_unseen_counts_as_shown(cli, store):
     ok(buy(cli, "YX-2001", buyer="b4"))
     report = steps(cli.json("report", "funnel"))
     assert report["shown"][0] == 2 and report["tried"] == (1, 1, 1)
+
+
+@pytest.mark.slow
+def test_racing_replays_of_a_key_count_one_attempt(cli, backend):
+    """Three buyers race for one unit, each key sent by two processes at once: three
+    attempts (one paid, two sold out), however the duplicates were answered (a replay, or
+    "still running")."""
+    from tests.test_races import assert_overlapped, race
+
+    db = shop.open_db()
+    shop.product(db, "YX-1001", 528800)
+    items = shop.promo(db, "double11", [{"sku": "YX-1001", "price_fen": 399900, "stock": 1}])
+    names = ["r1", "r2", "r3"]
+    for name in names:
+        shop.shopper(db, name)
+    results = race([["--json", "--buyer", name, "--now", shop.DURING, "buy", items["YX-1001"],
+                     "--idempotency-key", f"race-{name}"] for name in names for _ in range(2)],
+                   {"WXSHOP_SANDBOX_CHARGE_DELAY": "0.5"})
+    assert_overlapped(results)
+    assert {r[0] for r in results} <= {0, 7, 9}, [(r[0], r[2]) for r in results]
+    report = cli.json("report", "funnel")
+    assert report["outcomes"]["paid"] == 1 and report["outcomes"]["sold_out"] == 2
+    assert steps(report)["tried"] == (3, 3, 0)
