@@ -40,6 +40,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlmodel import col
 
 from wxshop_cli.db.models import FunnelEvent, InboxMessage, Order, Promo, PromoView
 from wxshop_cli.db.prepared import Prepared
@@ -95,9 +96,9 @@ def record_wrong_passwords(db: Any, attempts: list[tuple[str, str]], now: dt.dat
                 found = session.get(PromoItem, item)
             else:
                 live = session.exec(orm_select(PromoItem).join(
-                    Promo, Promo.id == PromoItem.promo_id).where(
-                    PromoItem.sku == item, Promo.state == "published", Promo.starts_at <= now,
-                    Promo.ends_at > now)).all()
+                    Promo, col(Promo.id) == col(PromoItem.promo_id)).where(
+                    PromoItem.sku == item, Promo.state == "published",
+                    col(Promo.starts_at) <= now, col(Promo.ends_at) > now)).all()
                 found = live[0] if len(live) == 1 else None
             if found is not None:
                 rows.append({"step": WRONG_PASSWORD, "buyer_id": buyer.id,
@@ -131,7 +132,8 @@ def _write_views(db: Any, buyer_name: str, codes: list[str], day: dt.date,
         buyer = find_buyer(session, buyer_name)
         if buyer is None:
             return
-        ids = session.execute(select(Promo.id).where(Promo.code.in_(codes))).scalars().all()
+        ids = session.execute(select(col(Promo.id)).where(col(Promo.code).in_(codes))
+                              ).scalars().all()
         for promo_id in ids:
             insert_ignore(session, PromoView, {"promo_id": promo_id, "buyer_id": buyer.id,
                                                "day": day, "at": now},
@@ -258,11 +260,12 @@ def funnel(session: Any, tz: ZoneInfo, *, promo_code: str | None = None,
     dialect = session.get_bind().dialect.name
     attempt = _attempts(promo_id, bounds)
     a = attempt.c
-    key = {"item": a.sku, "region": a.region, "hour": _quarter(a.at, dialect)}.get(
-        by, literal("all"))
+    keys: dict[str | None, Any] = {"item": a.sku, "region": a.region,
+                                   "hour": _quarter(a.at, dialect)}
+    key = keys.get(by, literal("all"))
     query = select(key.label("key"), a.buyer_id, a.outcome, a.reason, func.count()).group_by(
         key, a.buyer_id, a.outcome, a.reason)
-    total, groups = _Group(), {}
+    total, groups = _Group(), dict[str, _Group]()
     for group_key, buyer, outcome, reason, count in session.execute(query):
         label = _hour(group_key, tz) if by == "hour" else group_key
         for group in (total, groups.setdefault(label, _Group())):

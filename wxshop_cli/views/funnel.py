@@ -51,9 +51,10 @@ def funnel_chart(document: dict[str, Any], *, width: int = 80, command: str = ""
         top = max((s["buyers"] or 0 for s in steps), default=0) or 1
         table = Table(title=f"{title}{' · ' + label if label else ''}", title_justify="left",
                       header_style="bold")
-        for header, justify in (("step", "left"), ("buyers", "right"),
-                                ("attempts", "right"), ("drop", "right"), ("", "left")):
-            table.add_column(header, justify=justify, no_wrap=True)
+        table.add_column("step", no_wrap=True)
+        for header in ("buyers", "attempts", "drop"):
+            table.add_column(header, justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True)
         for step in steps:
             buyers = step["buyers"]
             drop = ("" if step["drop"] is None else

@@ -121,7 +121,7 @@ class BatchBuy:
             error = line.error or self._check_password(line)
             if error is not None:
                 results[line.line_no] = LineResult(line.line_no, line.buyer, error=error)
-                if line.error is None and error.slug == "wrong_password":
+                if line.request is not None and error.slug == "wrong_password":
                     wrong.append((line.buyer, line.request.item))
             else:
                 ready.append(line)
