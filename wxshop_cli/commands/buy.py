@@ -52,7 +52,6 @@ def buy(item: Item = None, qty: Qty = 1, region: Region = None, address: Address
           --idempotency-key lilei-nuts-1
       $ wxshop --buyer hanmeimei buy YX-1004 --region 440000
       $ wxshop buy --from purchases.jsonl --group 100 --workers 2
-      $ wxshop --buyer lilei buy HF-100 --mobile 13912345678   # a mobile top-up
     """
     from wxshop_cli.errors import UsageError
 

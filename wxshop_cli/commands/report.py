@@ -14,6 +14,7 @@ app = group("report", """Merchant reports.
 Examples:
   $ wxshop report sales --by item
   $ wxshop report sales --by hour --date 2013-11-11
+  $ wxshop report funnel --promo double11-2013
 """)
 
 SALES_COLUMNS = [
@@ -120,12 +121,19 @@ def funnel(
         help="Only attempts made that day (in WXSHOP_TZ); shown: pushed by its end or "
              "viewed that day.")] = None,
     by: Annotated[FunnelBy | None, typer.Option(
-        "--by", help="Also per item (SKU), region or hour.")] = None,
+        "--by", metavar="GROUP", help="Also per item (SKU), region or hour.")] = None,
 ) -> None:
-    """The conversion funnel of promotions: buyers shown, tried, reserved and paid, the drop
-    between steps, and how every attempt ended (paid, open, sold_out, limit, refused by the
-    bank and why, gave_up, wrong_password). A chart on a terminal, TSV rows in a pipe, one
-    JSON document with --json. Replays of an idempotency key are not new attempts."""
+    """The conversion funnel: shown, tried, reserved, paid.
+
+    The drop between steps, and the endings: paid, open, sold_out, limit, refused by the bank
+    (and why), gave_up, wrong_password. A chart on a terminal, TSV rows in a pipe, one JSON
+    document with --json. Replays of an idempotency key are not new attempts.
+
+    Examples:
+      $ wxshop report funnel --promo double11-2013
+      $ wxshop report funnel --promo double11-2013 --by hour --date 2013-11-11
+      $ wxshop --json report funnel --by item
+    """
     from wxshop_cli.config import current
     from wxshop_cli.core import funnel as funnels
     from wxshop_cli.db.engine import database
