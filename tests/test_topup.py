@@ -100,3 +100,24 @@ def test_product_add_takes_a_kind(cli, backend):
     err = error(cli("--json", "product", "add", "--sku", "P-2", "--title", "x", "--price",
                     "1", "--stock", "1", "--kind", "voucher"), 3)
     assert err["code"] == "invalid_product"
+
+
+@pytest.mark.terminal
+def test_the_terminal_panel_shows_the_masked_number_not_an_address(cli):
+    from tests.test_buy_terminal import finish, spawn
+
+    db = shop.open_db()
+    shop.product(db, "HF-100", 10000, title="话费充值 ¥100", kind="topup", stock=0)
+    shop.promo(db, "double11", [{"sku": "HF-100", "price_fen": 9800, "stock": 3}])
+    shop.shopper(db, "me")
+    shop.forget()
+    child = spawn("buy", "HF-100", "--mobile", NUMBER)
+    child.expect("Confirm and pay")
+    child.expect("Payment password")
+    panel = child.before
+    assert "top up" in panel and "139****5678" in panel and NUMBER not in panel
+    assert "ship to" not in panel
+    child.sendline(shop.PASSWORD)
+    code, text = finish(child)
+    assert code == 0, text
+    assert "139****5678" in text and NUMBER not in text
