@@ -119,10 +119,10 @@ def address(db, buyer_id: int, region: str = "310000", *, default: bool = True) 
 
 
 def product(db, sku: str, list_price_fen: int = 528800, stock: int = 10,
-            title: str | None = None) -> str:
+            title: str | None = None, kind: str = "goods") -> str:
     with db.transaction() as session:
         session.add(Product(sku=sku, title=title or f"Product {sku}",
-                            list_price_fen=list_price_fen, stock=stock,
+                            list_price_fen=list_price_fen, stock=stock, kind=kind,
                             created_at=WINDOW_START, updated_at=WINDOW_START))
     return sku
 

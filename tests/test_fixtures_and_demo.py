@@ -106,6 +106,14 @@ def test_demo_runs_on_its_own_database(cli, wx_env, tmp_path):
     assert chapters["The last unit: sold out"]["loser_exit_code"] == 7
     declined = chapters["A declined card"]
     assert declined["exit_code"] == 6 and declined["status"] == "closed"
+    funnel = chapters["The morning's funnel of 双11精选商品"]
+    # the chapters before it: two paid, the last unit sold out, the declined card refused,
+    # and one mistyped password (lilei, who had paid: no new buyer tried)
+    assert funnel["outcomes"] == {"paid": 2, "open": 0, "sold_out": 1, "limit": 0,
+                                  "refused": 1, "gave_up": 0, "wrong_password": 1}
+    assert funnel["reasons"]["refused"] == {"declined": 1}
+    assert funnel["steps"]["shown"] >= funnel["steps"]["tried"] == 3
+    assert funnel["steps"]["paid"] == 2
     assert (wx_env / "demo.db").exists()
     assert not mine.exists()  # never the database of WXSHOP_DB
     again = cli("--json", "demo")  # recreated each run

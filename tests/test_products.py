@@ -13,14 +13,14 @@ def test_add_show_and_list_give_the_spec_shape(cli, backend):
     added = cli.json(*IPHONE)
     assert added == {"sku": "YX-1001", "title": "Apple iPhone 5s 16G", "list_price_fen": 528800,
                      "stock": 20, "image_url": "https://img.example/yx-1001.jpg",
-                     "description": "4-inch Retina, A7"}
+                     "description": "4-inch Retina, A7", "kind": "goods"}
     assert cli.json("product", "show", "YX-1001") == added
     cli.json("product", "add", "--sku", "YX-0001", "--title", "德芙 巧克力", "--price", "45.9",
              "--stock", "0")
     listed = cli.json("product", "list")
     assert [p["sku"] for p in listed] == ["YX-0001", "YX-1001"]
     assert listed[0] == {"sku": "YX-0001", "title": "德芙 巧克力", "list_price_fen": 4590,
-                         "stock": 0, "image_url": None, "description": None}
+                         "stock": 0, "image_url": None, "description": None, "kind": "goods"}
 
 
 def test_an_empty_catalog_is_an_empty_list(cli):
@@ -78,9 +78,9 @@ def test_a_pipe_gets_tsv_with_plain_yuan(cli):
     result = cli("product", "list")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        "sku\ttitle\tlist_price\tstock\timage_url\tdescription",
+        "sku\ttitle\tlist_price\tstock\timage_url\tdescription\tkind",
         "YX-1001\tApple iPhone 5s 16G\t5288.00\t20\thttps://img.example/yx-1001.jpg\t"
-        "4-inch Retina, A7",
+        "4-inch Retina, A7\tgoods",
     ]
 
 
@@ -167,4 +167,4 @@ def test_absent_image_url_and_description_are_null(cli, tmp_path):
     assert changed[("YX-1001", "description")] == (None, "4-inch Retina, A7")
     # A pipe shows an absent value as an empty field.
     lines = cli("product", "list").stdout.splitlines()
-    assert lines[1].split("\t") == ["YX-0001", "德芙", "45.90", "1", "", ""]
+    assert lines[1].split("\t") == ["YX-0001", "德芙", "45.90", "1", "", "", "goods"]

@@ -159,7 +159,7 @@ def test_publish_creates_products_and_the_promotion_and_reports_it(cli, tmp_path
     assert product == {"sku": "YX-1001", "title": "Apple iPhone 5s 16G",
                        "list_price_fen": 528800, "stock": 0,
                        "image_url": "https://img.example/yx-1001.jpg",
-                       "description": "4-inch Retina, A7"}
+                       "description": "4-inch Retina, A7", "kind": "goods"}
 
 
 def test_publishing_the_same_file_again_reports_no_change(cli, tmp_path, backend):

@@ -188,6 +188,7 @@ SLUGS: dict[str, tuple[int | tuple[int, ...], str]] = {
                      "`--json` anywhere; `reason` says which (`cli.USAGE_REASONS`), `param` "
                      "names the option (docs/decisions-cli.md)"),
     "missing_value": (USAGE, "a value is missing and no prompt may be shown"),
+    "missing_mobile": (USAGE, "a mobile top-up was bought without --mobile (or a line's mobile)"),
     "invalid_argument": (USAGE, "an argument (any command, `--db`, `--buyer`) that is not "
                                 "UTF-8 text, e.g. the bytes `caf\\xe9`"),
     "invalid_database_url": (USAGE, "`--db` is not a usable URL"),
@@ -251,6 +252,8 @@ SLUGS: dict[str, tuple[int | tuple[int, ...], str]] = {
     "invalid_id_number": (INVALID, "resident ID number: form, region, checksum, impossible, "
                                    "future or pre-1900 birth date"),
     "invalid_mobile": (INVALID, "not a valid Chinese mobile number"),
+    "mobile_not_for_goods": (INVALID, "--mobile was given for goods, which ship to an address"),
+    "address_not_for_topup": (INVALID, "--address or --region was given for a mobile top-up"),
     "invalid_expiry": (INVALID, "card expiry not `MM/YY`, or past (a debit card's is checked "
                                 "when given)"),
     "invalid_security_code": (INVALID, "security code not 3 digits (a debit card's is checked "

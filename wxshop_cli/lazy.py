@@ -40,7 +40,8 @@ COMMANDS: dict[str, Entry] = {
     "buy": Entry("buy", "buy",
                  "Buy in one step: item → saved address → bound card. The payment password "
                  "comes from the terminal or WXSHOP_PAY_PASSWORD (with --from: "
-                 "WXSHOP_PAY_PASSWORD or each line's pay_password; a batch never prompts)."),
+                 "WXSHOP_PAY_PASSWORD or each line's pay_password; a batch never prompts). "
+                 "A mobile top-up takes --mobile instead of an address."),
     "rehearse": Entry("rehearse", "rehearse",
                       "Rehearse a Double 11 on a throwaway database (or --db). A seeded crowd "
                       "with storms, then the verdict: audit clean, stock exact, limits kept, "

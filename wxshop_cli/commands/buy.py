@@ -20,6 +20,9 @@ Address = Annotated[str | None, typer.Option("--address", metavar="ID",
                                              help="Ship to this saved address.")]
 Card = Annotated[str | None, typer.Option("--card", metavar="CARD",
                                           help="Pay with this bound card.")]
+Mobile = Annotated[str | None, typer.Option(
+    "--mobile", metavar="NUMBER",
+    help="A top-up's mobile number (11 digits; shown masked). Top-ups only.")]
 IdempotencyKey = Annotated[str | None, typer.Option(
     "--idempotency-key", metavar="KEY", help="Retry-safe key; one is generated if absent.")]
 FromFile = Annotated[str | None, typer.Option(
@@ -34,11 +37,13 @@ Workers = Annotated[int, typer.Option(
 
 
 def buy(item: Item = None, qty: Qty = 1, region: Region = None, address: Address = None,
-        card: Card = None, idempotency_key: IdempotencyKey = None, from_file: FromFile = None,
-        group: Group = 1, workers: Workers = 1, yes: Yes = False) -> None:
+        card: Card = None, mobile: Mobile = None, idempotency_key: IdempotencyKey = None,
+        from_file: FromFile = None, group: Group = 1, workers: Workers = 1,
+        yes: Yes = False) -> None:
     """Buy in one step: item → saved address → bound card. The payment password comes from the
     terminal or WXSHOP_PAY_PASSWORD (with --from: WXSHOP_PAY_PASSWORD or each line's
-    pay_password; a batch never prompts).
+    pay_password; a batch never prompts). A mobile top-up takes --mobile instead of an
+    address.
 
     Examples:
       $ wxshop --buyer lilei buy YX-1002 --qty 2
@@ -51,7 +56,7 @@ def buy(item: Item = None, qty: Qty = 1, region: Region = None, address: Address
     from wxshop_cli.errors import UsageError
 
     if from_file is not None:
-        if item is not None or any(v is not None for v in (region, address, card,
+        if item is not None or any(v is not None for v in (region, address, card, mobile,
                                                             idempotency_key)) or qty != 1:
             raise UsageError("--from takes the purchases from the file; give no ITEM or "
                              "purchase options with it", slug="usage",
@@ -66,8 +71,12 @@ def buy(item: Item = None, qty: Qty = 1, region: Region = None, address: Address
                          hint="wxshop buy ITEM, or wxshop buy --from FILE")
     from wxshop_cli.core import checkout
 
+    if mobile is not None:
+        from wxshop_cli.core.identity import check_mobile
+
+        mobile = check_mobile(mobile)  # never echoed: its errors do not quote it
     request = checkout.BuyRequest(item=item, qty=qty, region=region, address=address,
-                                  card=card)
+                                  card=card, mobile=mobile)
     checkout.check_request(request, idempotency_key)
     _buy_one(request, idempotency_key, panel=not yes)
 
@@ -78,7 +87,7 @@ def _buy_one(request: BuyRequest, idempotency_key: str | None, *, panel: bool) -
     order, the bank, the result."""
     from wxshop_cli.config import current
     from wxshop_cli.core import checkout
-    from wxshop_cli.core.paypassword import env_password, verify_pay_password
+    from wxshop_cli.core.paypassword import env_password
     from wxshop_cli.db.engine import database
     from wxshop_cli.output import emit, say, stderr_is_terminal
     from wxshop_cli.terminal import pay_password_checked
@@ -96,7 +105,8 @@ def _buy_one(request: BuyRequest, idempotency_key: str | None, *, panel: bool) -
         if facts is not None:
             buy_panel(facts)
     pay_password_checked(
-        lambda password: verify_pay_password(database(), settings.buyer, password, now))
+        lambda password: checkout.verify_password(database(), settings.buyer, password,
+                                                  request.item, now))
     db = database()
     outcome = _place(db, request, now, idempotency_key)
     if outcome.error is not None:

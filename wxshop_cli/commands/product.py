@@ -22,6 +22,7 @@ COLUMNS = [
     Column("stock", "stock"),
     Column("image_url", "image_url"),
     Column("description", "description"),
+    Column("kind", "kind"),
 ]
 
 
@@ -37,6 +38,10 @@ def add(
                                            help="One http(s) URL.")] = "",
     description: Annotated[str, typer.Option("--description", metavar="TEXT",
                                              help="One line.")] = "",
+    kind: Annotated[str, typer.Option(
+        "--kind", metavar="KIND",
+        help="goods (shipped to an address) or topup (mobile credit: `buy --mobile`).")]
+    = "goods",
 ) -> None:
     """Add a product; a SKU that exists is refused (exit 5).
 
@@ -59,6 +64,7 @@ def add(
         "stock": catalog.check_stock(units, field="--stock"),
         "image_url": catalog.check_image_url(image_url, field="--image-url"),
         "description": catalog.check_description(description, field="--description"),
+        "kind": catalog.check_kind(kind, field="--kind"),
     }
     from wxshop_cli.db.engine import database
 

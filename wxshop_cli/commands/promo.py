@@ -334,6 +334,11 @@ def list_(
     with database().transaction(read_only=True) as session:
         page = promos.list_promos(session, settings.clock.now(), settings.tz, region=code,
                                   every=every, limit=limit, after=after)
+    if not every:  # the buyer's view: the funnel's "shown" (once per buyer, promotion, day)
+        from wxshop_cli.core import funnel
+
+        funnel.record_views(database(), settings.buyer, [p["code"] for p in page.rows],
+                            settings.clock.now(), settings.tz)
     page_out(page, page_info, lambda shown: show_promos(shown, every=every))
 
 

@@ -14,6 +14,7 @@ app = group("report", """Merchant reports.
 Examples:
   $ wxshop report sales --by item
   $ wxshop report sales --by hour --date 2013-11-11
+  $ wxshop report funnel --promo double11-2013
 """)
 
 SALES_COLUMNS = [
@@ -102,3 +103,45 @@ def _chart(rows: list[dict[str, Any]], title: str, total: dict[str, Any]) -> Non
                         style="cyan")]
         table.add_row(Text(row["label"]), *cells, *bar)
     console.print(table)
+
+
+class FunnelBy(StrEnum):
+    item = "item"
+    region = "region"
+    hour = "hour"
+
+
+@app.command("funnel")
+def funnel(
+    promo: Annotated[str | None, typer.Option("--promo", metavar="CODE",
+                                              help="One promotion (default: all of them).")]
+    = None,
+    date: Annotated[dt.datetime | None, typer.Option(
+        "--date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
+        help="Only attempts made that day (in WXSHOP_TZ); shown: pushed by its end or "
+             "viewed that day.")] = None,
+    by: Annotated[FunnelBy | None, typer.Option(
+        "--by", metavar="GROUP", help="Also per item (SKU), region or hour.")] = None,
+) -> None:
+    """The conversion funnel: shown, tried, reserved, paid.
+
+    The drop between steps, and the endings: paid, open, sold_out, limit, refused by the bank
+    (and why), gave_up, wrong_password. A chart on a terminal, TSV rows in a pipe, one JSON
+    document with --json. Replays of an idempotency key are not new attempts.
+
+    Examples:
+      $ wxshop report funnel --promo double11-2013
+      $ wxshop report funnel --promo double11-2013 --by hour --date 2013-11-11
+      $ wxshop --json report funnel --by item
+    """
+    from wxshop_cli.config import current
+    from wxshop_cli.core import funnel as funnels
+    from wxshop_cli.db.engine import database
+    from wxshop_cli.views.funnel import show_funnel
+
+    settings = current()
+    with database().transaction(read_only=True) as session:
+        document = funnels.funnel(session, settings.tz, promo_code=promo,
+                                  day=date.date() if date else None,
+                                  by=by.value if by else None)
+    show_funnel(document, funnels.rows(document))

@@ -117,6 +117,18 @@ def check_stock(stock: Any, *, field: str = "stock") -> int:
     return stock
 
 
+#: Product kinds: goods ship to a saved address; a top-up (话费充值) is mobile credit sent to
+#: a mobile number given at purchase (`buy --mobile`), with no address or region step.
+KINDS = ("goods", "topup")
+
+
+def check_kind(kind: Any, *, field: str = "kind") -> str:
+    if kind not in KINDS:
+        raise InvalidInput(f"{field}: not a product kind: {kind!r}", slug="invalid_product",
+                           hint="goods (shipped to an address) or topup (mobile credit)")
+    return kind
+
+
 # ------------------------------------------------------------------ database
 
 
@@ -130,6 +142,7 @@ def product_public(product: Product) -> dict[str, Any]:
         "stock": product.stock,
         "image_url": product.image_url or None,
         "description": product.description or None,
+        "kind": product.kind,
     }
 
 
@@ -163,13 +176,15 @@ def products_by_sku(session: Session, skus: list[str]) -> dict[str, Product]:
 
 
 def add_product(session: Session, *, sku: str, title: str, list_price_fen: int, stock: int,
-                image_url: str = "", description: str = "", now: dt.datetime) -> Product:
+                image_url: str = "", description: str = "", kind: str = "goods",
+                now: dt.datetime) -> Product:
     """Create a product (values already checked). A SKU that exists is a conflict (exit 5).
 
     An insert-or-ignore, so two processes adding the same SKU at once get one product and
     one clean conflict, not a database error."""
     values = {"sku": sku, "title": title, "list_price_fen": list_price_fen, "stock": stock,
-              "image_url": image_url, "description": description, "created_at": now,
+              "image_url": image_url, "description": description, "kind": kind,
+              "created_at": now,
               "updated_at": now}
     if not insert_ignore(session, Product, values, ["sku"]):
         raise Conflict(f"a product with SKU {sku!r} already exists", slug="product_exists",

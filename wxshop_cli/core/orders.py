@@ -68,8 +68,9 @@ def order_public(order: Order | PlacedOrder, buyer_name: str, tz: ZoneInfo, *,
         "amount_fen": order.amount_fen,
         "refunded_fen": order.refunded_fen,
         "card_id": order.card_id,
-        "address_id": order.address_id,
-        "region_code": order.region_code,
+        "address_id": order.address_id or None,  # a top-up ships nowhere
+        "region_code": order.region_code or None,
+        "mobile_masked": _masked(getattr(order, "mobile", None)),
         "transaction_id": order.transaction_id,
         "created_at": clock.iso(order.created_at, tz),
         "paid_at": clock.iso(order.paid_at, tz),
@@ -78,6 +79,15 @@ def order_public(order: Order | PlacedOrder, buyer_name: str, tz: ZoneInfo, *,
         "idempotency_key": order.idempotency_key,
         "replayed": replayed,
     }
+
+
+def _masked(mobile: str | None) -> str | None:
+    """A top-up's number as it may be shown: 138****8000."""
+    if not mobile:
+        return None
+    from wxshop_cli.core.identity import mask_mobile
+
+    return mask_mobile(mobile)
 
 
 def orders_public(session: Session, orders: list[Order], tz: ZoneInfo) -> list[dict[str, Any]]:

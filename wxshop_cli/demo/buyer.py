@@ -131,10 +131,9 @@ def promo_strips(ctx: DemoContext) -> Chapter:
 def _buy(ctx: DemoContext, buyer: str, password: str, item: str, key: str) -> Any:
     """One purchase exactly as `wxshop buy` makes it: password first, then checkout."""
     from wxshop_cli.core import checkout
-    from wxshop_cli.core.paypassword import verify_pay_password
     from wxshop_cli.gateway import get_gateway
 
-    verify_pay_password(ctx.db, buyer, password, ctx.now)
+    checkout.verify_password(ctx.db, buyer, password, item, ctx.now)
     return checkout.place_order(ctx.db, get_gateway(ctx.db), buyer,
                                 checkout.BuyRequest(item=item), ctx.now, key)
 

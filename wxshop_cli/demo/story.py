@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from wxshop_cli.demo import buyer, morning
+from wxshop_cli.demo import buyer, funnel, morning
 from wxshop_cli.demo.context import Chapter, DemoContext
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ DOUBLE11_MORNING = "2013-11-11T10:00:00+08:00"
 STORY: list[Callable[[DemoContext], Chapter]] = [
     buyer.shop, buyer.bind_card, buyer.save_address, buyer.publish_double11,
     buyer.promo_strips, buyer.buy_in_one_step, buyer.sold_out, buyer.declined_card,
-    morning.reconcile_bill, morning.planted_difference,
+    funnel.morning_funnel, morning.reconcile_bill, morning.planted_difference,
 ]
 
 

@@ -15,6 +15,7 @@ ORDER_COLUMNS = [
     Column("address", "address_id"), Column("transaction_id", "transaction_id"),
     Column("created_at", "created_at", "time"), Column("paid_at", "paid_at", "time"),
     Column("idempotency_key", "idempotency_key"), Column("replayed", "replayed", "bool"),
+    Column("mobile", "mobile_masked"),  # a top-up's number, masked
 ]
 LIST_COLUMNS = [Column("order_no", "order_no"), Column("status", "status"),
                 Column("buyer", "buyer"), Column("sku", "sku"), Column("title", "title"),
@@ -123,7 +124,10 @@ def buy_panel(facts: dict[str, Any]) -> None:
     grid.add_row("price", price)
     grid.add_row("quantity", Text(str(facts["qty"])))
     grid.add_row("total", Text(money.display(facts["total_fen"]), style="bold"))
-    grid.add_row("ship to", Text(address_line(facts["address"])))
+    if facts["address"] is not None:
+        grid.add_row("ship to", Text(address_line(facts["address"])))
+    else:
+        grid.add_row("top up", Text(f"mobile {facts['mobile_masked']}"))
     grid.add_row("pay with", Text(facts["card"]["display"]))
     grid.add_row("stock left", Text(f"{facts['stock_left']:,}"))
     err_console(talk=False).print(Panel(grid, title=Text("Confirm and pay"),

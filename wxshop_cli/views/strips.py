@@ -53,7 +53,9 @@ def _strip_cells(item: dict[str, Any]) -> dict[str, Any]:
     from wxshop_cli import money
 
     left = item["stock_left"]
-    return {"title": item["title"], "price": money.display(item["price_fen"]),
+    # A top-up says so: it is bought with `buy ITEM --mobile NUMBER`, not shipped.
+    title = f"{item['title']} · 话费充值 top-up" if item.get("kind") == "topup" else item["title"]
+    return {"title": title, "price": money.display(item["price_fen"]),
             "list": money.display(item["list_price_fen"]),
             "stock": "sold out" if left == 0 else f"{left} left", "id": item["id"],
             "description": item.get("description") or "", "url": item.get("image_url") or ""}

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from wxshop_cli.core import checkout
+from wxshop_cli.core import checkout, funnel
 from wxshop_cli.core.bulkbuy.groups import charge_group, claim_group, record_group
 from wxshop_cli.core.bulkbuy.lines import BatchLine
 from wxshop_cli.core.bulkbuy.results import BatchSummary, LineResult, guarded
@@ -116,12 +116,18 @@ class BatchBuy:
     def _run_group(self, connection: HotConnection, lines: list[BatchLine]) -> list[LineResult]:
         results: dict[int, LineResult] = {}
         ready: list[BatchLine] = []
+        wrong: list[tuple[str, str]] = []  # the funnel's attempts refused for the password
         for line in lines:
             error = line.error or self._check_password(line)
             if error is not None:
                 results[line.line_no] = LineResult(line.line_no, line.buyer, error=error)
+                if line.request is not None and error.slug == "wrong_password":
+                    wrong.append((line.buyer, line.request.item))
             else:
                 ready.append(line)
+        if wrong:  # one small transaction for the group's; never a key, never the claim's
+            with contextlib.suppress(WxError):
+                funnel.record_wrong_passwords(self.db, wrong, self.now())
         now = self.now()
         claims = claim_group(connection, self.db, ready, now, results)
         fresh = [(line, claim) for line, claim in claims if claim.order is not None]

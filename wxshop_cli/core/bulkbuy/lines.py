@@ -11,7 +11,7 @@ from wxshop_cli.core import checkout
 from wxshop_cli.errors import InvalidInput, UsageError, WxError
 
 #: The fields a line may have.
-FIELDS = {"buyer", "item", "qty", "region", "address", "card", "idempotency_key",
+FIELDS = {"buyer", "item", "qty", "region", "address", "card", "mobile", "idempotency_key",
           "pay_password"}
 MAX_LINE_CHARS = 4096
 
@@ -117,8 +117,14 @@ def _parse(data: dict[str, Any], default_buyer: str, default_password: str | Non
                          hint='every line names an item: "item": "item_…" or a SKU')
     buyer = strings["buyer"] or default_buyer
     check_buyer_name(buyer)
+    mobile = strings["mobile"]
+    if mobile is not None:  # a top-up's number: its errors never quote it
+        from wxshop_cli.core.identity import check_mobile
+
+        mobile = check_mobile(mobile)
     request = checkout.BuyRequest(item=strings["item"], qty=qty, region=strings["region"],
-                                  address=strings["address"], card=strings["card"])
+                                  address=strings["address"], card=strings["card"],
+                                  mobile=mobile)
     checkout.check_request(request, strings["idempotency_key"])
     password = strings["pay_password"] or default_password
     if password is None:

@@ -19,12 +19,14 @@ stay here, where the claim runs them: tests/test_rehearse.py swaps `checkout._TA
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import col
 
+from wxshop_cli.core import funnel
 from wxshop_cli.core import orders as order_states
 from wxshop_cli.core.checkout.keys import (
     CLAIM_TIMEOUT,
@@ -62,7 +64,7 @@ from wxshop_cli.core.checkout.settle import (
 from wxshop_cli.core.numbers import next_order_no
 from wxshop_cli.db.models import BuyerItemUsage, Order, Product, PromoItem
 from wxshop_cli.db.prepared import Prepared, guarded_increment, hot_transaction, thread_connection
-from wxshop_cli.errors import InvalidInput, SoldOut
+from wxshop_cli.errors import InvalidInput, PaymentRefused, SoldOut, WxError
 from wxshop_cli.money import MAX_FEN
 
 if TYPE_CHECKING:
@@ -74,7 +76,7 @@ __all__ = [
     "CLAIM_TIMEOUT", "KEY_TTL", "MAX_QTY", "REFUSAL_WORDS", "BuyRequest", "Claim", "Outcome",
     "PlacedOrder", "buyer_id_for", "charge", "check_request", "claim_in",
     "complete_claim", "error_for", "new_idempotency_key", "outcome_public",
-    "place_order", "record_outcome", "release_claim", "settle_slowly",
+    "place_order", "record_outcome", "release_claim", "settle_slowly", "verify_password",
 ]
 
 _TAKE_ITEM = Prepared(lambda _: update(PromoItem).where(
@@ -97,7 +99,8 @@ _TAKE_LIMIT = Prepared(lambda d: guarded_increment(
 _INSERT_ORDER = Prepared(lambda _: insert(Order.__table__).values(
     {**{name: bindparam(name) for name in (
         "order_no", "buyer_id", "promo_id", "item_id", "sku", "title", "qty", "unit_price_fen",
-        "amount_fen", "card_id", "address_id", "region_code", "idempotency_key", "created_at")},
+        "amount_fen", "card_id", "address_id", "region_code", "mobile", "idempotency_key",
+        "created_at")},
      "refunded_fen": 0, "status": order_states.PENDING_PAYMENT, "stock_returned": False}))
 
 
@@ -124,6 +127,23 @@ def place_order(db: Database, gateway: PaymentGateway, buyer_name: str, request:
         settled = record_outcome(tx, claim.order, result, key, generated, now)
     return settled if settled is not None else settle_slowly(db, gateway, claim.order, result,
                                                              key, generated, now)
+
+
+def verify_password(db: Database, buyer_name: str, password: str | None, item: str,
+                    now: dt.datetime) -> None:
+    """The payment password, checked before a buy (core/paypassword.py). A wrong one is an
+    attempt of the funnel that ended before the claim: written in a small transaction of its
+    own, after the password's, touching no idempotency key (a wrong password never uses one
+    up). Failing to write it never hides the password's error."""
+    from wxshop_cli.core.paypassword import verify_pay_password
+
+    try:
+        verify_pay_password(db, buyer_name, password, now)
+    except PaymentRefused as exc:
+        if exc.slug == "wrong_password":
+            with contextlib.suppress(WxError):
+                funnel.record_wrong_passwords(db, [(buyer_name, item)], now)
+        raise
 
 
 def _claim(db: Database, buyer_name: str, request: BuyRequest, key: str, generated: bool,
@@ -156,6 +176,9 @@ def claim_in(tx: HotTransaction, db: Database, buyer_name: str, request: BuyRequ
     refusal = _take_units(tx, ref, buyer_id, request.qty)
     if refusal is not None:
         store_refusal(tx, buyer_id, key, refusal)
+        # The funnel's attempt that ended here (an order is its own record): in this
+        # transaction, written once per key, so a replay (answered above) never counts again.
+        funnel.record_refusal(tx, refusal.slug, buyer_id, ref, now)
         return Claim(replay=Outcome(order=None, idempotency_key=key, key_generated=generated,
                                     error=refusal))
     order = PlacedOrder(
@@ -164,13 +187,14 @@ def claim_in(tx: HotTransaction, db: Database, buyer_name: str, request: BuyRequ
         # check_reference refused a reference without a price, card, address or region:
         unit_price_fen=unit, amount_fen=amount, card_id=ref.card_id,  # type: ignore[arg-type]
         address_id=ref.address_id, region_code=ref.region_code,  # type: ignore[arg-type]
-        idempotency_key=key,
-        created_at=now, promo_code=ref.promo_code)
+        idempotency_key=key, created_at=now, promo_code=ref.promo_code,
+        mobile=request.mobile if ref.topup else None)
     tx.execute(_INSERT_ORDER, order_no=order_no, buyer_id=buyer_id,
                promo_id=order.promo_id, item_id=order.item_id, sku=order.sku,
                title=order.title, qty=order.qty, unit_price_fen=unit, amount_fen=amount,
                card_id=order.card_id, address_id=order.address_id,
-               region_code=order.region_code, idempotency_key=key, created_at=tx.time(now))
+               region_code=order.region_code, mobile=order.mobile, idempotency_key=key,
+               created_at=tx.time(now))
     return Claim(order=order)
 
 

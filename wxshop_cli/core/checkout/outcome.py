@@ -71,6 +71,7 @@ class PlacedOrder:
     close_reason: str | None = None
     stock_returned: bool = False
     promo_code: str | None = None
+    mobile: str | None = None  # a top-up's number
 
 
 @dataclass

@@ -47,7 +47,9 @@ def preview(db: Database, buyer_name: str, request: BuyRequest, now: dt.datetime
         else:
             left = session.execute(select(col(Product.stock))
                                    .where(col(Product.sku) == ref.sku)).scalar_one()
-        address = address_public(session.get_one(Address, ref.address_id), tz)
+        # A top-up ships nowhere: the number it tops up instead of an address.
+        address = (address_public(session.get_one(Address, ref.address_id), tz)
+                   if ref.address_id else None)
         card = card_public(session.get_one(Card, ref.card_id), tz)
     unit = ref.price_fen if ref.item_id is not None and ref.price_fen is not None \
         else ref.list_price_fen
@@ -55,7 +57,13 @@ def preview(db: Database, buyer_name: str, request: BuyRequest, now: dt.datetime
             "promo_code": ref.promo_code, "price_fen": unit,
             "list_price_fen": ref.list_price_fen, "qty": request.qty,
             "total_fen": unit * request.qty, "stock_left": left,
-            "address": address, "card": card}
+            "address": address, "card": card, "mobile_masked": _masked(request.mobile)}
+
+
+def _masked(mobile: str | None) -> str | None:
+    from wxshop_cli.core.identity import mask_mobile
+
+    return mask_mobile(mobile) if mobile else None
 
 
 def order_facts(db: Database, card_id: str | None, address_id: str | None,

@@ -17,7 +17,10 @@ from wxshop_cli.core.cards import BOUND
 from wxshop_cli.core.checkout.request import BuyRequest
 from wxshop_cli.db.models import Address, Buyer, Card, Product, Promo, PromoItem, PromoRegion
 from wxshop_cli.db.prepared import Prepared, dialect_insert
-from wxshop_cli.errors import Conflict, InvalidInput, NotFound
+from wxshop_cli.errors import Conflict, InvalidInput, NotFound, UsageError
+
+#: The product kind of mobile credit: sent to a mobile number, no address, no region.
+TOPUP = "topup"
 
 if TYPE_CHECKING:
     from wxshop_cli.db.engine import Database
@@ -40,7 +43,8 @@ def _item_statement(by_item: bool) -> Any:
     columns = (*map(col, (Product.sku, Product.title, Product.list_price_fen, PromoItem.id,
                           PromoItem.price_fen, PromoItem.per_buyer_limit, Promo.id, Promo.code)),
                case((live(Promo), 1), else_=0),
-               case((exists().where(col(PromoRegion.promo_id) == col(Promo.id)), 1), else_=0))
+               case((exists().where(col(PromoRegion.promo_id) == col(Promo.id)), 1), else_=0),
+               col(Product.kind))
     if by_item:
         return select(*columns).select_from(PromoItem).join(
             Promo, col(Promo.id) == PromoItem.promo_id).join(
@@ -103,6 +107,11 @@ class Reference:
     region_code: str | None
     card_id: str | None
     card_status: str | None
+    kind: str = "goods"
+
+    @property
+    def topup(self) -> bool:
+        return self.kind == TOPUP
 
 
 def buyer_id_for(tx: HotTransaction, db: Database, name: str, now: dt.datetime) -> int:
@@ -137,28 +146,39 @@ def read_reference(tx: Tx, buyer_id: int, request: BuyRequest,
         raise InvalidInput(f"SKU {request.item} is in several live promotions; buy one of: "
                            f"{', '.join(ids)}", slug="ambiguous_item", item_ids=ids,
                            hint="pass the item id instead of the SKU")
-    (sku, title, list_price, item_id, price, limit, promo_id, code, live, regional) = rows[0]
+    (sku, title, list_price, item_id, price, limit, promo_id, code, live, regional,
+     kind) = rows[0]
     if by_item and not live:
         raise Conflict(f"promotion {code} is not live", slug="promo_not_live",
                        hint="see `wxshop promo list`")
-    if request.address is not None:
+    if kind == TOPUP:  # sent to a mobile number: no address, so no region to serve
+        address, served = ("", ""), True
+    elif request.address is not None:
         address = tx.one(_ADDRESS["given"], buyer_id=buyer_id, address_id=request.address)
     elif request.region is not None:
         address = tx.one(_ADDRESS["region"], buyer_id=buyer_id, region=request.region)
     else:
         address = tx.one(_ADDRESS["default"], buyer_id=buyer_id)
     address_id, region_code = address if address is not None else (None, None)
-    served = not regional or (region_code is not None and tx.one(
-        _SERVES, promo_id=promo_id, region=region_code) is not None)
+    if kind != TOPUP:
+        served = not regional or (region_code is not None and tx.one(
+            _SERVES, promo_id=promo_id, region=region_code) is not None)
     card = (tx.one(_CARD[True], buyer_id=buyer_id, card_id=request.card)
             if request.card is not None else tx.one(_CARD[False], buyer_id=buyer_id))
     card_id, card_status = card if card is not None else (None, None)
     return Reference(sku, title, list_price, item_id, price, limit, promo_id, code,
-                     bool(live), served, address_id, region_code, card_id, card_status)
+                     bool(live), served, address_id, region_code, card_id, card_status, kind)
 
 
 def check_reference(ref: Reference, request: BuyRequest) -> None:
-    """The order of checks is the contract: item, address, region, card, amount."""
+    """The order of checks is the contract: item, address (a top-up: its mobile), region,
+    card, amount."""
+    if ref.topup:
+        _check_topup(ref, request)
+    elif request.mobile is not None:
+        raise InvalidInput(f"{ref.sku} is goods, shipped to an address: --mobile is for "
+                           "top-ups", slug="mobile_not_for_goods",
+                           hint="drop --mobile; the order ships to your saved address")
     if ref.address_id is None:
         if request.address is not None:
             raise NotFound(f"no address {request.address!r}", slug="address_not_found",
@@ -182,3 +202,14 @@ def check_reference(ref: Reference, request: BuyRequest) -> None:
     if ref.card_status != BOUND:
         raise Conflict(f"card {ref.card_id} is unbound and cannot pay", slug="card_unbound",
                        hint="pay with another card, or bind it again")
+
+
+def _check_topup(ref: Reference, request: BuyRequest) -> None:
+    """A top-up goes to a mobile number: it needs one, and takes no address or region."""
+    if request.address is not None or request.region is not None:
+        raise InvalidInput(f"{ref.sku} is a mobile top-up: it ships nowhere, so it takes no "
+                           "--address or --region", slug="address_not_for_topup",
+                           hint="give the number to top up with --mobile")
+    if request.mobile is None:
+        raise UsageError(f"{ref.sku} is a mobile top-up: which number?", slug="missing_mobile",
+                         hint=f"wxshop buy {request.item} --mobile 13800138000")

@@ -25,10 +25,14 @@ class BuyRequest:
     region: str | None = None
     address: str | None = None
     card: str | None = None
+    mobile: str | None = None  # a top-up's number, as `check_mobile` returns it (11 digits)
 
     def fingerprint(self) -> str:
-        canonical = json.dumps({"item": self.item, "qty": self.qty, "region": self.region,
-                                "address": self.address, "card": self.card}, sort_keys=True)
+        fields = {"item": self.item, "qty": self.qty, "region": self.region,
+                  "address": self.address, "card": self.card}
+        if self.mobile is not None:  # absent otherwise: goods keys keep their fingerprints
+            fields["mobile"] = self.mobile
+        canonical = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -46,6 +50,12 @@ def check_request(request: BuyRequest, idempotency_key: str | None) -> None:
         check_region(request.region)
     if request.card is not None:
         check_card_id(request.card)
+    if request.mobile is not None:
+        from wxshop_cli.core.identity import check_mobile
+
+        if check_mobile(request.mobile) != request.mobile:
+            raise InvalidInput("mobile number: give its 11 digits", slug="invalid_mobile",
+                               hint="an 11-digit Chinese mobile number, e.g. 13800138000")
     if idempotency_key is not None and not _KEY_FORM.fullmatch(idempotency_key):
         raise InvalidInput("idempotency key: 1-128 characters of A-Z a-z 0-9 _ . : -",
                            slug="invalid_idempotency_key",

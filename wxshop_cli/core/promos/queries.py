@@ -106,6 +106,7 @@ def item_public(item: PromoItem, product: Product | None) -> dict[str, Any]:
         "price_rule_value": item.price_rule_value,
         "image_url": (product.image_url or None) if product else None,
         "description": (product.description or None) if product else None,
+        "kind": product.kind if product else "goods",  # topup: bought with `buy --mobile`
     }
 
 

@@ -5,5 +5,5 @@ plain constants so that the start-up check does not import Alembic. A test check
 match the scripts in `versions/` and that the models match the migrations.
 """
 
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003")
 HEAD = REVISIONS[-1]

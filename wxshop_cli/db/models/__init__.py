@@ -8,7 +8,8 @@ Schema changes go through Alembic (wxshop_cli/db/migrations); a test fails when 
 
 One module per family — `merchant` (settings, bookkeeping), `buyers` (buyers, cards,
 addresses, inbox), `catalog` (products, promotions), `book` (orders, refunds, idempotency
-keys), `gateway` (the sandbox's ledger), `reconcile` — on `base`. Importing this package
+keys), `gateway` (the sandbox's ledger), `reconcile`, `funnel` (what the conversion funnel
+records besides the book) — on `base`. Importing this package
 registers every table (Alembic's autogenerate sees them all); import models from here.
 """
 
@@ -33,6 +34,7 @@ from wxshop_cli.db.models.catalog import (
     PromoItem,
     PromoRegion,
 )
+from wxshop_cli.db.models.funnel import FunnelEvent, PromoView
 from wxshop_cli.db.models.gateway import GatewayCard, GatewayCardDay, GatewayPayment, GatewayRefund
 from wxshop_cli.db.models.merchant import (
     FixtureStep,
@@ -44,8 +46,9 @@ from wxshop_cli.db.models.reconcile import Discrepancy, ReconcileRun
 
 __all__ = [
     "Address", "AddressBase", "Buyer", "BuyerItemUsage", "Card", "CardBase", "CardBinding",
-    "CardFacts", "Discrepancy", "FixtureStep", "GatewayCard", "GatewayCardDay", "GatewayPayment",
-    "GatewayRefund", "IdempotencyKey", "InboxMessage", "MerchantSettings", "MerchantSettingsBase",
-    "NumberSequence", "Order", "PartialIndex", "Product", "ProductBase", "Promo", "PromoItem",
-    "PromoRegion", "Refund", "ReconcileRun", "SQLModel", "money_field", "utc_field",
+    "CardFacts", "Discrepancy", "FixtureStep", "FunnelEvent", "GatewayCard", "GatewayCardDay",
+    "GatewayPayment", "GatewayRefund", "IdempotencyKey", "InboxMessage", "MerchantSettings",
+    "MerchantSettingsBase", "NumberSequence", "Order", "PartialIndex", "Product",
+    "ProductBase", "Promo", "PromoItem", "PromoRegion", "PromoView", "Refund", "ReconcileRun",
+    "SQLModel", "money_field", "utc_field",
 ]

@@ -37,6 +37,9 @@ class Order(SQLModel, table=True):
     card_id: str = Field(max_length=40)
     address_id: str = Field(max_length=40)
     region_code: str = Field(max_length=6)
+    # A top-up's mobile number (11 digits), kept as an address's phone is (the carrier needs
+    # it) and shown masked; its address_id and region_code are "" (nothing ships).
+    mobile: str | None = Field(default=None, max_length=20)
     status: str = Field(max_length=20)
     transaction_id: str | None = Field(default=None, max_length=32)
     idempotency_key: str | None = Field(default=None, max_length=128)

@@ -19,6 +19,9 @@ class ProductBase(SQLModel):
     stock: int = Field(default=0)
     image_url: str = Field(default="", max_length=500)
     description: str = Field(default="", max_length=500)
+    # goods (shipped to an address) | topup (mobile credit, sent to a mobile number)
+    kind: str = Field(default="goods", max_length=8,
+                      sa_column_kwargs={"server_default": "goods"})
 
 
 class Product(ProductBase, table=True):
