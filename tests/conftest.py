@@ -36,8 +36,8 @@ IN_CI = os.environ.get("CI") == "true"
 
 # Modules whose tests drive wxshop through a pseudo-terminal (pexpect): slow, and timing
 # sensitive under load. They get the `terminal` marker (`-m "not terminal"` skips them).
-TERMINAL_MODULES = {"test_bind_terminal", "test_buy_interrupted", "test_confirm_terminal",
-                    "test_red_dot_terminal", "test_terminal_tables"}
+TERMINAL_MODULES = {"test_bind_terminal", "test_buy_interrupted", "test_buy_terminal",
+                    "test_confirm_terminal", "test_red_dot_terminal", "test_terminal_tables"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

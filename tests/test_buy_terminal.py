@@ -7,33 +7,20 @@ reads them. Off a terminal nothing changed (tests/test_paypassword.py, test_chec
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
 
 import pytest
 
 from tests import shop
 from tests.binding_helpers import query
-from tests.conftest import REPO
+from tests.terminal_helpers import finish, spawn
 
 pexpect = pytest.importorskip("pexpect")
 
 WRONG = "000001"
+NO_PASSWORD = ("WXSHOP_PAY_PASSWORD",)  # the buy asks on the terminal
 
 
-def spawn(*args: str):
-    env = {k: v for k, v in os.environ.items() if k != "WXSHOP_PAY_PASSWORD"}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(NO_COLOR="1", TERM="dumb", COLUMNS="120")
-    return pexpect.spawn(sys.executable, ["-m", "wxshop_cli", "--now", shop.DURING, *args],
-                         env=env, encoding="utf-8", timeout=30, dimensions=(40, 120))
-
-
-def finish(child) -> tuple[int, str]:
-    child.expect(pexpect.EOF)
-    child.close()
-    return child.exitstatus, child.before
 
 
 @pytest.fixture
@@ -54,7 +41,7 @@ def state() -> dict:
 
 
 def test_the_panel_then_a_wrong_password_then_the_right_one(store):
-    child = spawn("buy", store["item"], "--qty", "2")
+    child = spawn("buy", store["item"], "--qty", "2", without=NO_PASSWORD)
     child.expect("Confirm and pay")
     child.expect("Payment password")
     panel = child.before
@@ -79,7 +66,7 @@ def test_the_panel_then_a_wrong_password_then_the_right_one(store):
 
 
 def test_five_wrong_passwords_lock_payments(store):
-    child = spawn("buy", store["item"])
+    child = spawn("buy", store["item"], without=NO_PASSWORD)
     for left in (4, 3, 2, 1):
         child.expect("Payment password")
         child.sendline(WRONG)
@@ -92,7 +79,7 @@ def test_five_wrong_passwords_lock_payments(store):
     after = state()
     assert after["orders"] == 0 and after["sold"] == 0 and after["locked"] is not None
     # The lock lives in the database: the right password is refused by the next run.
-    child = spawn("buy", store["item"])
+    child = spawn("buy", store["item"], without=NO_PASSWORD)
     child.expect("Payment password")
     child.sendline(shop.PASSWORD)
     code, text = finish(child)
@@ -101,7 +88,7 @@ def test_five_wrong_passwords_lock_payments(store):
 
 def test_ctrl_c_at_the_password_changes_nothing(store):
     before = state()
-    child = spawn("buy", store["item"])
+    child = spawn("buy", store["item"], without=NO_PASSWORD)
     child.expect("Payment password")
     child.kill(signal.SIGINT)
     code, _text = finish(child)
@@ -110,7 +97,7 @@ def test_ctrl_c_at_the_password_changes_nothing(store):
 
 
 def test_a_malformed_password_is_asked_again_without_counting(store):
-    child = spawn("buy", store["item"])
+    child = spawn("buy", store["item"], without=NO_PASSWORD)
     child.expect("Payment password")
     child.sendline("12ab")
     child.expect("exactly 6 digits")
@@ -122,7 +109,7 @@ def test_a_malformed_password_is_asked_again_without_counting(store):
 
 
 def test_yes_skips_the_panel_and_json_keeps_the_ids(store):
-    child = spawn("--json", "buy", store["item"], "--yes")
+    child = spawn("--json", "buy", store["item"], "--yes", without=NO_PASSWORD)
     child.expect("Payment password")
     assert "Confirm and pay" not in child.before
     child.sendline(shop.PASSWORD)
@@ -136,6 +123,6 @@ def test_a_purchase_that_cannot_go_through_fails_before_the_password(store, cli)
     db = shop.open_db()
     shop.buyer(db, "nobody-home")  # a password, no address and no card
     shop.forget()
-    child = spawn("--buyer", "nobody-home", "buy", store["item"])
+    child = spawn("--buyer", "nobody-home", "buy", store["item"], without=NO_PASSWORD)
     code, text = finish(child)
     assert code == 4 and "no saved address" in text and "Payment password" not in text

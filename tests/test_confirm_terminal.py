@@ -5,32 +5,17 @@ never ask and need no `--yes`."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
 from tests import shop
 from tests.binding_helpers import query
-from tests.conftest import REPO
+from tests.terminal_helpers import finish, spawn
 
 pexpect = pytest.importorskip("pexpect")
 
 PAY = {"WXSHOP_PAY_PASSWORD": shop.PASSWORD}
 
 
-def spawn(*args: str):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(NO_COLOR="1", TERM="dumb", COLUMNS="120")
-    return pexpect.spawn(sys.executable, ["-m", "wxshop_cli", "--now", shop.DURING, *args],
-                         env=env, encoding="utf-8", timeout=30, dimensions=(40, 120))
-
-
-def finish(child) -> tuple[int, str]:
-    child.expect(pexpect.EOF)
-    child.close()
-    return child.exitstatus, child.before
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from tests import shop
 from tests.conftest import run_wxshop
-from tests.test_confirm_terminal import finish, spawn
+from tests.terminal_helpers import finish, spawn
 
 pexpect = pytest.importorskip("pexpect")
 

@@ -104,14 +104,14 @@ def test_product_add_takes_a_kind(cli, backend):
 
 @pytest.mark.terminal
 def test_the_terminal_panel_shows_the_masked_number_not_an_address(cli):
-    from tests.test_buy_terminal import finish, spawn
+    from tests.terminal_helpers import finish, spawn
 
     db = shop.open_db()
     shop.product(db, "HF-100", 10000, title="话费充值 ¥100", kind="topup", stock=0)
     shop.promo(db, "double11", [{"sku": "HF-100", "price_fen": 9800, "stock": 3}])
     shop.shopper(db, "me")
     shop.forget()
-    child = spawn("buy", "HF-100", "--mobile", NUMBER)
+    child = spawn("buy", "HF-100", "--mobile", NUMBER, without=("WXSHOP_PAY_PASSWORD",))
     child.expect("Confirm and pay")
     child.expect("Payment password")
     panel = child.before
