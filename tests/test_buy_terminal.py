@@ -21,8 +21,6 @@ WRONG = "000001"
 NO_PASSWORD = ("WXSHOP_PAY_PASSWORD",)  # the buy asks on the terminal
 
 
-
-
 @pytest.fixture
 def store(cli):
     db = shop.open_db()

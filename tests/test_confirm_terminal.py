@@ -16,8 +16,6 @@ pexpect = pytest.importorskip("pexpect")
 PAY = {"WXSHOP_PAY_PASSWORD": shop.PASSWORD}
 
 
-
-
 @pytest.fixture
 def store(cli):
     db = shop.open_db()
