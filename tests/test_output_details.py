@@ -127,15 +127,18 @@ def test_demo_facts_in_tsv_have_no_python_reprs():
     from wxshop_cli.views.demo import fact_line
 
     line = fact_line({"regions": ["310000", "440000"], "is_default": True, "kinds": [],
-                      "note": None, "open": False, "count": 3})
-    assert line == "regions=310000,440000; is_default=true; kinds=; note=; open=false; count=3"
+                      "note": None, "open": False, "count": 3,
+                      "steps": {"shown": 4, "paid": 2}})
+    assert line == ("regions=310000,440000; is_default=true; kinds=; note=; open=false; "
+                    "count=3; steps=shown:4,paid:2")
 
 
 @pytest.mark.slow
 def test_the_demo_in_a_pipe_prints_no_python_reprs(cli):
     result = cli("demo")
     assert result.exit_code == 0, result.stderr
-    assert "['" not in result.stdout and "True" not in result.stdout
+    assert "['" not in result.stdout and "{'" not in result.stdout
+    assert "True" not in result.stdout
     assert "regions=310000,440000" in result.stdout
 
 

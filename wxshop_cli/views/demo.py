@@ -63,10 +63,13 @@ def found(what: str, run: dict[str, Any]):
 
 
 def fact_text(value: Any) -> str:
-    """A chapter fact as a TSV cell says it: lists comma-joined, booleans true/false, nothing
-    for None (never a Python repr such as `['310000', '440000']` or `True`)."""
+    """A chapter fact as a TSV cell says it: lists comma-joined, mappings as `key:value`
+    pairs, booleans true/false, nothing for None (never a Python repr such as
+    `['310000', '440000']`, `{'paid': 2}` or `True`)."""
     if value is None:
         return ""
+    if isinstance(value, dict):
+        return ",".join(f"{key}:{fact_text(inner)}" for key, inner in value.items())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple | set):
