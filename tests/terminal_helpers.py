@@ -28,3 +28,12 @@ def finish(child) -> tuple[int, str]:
     child.expect(pexpect.EOF)
     child.close()
     return child.exitstatus, child.before
+
+
+def nut_shop() -> dict:
+    """A live promotion of one item (三只松鼠 坚果礼盒, ¥79.20 of ¥99.00) and the buyer `me`
+    with a card and an address: {"item", "buyer", "card", "address", …}."""
+    db = shop.open_db()
+    shop.product(db, "YX-2001", 9900, stock=100, title="三只松鼠 坚果礼盒")
+    items = shop.promo(db, "double11", [{"sku": "YX-2001", "price_fen": 7920, "stock": 50}])
+    return {"item": items["YX-2001"], **shop.shopper(db, "me")}

@@ -13,7 +13,7 @@ import pytest
 
 from tests import shop
 from tests.binding_helpers import query
-from tests.terminal_helpers import finish, spawn
+from tests.terminal_helpers import finish, nut_shop, spawn
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -23,12 +23,9 @@ NO_PASSWORD = ("WXSHOP_PAY_PASSWORD",)  # the buy asks on the terminal
 
 @pytest.fixture
 def store(cli):
-    db = shop.open_db()
-    shop.product(db, "YX-2001", 9900, stock=100, title="三只松鼠 坚果礼盒")
-    items = shop.promo(db, "double11", [{"sku": "YX-2001", "price_fen": 7920, "stock": 50}])
-    me = shop.shopper(db, "me")
+    made = nut_shop()
     shop.forget()
-    return {"item": items["YX-2001"], **me}
+    return made
 
 
 def state() -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 from tests import shop
 from tests.binding_helpers import query
-from tests.terminal_helpers import finish, spawn
+from tests.terminal_helpers import finish, nut_shop, spawn
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -18,11 +18,8 @@ PAY = {"WXSHOP_PAY_PASSWORD": shop.PASSWORD}
 
 @pytest.fixture
 def store(cli):
-    db = shop.open_db()
-    shop.product(db, "YX-2001", 9900, stock=100, title="三只松鼠 坚果礼盒")
-    items = shop.promo(db, "double11", [{"sku": "YX-2001", "price_fen": 7920, "stock": 50}])
-    me = shop.shopper(db, "me")
-    order = cli.json("--now", shop.DURING, "buy", items["YX-2001"], env=PAY)
+    me = nut_shop()
+    order = cli.json("--now", shop.DURING, "buy", me["item"], env=PAY)
     shop.forget()
     return {"card": me["card"], "order_no": order["order_no"]}
 

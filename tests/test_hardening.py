@@ -5,6 +5,7 @@ a name and an exit code other than 1; input is bounded; a killed run leaves no s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
@@ -305,35 +306,46 @@ def test_a_read_only_connection_names_the_fault_on_both_engines(cli, backend, tm
     assert snapshot() == before
 
 
-def test_a_full_disk_is_named_changes_nothing_and_the_same_command_completes_later(
-        cli, tmp_path):
-    """SQLite's max_page_count stands in for a full disk (no root tricks)."""
+@contextlib.contextmanager
+def full_disk(db, spare_pages: int = 0):
+    """SQLite's max_page_count stands in for a full disk (no root tricks): the database may
+    grow `spare_pages` more pages while inside; space is back when the block ends."""
     from sqlalchemy import event
 
-    db = shop.open_db()
     with db.engine.connect() as conn:
-        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar() + spare_pages
 
     def limit(dbapi_connection, _record):
         dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
 
     event.listen(db.engine, "connect", limit)
     db.engine.dispose()
-    failed = None
-    for n in range(200):
-        args = ("product", "add", "--sku", f"S{n}", "--title", "T" * 200, "--price", "1",
-                "--stock", "1", "--description", "d" * 500)
-        before = snapshot()
-        result = cli("--json", *args)
-        if result.exit_code != 0:
-            failed = args
-            break
-    assert failed is not None, "the page limit never bit"
-    assert result.exit_code == 9, result.stderr
-    assert json.loads(result.stderr)["error"]["code"] == "disk_full"
-    assert snapshot() == before
-    event.remove(db.engine, "connect", limit)
-    db.engine.dispose()
+    try:
+        yield
+    finally:
+        event.remove(db.engine, "connect", limit)
+        db.engine.dispose()
+
+
+def test_a_full_disk_is_named_changes_nothing_and_the_same_command_completes_later(
+        cli, tmp_path):
+    """SQLite's max_page_count stands in for a full disk (no root tricks)."""
+
+    db = shop.open_db()
+    with full_disk(db):
+        failed = None
+        for n in range(200):
+            args = ("product", "add", "--sku", f"S{n}", "--title", "T" * 200, "--price",
+                    "1", "--stock", "1", "--description", "d" * 500)
+            before = snapshot()
+            result = cli("--json", *args)
+            if result.exit_code != 0:
+                failed = args
+                break
+        assert failed is not None, "the page limit never bit"
+        assert result.exit_code == 9, result.stderr
+        assert json.loads(result.stderr)["error"]["code"] == "disk_full"
+        assert snapshot() == before
     assert cli("--json", *failed).exit_code == 0  # space is back: the same command works
 
 
@@ -579,31 +591,22 @@ def test_a_buy_on_a_full_disk_completes_once_with_the_same_key_when_space_is_bac
     """Buys with their own keys until the disk (max_page_count) is full; the buy that hit it
     is named disk_full, and rerun with its key once space is back it completes, charged
     once: one order per key, one bank payment per paid order."""
-    from sqlalchemy import event, text
+    from sqlalchemy import text
 
     day = billing.open_day(cli)
     db = day["db"]
     item = day["items"]["YX-2001"]
-    with db.engine.connect() as conn:
-        pages = conn.exec_driver_sql("PRAGMA page_count").scalar() + 2
-
-    def limit(dbapi_connection, _record):
-        dbapi_connection.execute(f"PRAGMA max_page_count = {pages}")
-
-    event.listen(db.engine, "connect", limit)
-    db.engine.dispose()
-    failed = None
-    for n in range(90):
-        result = cli("--json", "--now", shop.DURING, "buy", item, "--idempotency-key",
-                     f"key-{n}", env=billing.PAY)
-        if result.exit_code != 0:
-            failed = n
-            break
-    assert failed is not None, "the page limit never bit"
-    assert result.exit_code == 9, result.stderr
-    assert json.loads(result.stderr)["error"]["code"] == "disk_full"
-    event.remove(db.engine, "connect", limit)
-    db.engine.dispose()
+    with full_disk(db, spare_pages=2):
+        failed = None
+        for n in range(90):
+            result = cli("--json", "--now", shop.DURING, "buy", item, "--idempotency-key",
+                         f"key-{n}", env=billing.PAY)
+            if result.exit_code != 0:
+                failed = n
+                break
+        assert failed is not None, "the page limit never bit"
+        assert result.exit_code == 9, result.stderr
+        assert json.loads(result.stderr)["error"]["code"] == "disk_full"
     # The claim was saved before the disk filled, so within its lease the same key says
     # request_in_progress (9); after the lease, the same command completes it.
     later = "2013-11-11T10:10:00+08:00"
