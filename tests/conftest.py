@@ -66,7 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # wholesale loses that home, and must then land in a throwaway one, not the machine's.
     import tempfile
 
-    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="wxshop-tests-xdg-")
+    os.environ["XDG_DATA_HOME"] = config.stash[_XDG_HOME] = tempfile.mkdtemp(
+        prefix="wxshop-tests-xdg-")
     """Test homes in memory when the machine has /dev/shm: every SQLite commit fsyncs, and
     on a busy disk those waits were most of a test's time. `--basetemp` still wins."""
     if config.option.basetemp is None and SHM.is_dir() and os.access(SHM, os.W_OK):
@@ -77,14 +78,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    base = config.stash.get(_SHM_BASE, None)
-    if base is not None:  # memory is not kept for a failed run's files
-        import shutil
+    """Remove the run's throwaway directories (a failed run's files are not kept in memory)."""
+    import shutil
 
-        shutil.rmtree(base, ignore_errors=True)
+    for key in (_XDG_HOME, _SHM_BASE):
+        path = config.stash.get(key, None)
+        if path is not None:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 _SHM_BASE = pytest.StashKey[str]()
+_XDG_HOME = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")
