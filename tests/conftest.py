@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from wxshop_cli import security
@@ -32,6 +34,9 @@ if PG_URL and XDIST_WORKER:  # each worker resets its own database, never its ne
     PG_URL = _base.set(database=f"{_base.database}_{XDIST_WORKER}").render_as_string(
         hide_password=False)
 IN_CI = os.environ.get("CI") == "true"
+#: The payment password's scrypt cost in tests (SPEC 5: tests may configure cheaper
+#: parameters; every path still hashes). The sandbox crowd of `rehearse` uses the same.
+TEST_SCRYPT_N = "16"
 
 
 # Modules whose tests drive wxshop through a pseudo-terminal (pexpect): slow, and timing
@@ -91,6 +96,33 @@ _SHM_BASE = pytest.StashKey[str]()
 _XDG_HOME = pytest.StashKey[str]()
 
 
+_real_make_engine = db_engine.make_engine
+_SHARED_ENGINES: dict[str, Any] = {}
+
+
+def _engine_sharing_compiled_sql(url: str) -> Any:
+    """`make_engine`, but every engine of one dialect in this test process shares the first
+    one's dialect object and statement cache. SQLAlchemy keys compiled SQL (and each column
+    type's per-dialect form) by the dialect *object*, so each test's new database started
+    with a cold cache and recompiled every statement: a third of an in-process test's CPU.
+    A wxshop process opens one database, so this changes what tests pay, not what they run:
+    connections, pools, events and settings are still each engine's own."""
+    from sqlalchemy.util import LRUCache
+
+    engine = _real_make_engine(url)
+    first = _SHARED_ENGINES.get(engine.dialect.name)
+    if first is None:
+        engine._compiled_cache = LRUCache(5000)
+        _SHARED_ENGINES[engine.dialect.name] = engine
+    else:
+        engine.dialect = engine.pool._dialect = first.dialect
+        engine._compiled_cache = first._compiled_cache
+    return engine
+
+
+db_engine.make_engine = _engine_sharing_compiled_sql  # type: ignore[assignment]
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """One SQLite database migrated by the real Alembic chain, once per test session.
@@ -126,7 +158,7 @@ def wx_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixt
     home = tmp_path / "home"
     monkeypatch.setenv("WXSHOP_HOME", str(home))
     # Cheap scrypt for tests: configuration, never a code path that skips hashing.
-    monkeypatch.setenv("WXSHOP_SCRYPT_N", "1024")
+    monkeypatch.setenv("WXSHOP_SCRYPT_N", TEST_SCRYPT_N)
     if request.node.get_closest_marker("real_migrations") is None:
         monkeypatch.setattr(security, "precreate_private_file",
                             lambda path: _precreate_from_template(path, sqlite_template))
@@ -190,6 +222,28 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         reset_postgres(PG_URL)
         monkeypatch.setenv("WXSHOP_DB", PG_URL)
     return request.param
+
+
+_ROOT_COMMANDS: dict[bool, Any] = {}
+
+
+def _root_command(typer_app: Any) -> Any:
+    """The Click command of the app, built once per run (per completion state) instead of on
+    every invocation: Typer rebuilds the whole command tree from the functions' signatures
+    each time `CliRunner.invoke` runs, which was a quarter of an in-process test's CPU. A real
+    wxshop process builds it once too. Completion attaches its value completers at build time
+    (`lazy.completing()`), so a run with `_WXSHOP_COMPLETE` set gets a tree of its own."""
+    if typer_app is not app:
+        return typer.main.get_command(typer_app)
+    from wxshop_cli.lazy import completing
+
+    key = completing()
+    if key not in _ROOT_COMMANDS:
+        _ROOT_COMMANDS[key] = typer.main.get_command(typer_app)
+    return _ROOT_COMMANDS[key]
+
+
+typer.testing._get_command = _root_command  # type: ignore[attr-defined]
 
 
 class Cli:

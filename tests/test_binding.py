@@ -31,6 +31,7 @@ from tests.binding_helpers import (
     snapshot,
     start,
 )
+from tests.conftest import TEST_SCRYPT_N
 
 
 def test_two_step_binding_prints_the_pending_binding_then_the_card(cli, backend):
@@ -341,7 +342,7 @@ def test_later_cards_need_no_password_and_keep_the_first(cli):
     card = confirm(cli, pending["binding_id"], last_sms(cli)["code"], password=None)
     assert card["is_default"] is False
     hashes = query("SELECT pay_password_hash FROM buyer WHERE name = 'me'")
-    assert hashes[0][0].startswith("scrypt$1024$8$1$")
+    assert hashes[0][0].startswith(f"scrypt${TEST_SCRYPT_N}$8$1$")
 
 
 # ---------------------------------------------------------------- identity and conflicts

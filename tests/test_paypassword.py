@@ -9,6 +9,7 @@ import os
 import pytest
 
 from tests.binding_helpers import NOW, PASSWORD, TEST_DEBIT, bind, query
+from tests.conftest import TEST_SCRYPT_N
 from wxshop_cli import terminal
 from wxshop_cli.core import paypassword
 from wxshop_cli.errors import Conflict, InvalidInput, PaymentRefused, UsageError
@@ -112,10 +113,10 @@ def test_a_right_password_resets_the_counter(cli, backend):
 
 
 def test_a_right_password_stored_at_another_cost_is_hashed_again(cli, backend, monkeypatch):
-    bind(cli, TEST_DEBIT)  # at the tests' cost, 1024
+    bind(cli, TEST_DEBIT)  # at the tests' cost
     db = _db()
     before = query("SELECT pay_password_hash FROM buyer WHERE name = 'me'")[0][0]
-    assert before.split("$")[1] == "1024"
+    assert before.split("$")[1] == TEST_SCRYPT_N
     monkeypatch.setenv("WXSHOP_SCRYPT_N", "2048")
     _refused(db, "000001", T0)  # a wrong one changes nothing but the counter
     assert query("SELECT pay_password_hash FROM buyer WHERE name = 'me'")[0][0] == before
