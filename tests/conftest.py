@@ -25,6 +25,12 @@ from wxshop_cli.app import app
 from wxshop_cli.db import engine as db_engine
 
 REPO = Path(__file__).resolve().parent.parent
+# Cache compiled bytecode, as a normal Python does: with PYTHONDONTWRITEBYTECODE set (some
+# sandboxes and CI images set it), every wxshop process a test starts compiled wxshop's
+# modules from source again, and every xdist worker re-rewrote every test module's asserts.
+# The caches go to the ignored __pycache__ directories; they change what runs, not how.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 PG_URL = os.environ.get("WXSHOP_TEST_DATABASE_URL") or None
 XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1… under pytest-xdist
 if PG_URL and XDIST_WORKER:  # each worker resets its own database, never its neighbour's
@@ -45,6 +51,7 @@ TERMINAL_MODULES = {"test_bind_terminal", "test_buy_interrupted", "test_buy_term
                     "test_confirm_terminal", "test_red_dot_terminal", "test_terminal_tables"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark terminal tests; under pytest-xdist keep every process-heavy test (terminal or
     `slow`: races, rehearsals, builds) on one worker, one at a time, so that they do not

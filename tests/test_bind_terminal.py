@@ -5,7 +5,6 @@ password typed twice."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 
@@ -21,7 +20,7 @@ from tests.binding_helpers import (
     PHONE,
     TEST_DEBIT,
 )
-from tests.conftest import REPO, run_wxshop
+from tests.conftest import REPO, Cli
 
 pexpect = pytest.importorskip("pexpect")
 
@@ -40,9 +39,9 @@ def spawn(*args: str):
 
 
 def inbox_code(buyer: str = "me") -> str:
-    result = run_wxshop("--json", "--buyer", buyer, "inbox", "--all")
-    assert result.returncode == 0, result.stderr
-    return next(m for m in json.loads(result.stdout) if m["kind"] == "sms")["code"]
+    """The SMS code on the buyer's phone, read in-process: only the prompts need a terminal."""
+    messages = Cli().json("--buyer", buyer, "inbox", "--all")
+    return next(m for m in messages if m["kind"] == "sms")["code"]
 
 
 def finish(child) -> str:
@@ -94,7 +93,7 @@ def test_the_interactive_flow_binds_a_card_and_sets_the_password():
     whole = "".join(transcript) + rest
     assert CMB_DEBIT not in whole and "6225 8800 0012 3457" not in whole
     assert PASSWORD not in whole
-    cards = json.loads(run_wxshop("--json", "cards", "list").stdout)
+    cards = Cli().json("cards", "list")
     assert [c["display"] for c in cards] == ["招商银行 储蓄卡 (3456)"]
     # The password works for payments.
     from wxshop_cli import config
@@ -107,13 +106,11 @@ def test_the_interactive_flow_binds_a_card_and_sets_the_password():
 
 
 def test_a_credit_card_asks_expiry_and_a_hidden_security_code_and_a_second_card_no_password():
-    first = run_wxshop("--json", "--now", NOW, "bind-card", "--number", TEST_DEBIT, "--holder",
-                       HOLDER_A, "--id-number", ID_A, "--phone", PHONE)
-    assert first.returncode == 0, first.stderr
-    binding = json.loads(first.stdout)["binding_id"]
-    done = run_wxshop("--json", "--now", NOW, "bind-card", "confirm", binding, "--code",
-                      inbox_code(), env={"WXSHOP_PAY_PASSWORD": PASSWORD})
-    assert done.returncode == 0, done.stderr
+    cli = Cli()  # the first card in-process: only the second one is under test
+    binding = cli.json("--now", NOW, "bind-card", "--number", TEST_DEBIT, "--holder",
+                       HOLDER_A, "--id-number", ID_A, "--phone", PHONE)["binding_id"]
+    cli.json("--now", NOW, "bind-card", "confirm", binding, "--code", inbox_code(),
+             env={"WXSHOP_PAY_PASSWORD": PASSWORD})
 
     child = spawn("bind-card", "--holder", HOLDER_A, "--id-number", ID_A, "--phone", PHONE,
                   "--default")

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import shop
-from tests.conftest import REPO, run_wxshop
+from tests.conftest import REPO, Cli
 from wxshop_cli.db.models import GatewayPayment
 
 pexpect = pytest.importorskip("pexpect")
@@ -63,8 +63,10 @@ def interrupt(child) -> str:
 
 
 def retry(item_id: str, key: str, now: str = shop.DURING):
-    return run_wxshop("--json", "--now", now, "buy", item_id, "--idempotency-key", key,
-                      env={"WXSHOP_PAY_PASSWORD": shop.PASSWORD})
+    """The retry the terminal suggested, run in-process: what it meets is the state the
+    interrupted (or killed) process left in the database, not the process."""
+    return Cli()("--json", "--now", now, "buy", item_id, "--idempotency-key", key,
+                 env={"WXSHOP_PAY_PASSWORD": shop.PASSWORD})
 
 
 def test_ctrl_c_while_the_bank_answers_names_the_order_and_the_safe_retry(item):
@@ -79,7 +81,7 @@ def test_ctrl_c_while_the_bank_answers_names_the_order_and_the_safe_retry(item):
 
     # The suggested retry works at once (the claim was released) and pays nothing twice.
     again = retry(item["id"], key)
-    assert again.returncode == 0, again.stderr
+    assert again.exit_code == 0, again.stderr
     order = json.loads(again.stdout)
     assert order["order_no"] == order_no and order["status"] == "paid"
     assert payments(item["db"]) == 1
@@ -94,11 +96,11 @@ def test_kill_while_the_bank_answers_then_the_printed_key_pays_once(item):
     child.close()
     assert child.signalstatus == signal.SIGKILL
     busy = retry(item["id"], key)  # the dead process's claim still holds for 60 s
-    assert busy.returncode == 9
+    assert busy.exit_code == 9
     assert json.loads(busy.stderr.strip().splitlines()[-1])["error"]["code"] \
         == "request_in_progress"
     again = retry(item["id"], key, LATER)
-    assert again.returncode == 0, again.stderr
+    assert again.exit_code == 0, again.stderr
     order = json.loads(again.stdout)
     assert order["order_no"] == order_no and order["status"] == "paid"
     assert payments(item["db"]) == 1
@@ -109,9 +111,7 @@ def test_orders_show_after_an_interrupt_settles_the_payment(item):
     child, order_no, _ = spawn_buy(item["id"])
     wait_for_the_bank(item["db"])
     interrupt(child)
-    shown = run_wxshop("--json", "--now", shop.DURING, "orders", "show", order_no)
-    assert shown.returncode == 0, shown.stderr
-    assert json.loads(shown.stdout)["status"] == "paid"
+    assert Cli().json("--now", shop.DURING, "orders", "show", order_no)["status"] == "paid"
 
 
 def test_ctrl_c_before_the_bank_charged_is_retried_safely_too(item):
@@ -121,6 +121,6 @@ def test_ctrl_c_before_the_bank_charged_is_retried_safely_too(item):
     interrupt(child)
     assert child.exitstatus == 130
     again = retry(item["id"], key)
-    assert again.returncode == 0, again.stderr
+    assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout)["order_no"] == order_no
     assert payments(item["db"]) == 1

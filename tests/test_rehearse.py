@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import PG_URL
 
-SMALL = ("--seed", "1", "--buyers", "40", "--duration", "1.5", "--workers", "2")
+SMALL = ("--seed", "1", "--buyers", "40", "--duration", "1", "--workers", "2")
 
 
 def rehearse(cli, *args: str, backend: str = "sqlite"):

@@ -3,7 +3,6 @@ times are never cut; titles, descriptions and URLs fold or give way instead."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -11,7 +10,7 @@ import sys
 import pytest
 
 from tests.binding_helpers import CMB_CREDIT, TEST_DEBIT, bind
-from tests.conftest import REPO, run_wxshop
+from tests.conftest import REPO
 from tests.test_promofile import DURING, base, publish, set_sold, write
 
 ELLIPSIS = "…"
@@ -152,13 +151,12 @@ def test_fit_widths_shares_the_room_and_refuses_what_cannot_fit():
     assert fit_widths([50, 3], [False, True], 53) == [50, 3]
 
 
-def test_a_real_terminal_of_80_columns(tmp_path):
+def test_a_real_terminal_of_80_columns(tmp_path, cli):
     """The same through a pseudo-terminal 80 columns wide (Rich measures it itself)."""
     pexpect = pytest.importorskip("pexpect")
     path = write(tmp_path, base())
-    assert run_wxshop("--now", DURING, "promo", "publish", path).returncode == 0
-    items = json.loads(run_wxshop("--json", "--now", DURING, "promo", "show",
-                                  "double11-2013").stdout)["items"]
+    cli.json("--now", DURING, "promo", "publish", path)  # the set-up needs no terminal
+    items = cli.json("--now", DURING, "promo", "show", "double11-2013")["items"]
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(TERM="xterm", COLUMNS="80", LINES="40")
