@@ -149,7 +149,9 @@ def _with_common_options(func):
         return run_guarded(func, *args, **kwargs)
 
     params = list(signature.parameters.values()) + [_JSON, _NO_INPUT]
-    wrapper.__signature__ = signature.replace(parameters=params)
+    # What Typer reads to build the options (functools.wraps copied the original's).
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=params)
     return wrapper
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from wxshop_cli.escaping import shown
 
 if TYPE_CHECKING:
-    from rich.console import Group
+    from rich.console import Group, JustifyMethod
     from rich.text import Text
 
 #: A flexible column is never made narrower than this (else the rows turn into blocks).
@@ -33,7 +33,7 @@ class Col:
     header: str
     cell: Callable[[dict[str, Any]], Text | Group | str]
     flexible: bool = False  # may fold onto several lines; else always shown whole
-    justify: str = "left"
+    justify: JustifyMethod = "left"
     style: str | None = None
 
 
