@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, select, text, update
 
@@ -402,6 +403,10 @@ def test_limit_caps_the_list_but_every_violation_is_counted(cli, backend):
     assert "key_stuck_running" not in fresh["counts"]
     stuck = audit(cli, now=(AT + dt.timedelta(seconds=60)).isoformat(), code=8)
     assert stuck["counts"]["key_stuck_running"] == 1
+    # Its detail names the claim's time in the display zone (WXSHOP_TZ), like every time shown.
+    (detail,) = [v["detail"] for v in stuck["violations"] if v["kind"] == "key_stuck_running"]
+    shown = AT.astimezone(ZoneInfo("Asia/Shanghai")).isoformat()
+    assert f"running since {shown}, 60 s before the audit" in detail
 
 
 def test_a_pipe_gets_tab_separated_violations_and_the_summary_on_stderr(cli):

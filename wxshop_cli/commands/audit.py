@@ -31,7 +31,9 @@ def audit(
     count = service.check_limit(parse_count(limit, option="--limit",
                                             slug="invalid_audit_limit"))
     _require_existing_database(settings)
-    report = service.audit_book(database(), settings.clock.now(), limit=count)
+    # The clock read in the display zone: the details' times are shown in WXSHOP_TZ.
+    report = service.audit_book(database(), settings.clock.now().astimezone(settings.tz),
+                                limit=count)
     document = report.to_json()
     if settings.json:
         print_json(document)

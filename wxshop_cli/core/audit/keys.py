@@ -30,7 +30,8 @@ def idempotency_keys(now: dt.datetime) -> Check:
 
     def age(r) -> str:
         seconds = int((now - r.claimed_at).total_seconds())
-        return f"running since {r.claimed_at.isoformat()}, {seconds} s before the audit"
+        since = r.claimed_at.astimezone(now.tzinfo).isoformat()  # in the audit clock's zone
+        return f"running since {since}, {seconds} s before the audit"
 
     return Check("idempotency_keys", [
         Kind("key_stuck_running", and_(c.state == "running", c.claimed_at <= stale),
