@@ -204,7 +204,9 @@ def confirm(
 
     db = database()
     password = from_env
-    if cards.binding_needs_password(db, settings.buyer, binding, now) and password is None:
+    with db.transaction(read_only=True) as session:
+        needs_password = cards.binding_needs_password(session, settings.buyer, binding, now)
+    if needs_password and password is None:
         if not settings.interactive:
             raise UsageError("missing payment password", slug="missing_value",
                              hint=f"the first card sets it: set {paypassword.ENV_PASSWORD}")
@@ -298,7 +300,10 @@ def _interactive(number: str | None, holder: str | None, id_number: str | None,
                 continue
             raise
     password = None
-    if cards.binding_needs_password(db, settings.buyer, started.binding_id, now):
+    with db.transaction(read_only=True) as session:
+        needs_password = cards.binding_needs_password(session, settings.buyer,
+                                                      started.binding_id, now)
+    if needs_password:
         say("This is your first card: set the payment password you will pay with.")
         password = read_new_pay_password()
     result = cards.confirm_binding(db, settings.buyer, started.binding_id, code, now,
@@ -331,10 +336,15 @@ def list_(
 
     check_limit(limit)
     settings = current()
-    page = cards.list_cards(database(), settings.buyer, include_unbound=all_, tz=settings.tz,
-                            limit=limit, after=after)
-    # The unread count is read only if a terminal draws the red dot.
-    show_cards(page, page_info, lambda: unread_of(database(), settings.buyer)["promo"])
+    with database().transaction(read_only=True) as session:
+        page = cards.list_cards(session, settings.buyer, include_unbound=all_, tz=settings.tz,
+                                limit=limit, after=after)
+
+    def unread_promos() -> int:  # read only if a terminal draws the red dot
+        with database().transaction(read_only=True) as session:
+            return unread_of(session, settings.buyer)["promo"]
+
+    show_cards(page, page_info, unread_promos)
 
 
 @cards_app.command("show")
@@ -350,7 +360,8 @@ def show(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id."
     from wxshop_cli.db.engine import database
 
     settings = current()
-    result = cards.show_card(database(), settings.buyer, card, tz=settings.tz)
+    with database().transaction(read_only=True) as session:
+        result = cards.show_card(session, settings.buyer, card, tz=settings.tz)
     emit(result, [*CARD_COLUMNS, Column("holder", "holder_masked"),
                   Column("phone", "phone_masked"), Column("bound_at", "bound_at", "time"),
                   Column("unbound_at", "unbound_at", "time")], title=result["display"])
@@ -371,10 +382,12 @@ def unbind(card: Annotated[str, typer.Argument(metavar="CARD", help="The card id
 
     settings = current()
     if not yes and settings.interactive:  # name the card in the question (and check it first)
-        shown = cards.show_card(database(), settings.buyer, card, tz=settings.tz)
+        with database().transaction(read_only=True) as session:
+            shown = cards.show_card(session, settings.buyer, card, tz=settings.tz)
         confirm_or_stop(f"Unbind {shown['display']} ({card})? It can no longer pay.", yes=yes)
-    result = cards.unbind_card(database(), settings.buyer, card, settings.clock.now(),
-                               tz=settings.tz)
+    with database().transaction() as session:
+        result = cards.unbind_card(session, settings.buyer, card, settings.clock.now(),
+                                   tz=settings.tz)
     emit(result, [*CARD_COLUMNS, Column("new_default", "new_default")], title="Unbound")
 
 
@@ -391,6 +404,7 @@ def default(card: Annotated[str, typer.Argument(metavar="CARD", help="The card i
     from wxshop_cli.db.engine import database
 
     settings = current()
-    result = cards.set_default_card(database(), settings.buyer, card, tz=settings.tz)
+    with database().transaction() as session:
+        result = cards.set_default_card(session, settings.buyer, card, tz=settings.tz)
     emit(result, [*CARD_COLUMNS, Column("changed", "changed", "bool")], title="Default card")
 
