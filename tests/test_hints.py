@@ -31,7 +31,8 @@ FILES = [
     "wxshop_cli/core/catalog.py", *sorted(
         str(path.relative_to(REPO)) for path in (REPO / "wxshop_cli/core/promos").glob("*.py")),
     "wxshop_cli/core/promofile.py",
-    "wxshop_cli/core/text.py", "wxshop_cli/commands/cards.py", "wxshop_cli/commands/address.py",
+    "wxshop_cli/core/text.py", "wxshop_cli/commands/bind.py", "wxshop_cli/commands/cards.py",
+    "wxshop_cli/commands/address.py",
     "wxshop_cli/commands/inbox.py", "wxshop_cli/commands/product.py",
     "wxshop_cli/commands/promo.py", "wxshop_cli/tables.py",
     "wxshop_cli/core/fixture_ops/cards.py", "wxshop_cli/core/fixture_ops/catalog.py",

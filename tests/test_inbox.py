@@ -53,13 +53,18 @@ def test_mark_read_marks_only_the_messages_shown(cli, backend):
     start(cli, TEST_DEBIT)
     config.activate(config.Settings())
     db = engine.database()
-    listed = inbox.read_inbox(db, "me", include_read=False, tz=dt.UTC).rows
+    with db.transaction(read_only=True) as session:
+        listed = inbox.read_inbox(session, "me", include_read=False, tz=dt.UTC).rows
     start(cli, CMB_DEBIT)  # a new SMS arrives after the listing
-    assert inbox.mark_read(db, "me", [m["id"] for m in listed]) == 1
-    assert inbox.mark_read(db, "me", [m["id"] for m in listed]) == 0  # already read
-    assert inbox.mark_read(db, "eve", [m["id"] for m in listed]) == 0  # not eve's
-    assert inbox.unread_of(db, "me") == {"unread": 1, "sms": 1, "promo": 0}
-    assert inbox.unread_of(db, "ghost") == {"unread": 0, "sms": 0, "promo": 0}
+    with db.transaction() as session:
+        assert inbox.mark_read(session, "me", [m["id"] for m in listed]) == 1
+    with db.transaction() as session:
+        assert inbox.mark_read(session, "me", [m["id"] for m in listed]) == 0  # already read
+    with db.transaction() as session:
+        assert inbox.mark_read(session, "eve", [m["id"] for m in listed]) == 0  # not eve's
+    with db.transaction(read_only=True) as session:
+        assert inbox.unread_of(session, "me") == {"unread": 1, "sms": 1, "promo": 0}
+        assert inbox.unread_of(session, "ghost") == {"unread": 0, "sms": 0, "promo": 0}
     engine.forget()
 
 

@@ -59,7 +59,7 @@ COMMANDS: dict[str, Entry] = {
                       "Load fixture files: catalogs, buyers, cards, orders."),
     "product": Entry("product", "app", "The catalog: products with list price and stock."),
     "promo": Entry("promo", "app", "Promotions: create, add items, publish, list."),
-    "bind-card": Entry("cards", "bind_app", "Bind a bank card: card, identity, then an SMS "
+    "bind-card": Entry("bind", "bind_app", "Bind a bank card: card, identity, then an SMS "
                                             "code. The buyer's first card also sets the "
                                             "payment password."),
     "cards": Entry("cards", "cards_app", "The acting buyer's bound bank cards."),

@@ -56,8 +56,9 @@ def add(
     from wxshop_cli.db.engine import database
 
     settings = current()
-    result = addresses.add_address(database(), settings.buyer, data, settings.clock.now(),
-                                   make_default=default, tz=settings.tz)
+    with database().transaction() as session:
+        result = addresses.add_address(session, settings.buyer, data, settings.clock.now(),
+                                       make_default=default, tz=settings.tz)
     emit(result, COLUMNS, title="Address saved")
 
 
@@ -77,8 +78,9 @@ def list_(limit: Limit = 100, after: After = None, page_info: PageInfo = False) 
 
     check_limit(limit)
     settings = current()
-    page = addresses.list_addresses(database(), settings.buyer, tz=settings.tz, limit=limit,
-                                    after=after)
+    with database().transaction(read_only=True) as session:
+        page = addresses.list_addresses(session, settings.buyer, tz=settings.tz, limit=limit,
+                                        after=after)
     page_out(page, page_info, lambda rows: emit(
         rows, COLUMNS, title="My addresses", empty="no saved address (wxshop address add)",
         human=_address_table))
@@ -118,7 +120,9 @@ def default(address: Annotated[str, typer.Argument(metavar="ID", help="The addre
     from wxshop_cli.db.engine import database
 
     settings = current()
-    result = addresses.set_default_address(database(), settings.buyer, address, tz=settings.tz)
+    with database().transaction() as session:
+        result = addresses.set_default_address(session, settings.buyer, address,
+                                               tz=settings.tz)
     emit(result, [*COLUMNS, Column("changed", "changed", "bool")], title="Default address")
 
 
@@ -138,6 +142,7 @@ def remove(address: Annotated[str, typer.Argument(metavar="ID", help="The addres
     from wxshop_cli.db.engine import database
 
     settings = current()
-    result = addresses.remove_address(database(), settings.buyer, address,
-                                      settings.clock.now(), tz=settings.tz)
+    with database().transaction() as session:
+        result = addresses.remove_address(session, settings.buyer, address,
+                                          settings.clock.now(), tz=settings.tz)
     emit(result, [*COLUMNS, Column("new_default", "new_default")], title="Address removed")

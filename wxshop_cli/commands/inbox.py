@@ -47,12 +47,14 @@ def inbox(
     settings = current()
     db = database()
     if summary:
-        counts = core.unread_of(db, settings.buyer)
+        with db.transaction(read_only=True) as session:
+            counts = core.unread_of(session, settings.buyer)
         emit({"buyer": settings.buyer, **counts}, SUMMARY_COLUMNS,
              title=f"Inbox of {settings.buyer}")
         return
-    page = core.read_inbox(db, settings.buyer, include_read=all_, tz=settings.tz, limit=limit,
-                           after=after)
+    with db.transaction(read_only=True) as session:
+        page = core.read_inbox(session, settings.buyer, include_read=all_, tz=settings.tz,
+                               limit=limit, after=after)
     unread = [m["id"] for m in page.rows if not m["read"]]
     shown_to_a_person = stdout_is_terminal() and not settings.json and not page_info
     title = f"Inbox of {settings.buyer}" + (f" · {len(unread):,} unread" if unread else "")
@@ -61,7 +63,8 @@ def inbox(
         messages, COLUMNS, title=title, empty=empty,
         human=lambda rows: _inbox_table(rows, title, empty)))
     if shown_to_a_person or mark_read:
-        marked = core.mark_read(db, settings.buyer, unread)
+        with db.transaction() as session:
+            marked = core.mark_read(session, settings.buyer, unread)
         if marked and not shown_to_a_person:
             say(f"{marked:,} marked read")
     elif unread:

@@ -26,8 +26,6 @@ from wxshop_cli.errors import InvalidInput, NotFound
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from wxshop_cli.db.engine import Database
-
 #: Longest value accepted per field, in characters (the column sizes).
 LIMITS = {"city": 64, "street": 200, "contact": 64}
 
@@ -98,27 +96,26 @@ def _clear_default(session: Session, buyer_id: int) -> None:
                     .values(is_default=False))
 
 
-def add_address(db: Database, buyer_name: str, data: AddressInput, now: dt.datetime, *,
+def add_address(session: Session, buyer_name: str, data: AddressInput, now: dt.datetime, *,
                 make_default: bool = False, tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Save an address (the buyer is created on first use). The first one, or one added
     with `make_default`, becomes the default."""
     from wxshop_cli.core.buyers import get_or_create_buyer
     from wxshop_cli.core.inbox import ordered_id
 
-    with db.transaction() as session:
-        buyer = get_or_create_buyer(session, buyer_name, now)
-        has_default = session.exec(
-            _active(buyer.id).where(col(Address.is_default).is_(True))).first() is not None
-        is_default = make_default or not has_default
-        if is_default:
-            _clear_default(session, buyer.id)
-        address = Address(id=ordered_id("addr"), buyer_id=buyer.id, region_code=data.region_code,
-                          city=data.city, street=data.street, contact=data.contact,
-                          phone=data.phone, is_default=is_default, removed_at=None,
-                          created_at=now)
-        session.add(address)
-        session.flush()
-        return address_public(address, tz or dt.UTC)
+    buyer = get_or_create_buyer(session, buyer_name, now)
+    has_default = session.exec(
+        _active(buyer.id).where(col(Address.is_default).is_(True))).first() is not None
+    is_default = make_default or not has_default
+    if is_default:
+        _clear_default(session, buyer.id)
+    address = Address(id=ordered_id("addr"), buyer_id=buyer.id, region_code=data.region_code,
+                      city=data.city, street=data.street, contact=data.contact,
+                      phone=data.phone, is_default=is_default, removed_at=None,
+                      created_at=now)
+    session.add(address)
+    session.flush()
+    return address_public(address, tz or dt.UTC)
 
 
 #: `address list`: the default first, then oldest first (by `buyer_id`'s index; the id makes
@@ -127,17 +124,16 @@ ADDRESSES = Ordering("addresses", (Key(Address.is_default, "bool", descending=Tr
                                    Key(Address.created_at, "time"), Key(Address.id, "str")))
 
 
-def list_addresses(db: Database, buyer_name: str, *, tz: ZoneInfo | None = None,
+def list_addresses(session: Session, buyer_name: str, *, tz: ZoneInfo | None = None,
                    limit: int = DEFAULT_LIMIT, after: str | None = None) -> Page:
-    """A page of the buyer's addresses, the default first, then oldest first."""
+    """A page of the buyer's addresses, the default first, then oldest first (reads only)."""
     from wxshop_cli.core.buyers import find_buyer
 
-    with db.transaction(read_only=True) as session:
-        buyer = find_buyer(session, buyer_name)
-        if buyer is None:
-            return empty_page(ADDRESSES, limit=limit, after=after)
-        page = read_page(session, _active(buyer.id), ADDRESSES, limit=limit, after=after)
-        return page.map(lambda row: address_public(row, tz or dt.UTC))
+    buyer = find_buyer(session, buyer_name)
+    if buyer is None:
+        return empty_page(ADDRESSES, limit=limit, after=after)
+    page = read_page(session, _active(buyer.id), ADDRESSES, limit=limit, after=after)
+    return page.map(lambda row: address_public(row, tz or dt.UTC))
 
 
 def _require(session: Session, buyer_name: str, address_id: str) -> Address:
@@ -152,43 +148,41 @@ def _require(session: Session, buyer_name: str, address_id: str) -> Address:
     return address
 
 
-def set_default_address(db: Database, buyer_name: str, address_id: str, *,
+def set_default_address(session: Session, buyer_name: str, address_id: str, *,
                         tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Make an address the default; the result has `changed` (false if it already was)."""
-    with db.transaction() as session:
-        address = _require(session, buyer_name, address_id)
-        changed = not address.is_default
-        if changed:
-            _clear_default(session, address.buyer_id)
-            address.is_default = True
-            session.add(address)
-            session.flush()
-        return {**address_public(address, tz or dt.UTC), "changed": changed}
+    address = _require(session, buyer_name, address_id)
+    changed = not address.is_default
+    if changed:
+        _clear_default(session, address.buyer_id)
+        address.is_default = True
+        session.add(address)
+        session.flush()
+    return {**address_public(address, tz or dt.UTC), "changed": changed}
 
 
-def remove_address(db: Database, buyer_name: str, address_id: str, now: dt.datetime, *,
+def remove_address(session: Session, buyer_name: str, address_id: str, now: dt.datetime, *,
                    tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Remove an address (its row stays for order history). If it was the default, the
     oldest remaining address becomes the default. The result has `removed: true` and
     `new_default` (an address id or null)."""
-    with db.transaction() as session:
-        address = _require(session, buyer_name, address_id)
-        was_default = address.is_default
-        address.removed_at = now
-        address.is_default = False
-        session.add(address)
-        session.flush()
-        new_default: str | None = None
-        if was_default:
-            successor = session.exec(_active(address.buyer_id).order_by(
-                col(Address.created_at), col(Address.id))).first()
-            if successor is not None:
-                successor.is_default = True
-                session.add(successor)
-                new_default = successor.id
-        session.flush()
-        return {**address_public(address, tz or dt.UTC), "removed": True,
-                "new_default": new_default}
+    address = _require(session, buyer_name, address_id)
+    was_default = address.is_default
+    address.removed_at = now
+    address.is_default = False
+    session.add(address)
+    session.flush()
+    new_default: str | None = None
+    if was_default:
+        successor = session.exec(_active(address.buyer_id).order_by(
+            col(Address.created_at), col(Address.id))).first()
+        if successor is not None:
+            successor.is_default = True
+            session.add(successor)
+            new_default = successor.id
+    session.flush()
+    return {**address_public(address, tz or dt.UTC), "removed": True,
+            "new_default": new_default}
 
 
 # ---------------------------------------------------------------- for checkout

@@ -24,8 +24,6 @@ from wxshop_cli.db.sql import rows_changed
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from wxshop_cli.db.engine import Database
-
 SMS = "sms"
 PROMO = "promo"
 KINDS = (SMS, PROMO)
@@ -99,18 +97,18 @@ def unread_count(session: Session, buyer_id: int, kind: str | None = None) -> in
     return int(session.exec(statement).one())
 
 
-def unread_of(db: Database, buyer_name: str) -> dict[str, int]:
-    """`{"unread": n, "sms": n, "promo": n}` for a buyer (zeros for one not created yet)."""
+def unread_of(session: Session, buyer_name: str) -> dict[str, int]:
+    """`{"unread": n, "sms": n, "promo": n}` for a buyer (zeros for one not created yet).
+    Reads only."""
     from wxshop_cli.core.buyers import find_buyer
 
     counts = {"unread": 0, SMS: 0, PROMO: 0}
-    with db.transaction(read_only=True) as session:
-        buyer = find_buyer(session, buyer_name)
-        if buyer is None:
-            return counts
-        rows = session.exec(select(InboxMessage.kind, func.count()).where(
-            InboxMessage.buyer_id == buyer.id, col(InboxMessage.read).is_(False))
-            .group_by(InboxMessage.kind)).all()
+    buyer = find_buyer(session, buyer_name)
+    if buyer is None:
+        return counts
+    rows = session.exec(select(InboxMessage.kind, func.count()).where(
+        InboxMessage.buyer_id == buyer.id, col(InboxMessage.read).is_(False))
+        .group_by(InboxMessage.kind)).all()
     for kind, count in rows:
         counts[kind] = int(count)
         counts["unread"] += int(count)
@@ -136,25 +134,24 @@ INBOX = Ordering("inbox", (Key(InboxMessage.created_at, "time", descending=True)
                            Key(InboxMessage.id, "str", descending=True)))
 
 
-def read_inbox(db: Database, buyer_name: str, *, include_read: bool, tz: ZoneInfo,
+def read_inbox(session: Session, buyer_name: str, *, include_read: bool, tz: ZoneInfo,
                limit: int = DEFAULT_LIMIT, after: str | None = None) -> Page:
     """A page of the buyer's unread messages (or all with `include_read`), newest first,
     each with `read` as it is now. Reads only: nothing is marked (see `mark_read`). A buyer
     that does not exist yet has an empty inbox (reading creates nothing)."""
     from wxshop_cli.core.buyers import find_buyer
 
-    with db.transaction(read_only=True) as session:
-        buyer = find_buyer(session, buyer_name)
-        if buyer is None:
-            return empty_page(INBOX, limit=limit, after=after)
-        statement = select(InboxMessage).where(InboxMessage.buyer_id == buyer.id)
-        if not include_read:
-            statement = statement.where(col(InboxMessage.read).is_(False))
-        page = read_page(session, statement, INBOX, limit=limit, after=after)
-        return page.map(lambda m: message_public(m, tz))
+    buyer = find_buyer(session, buyer_name)
+    if buyer is None:
+        return empty_page(INBOX, limit=limit, after=after)
+    statement = select(InboxMessage).where(InboxMessage.buyer_id == buyer.id)
+    if not include_read:
+        statement = statement.where(col(InboxMessage.read).is_(False))
+    page = read_page(session, statement, INBOX, limit=limit, after=after)
+    return page.map(lambda m: message_public(m, tz))
 
 
-def mark_read(db: Database, buyer_name: str, message_ids: list[str]) -> int:
+def mark_read(session: Session, buyer_name: str, message_ids: list[str]) -> int:
     """Mark these messages of the buyer read (those shown to a person); returns how many
     were unread. Messages that arrived since the listing keep their red dot."""
     from sqlalchemy import update
@@ -163,16 +160,15 @@ def mark_read(db: Database, buyer_name: str, message_ids: list[str]) -> int:
 
     if not message_ids:
         return 0
+    buyer = find_buyer(session, buyer_name)
+    if buyer is None:
+        return 0
     marked = 0
-    with db.transaction() as session:
-        buyer = find_buyer(session, buyer_name)
-        if buyer is None:
-            return 0
-        for start in range(0, len(message_ids), PUSH_BATCH):
-            chunk = message_ids[start:start + PUSH_BATCH]
-            marked += rows_changed(session, update(InboxMessage).where(
-                col(InboxMessage.buyer_id) == buyer.id, col(InboxMessage.id).in_(chunk),
-                col(InboxMessage.read).is_(False)).values(read=True)) or 0
+    for start in range(0, len(message_ids), PUSH_BATCH):
+        chunk = message_ids[start:start + PUSH_BATCH]
+        marked += rows_changed(session, update(InboxMessage).where(
+            col(InboxMessage.buyer_id) == buyer.id, col(InboxMessage.id).in_(chunk),
+            col(InboxMessage.read).is_(False)).values(read=True)) or 0
     return marked
 
 

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 from wxshop_cli.errors import Conflict, InvalidInput, PaymentRefused, UsageError
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from wxshop_cli.db.engine import Database
 
 ENV_PASSWORD = "WXSHOP_PAY_PASSWORD"
@@ -133,14 +135,6 @@ def set_new_password(buyer: Any, password_hash: str) -> None:
     buyer.pay_locked_until = None
 
 
-def has_pay_password(db: Database, buyer_name: str) -> bool:
-    from wxshop_cli.core.buyers import find_buyer
-
-    with db.transaction(read_only=True) as session:
-        buyer = find_buyer(session, buyer_name)
-        return buyer is not None and buyer.pay_password_hash is not None
-
-
 def _locked_error(until: dt.datetime) -> PaymentRefused:
     from wxshop_cli.clock import human, iso
     from wxshop_cli.config import current
@@ -180,47 +174,49 @@ def verify_pay_password(db: Database, buyer_name: str, password: str | None,
         failures = buyer.pay_failures
     if locked_until is not None and now < as_utc(locked_until):
         raise _locked_error(as_utc(locked_until))
-    # scrypt runs outside any transaction: it is slow on purpose.
+    # scrypt runs outside any transaction: it is slow on purpose. Each try is then recorded
+    # in its own short write transaction (a wrong one commits before its error is raised).
     if password_matches(db.key, password, stored):
         cost = scrypt_n()
         rehash = hash_password(db.key, password, n=cost) if _cost(stored) != cost else None
         if failures or locked_until is not None or rehash is not None:
-            _right_try(db, buyer_id, stored, rehash)
+            with db.transaction() as session:
+                _right_try(session, buyer_id, stored, rehash)
         return
-    raise _wrong_try(db, buyer_id, now)
+    with db.transaction() as session:
+        error = _wrong_try(session, buyer_id, now)
+    raise error
 
 
-def _right_try(db: Database, buyer_id: int, stored: str, rehash: str | None) -> None:
+def _right_try(session: Session, buyer_id: int, stored: str, rehash: str | None) -> None:
     """A right password clears the count and the lock (and stores the hash at today's cost,
     unless the password changed meanwhile)."""
     from wxshop_cli.db.models import Buyer
 
-    with db.transaction() as session:
-        row = session.get_one(Buyer, buyer_id)
-        row.pay_failures = 0
-        row.pay_locked_until = None
-        if rehash is not None and row.pay_password_hash == stored:
-            row.pay_password_hash = rehash
-        session.add(row)
+    row = session.get_one(Buyer, buyer_id)
+    row.pay_failures = 0
+    row.pay_locked_until = None
+    if rehash is not None and row.pay_password_hash == stored:
+        row.pay_password_hash = rehash
+    session.add(row)
 
 
-def _wrong_try(db: Database, buyer_id: int, now: dt.datetime) -> PaymentRefused:
-    """Count a wrong password in its own transaction; the error to raise (locked at the
-    fifth, else the tries left)."""
+def _wrong_try(session: Session, buyer_id: int, now: dt.datetime) -> PaymentRefused:
+    """Count a wrong password; the error to raise once the count is committed (locked at
+    the fifth, else the tries left)."""
     from wxshop_cli.clock import as_utc
     from wxshop_cli.db.models import Buyer
 
-    with db.transaction() as session:
-        row = session.get_one(Buyer, buyer_id, with_for_update=True)
-        if row.pay_locked_until is not None and now < as_utc(row.pay_locked_until):
-            return _locked_error(as_utc(row.pay_locked_until))
-        # An ended lock starts a fresh count.
-        count = (0 if row.pay_locked_until is not None else row.pay_failures) + 1
-        locked = count >= MAX_TRIES
-        until = now + LOCK_DURATION
-        row.pay_failures = 0 if locked else count
-        row.pay_locked_until = until if locked else None
-        session.add(row)
+    row = session.get_one(Buyer, buyer_id, with_for_update=True)
+    if row.pay_locked_until is not None and now < as_utc(row.pay_locked_until):
+        return _locked_error(as_utc(row.pay_locked_until))
+    # An ended lock starts a fresh count.
+    count = (0 if row.pay_locked_until is not None else row.pay_failures) + 1
+    locked = count >= MAX_TRIES
+    until = now + LOCK_DURATION
+    row.pay_failures = 0 if locked else count
+    row.pay_locked_until = until if locked else None
+    session.add(row)
     if locked:
         return _locked_error(until)
     left = MAX_TRIES - count

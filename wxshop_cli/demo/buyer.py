@@ -70,7 +70,8 @@ def save_address(ctx: DemoContext) -> Chapter:
 
     data = addresses.check_address_input("310000", "上海市", "浦东新区世纪大道100号",
                                          "张三", "13912345678")
-    address = addresses.add_address(ctx.db, DEMO_BUYER, data, ctx.now, tz=current().tz)
+    with ctx.db.transaction() as session:
+        address = addresses.add_address(session, DEMO_BUYER, data, ctx.now, tz=current().tz)
     ctx.facts.update(address_id=address["id"], region="310000")
     rows = [("ship to", f"{address['region']} {address['city']} {address['street']}"),
             ("contact", f"{address['contact']}  {address['phone_masked']}"),
@@ -205,9 +206,10 @@ def declined_card(ctx: DemoContext) -> Chapter:
     buyer, password = "wangfang", "860715"
     card, _ = _bind(ctx, buyer, ("6222020000000004002", "王芳", "440304199003077738",
                                  "13700137000"), password, read=False)
-    addresses.add_address(ctx.db, buyer, addresses.check_address_input(
-        "440000", "深圳市", "南山区科技园 1 号", "王芳", "13700137000"), ctx.now,
-        tz=current().tz)
+    data = addresses.check_address_input("440000", "深圳市", "南山区科技园 1 号", "王芳",
+                                         "13700137000")
+    with ctx.db.transaction() as session:
+        addresses.add_address(session, buyer, data, ctx.now, tz=current().tz)
     before = _strip_of(ctx, "YX-3001")["stock_left"]
     outcome = _buy(ctx, buyer, password, "YX-3001", "demo-declined")
     if outcome.error is None:

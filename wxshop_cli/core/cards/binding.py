@@ -218,14 +218,13 @@ def _check_pending(binding: CardBinding, now: dt.datetime) -> None:
                            hint="codes are valid 5 minutes; start again with `wxshop bind-card`")
 
 
-def binding_needs_password(db: Database, buyer_name: str, binding_id: str,
+def binding_needs_password(session: Session, buyer_name: str, binding_id: str,
                            now: dt.datetime) -> bool:
     """Read-only: the binding is pending for this buyer (else the error confirm would give),
     and whether confirming it must set the buyer's payment password (its first card)."""
-    with db.transaction(read_only=True) as session:
-        buyer, binding = _find_binding(session, buyer_name, binding_id)
-        _check_pending(binding, now)
-        return buyer.pay_password_hash is None
+    buyer, binding = _find_binding(session, buyer_name, binding_id)
+    _check_pending(binding, now)
+    return buyer.pay_password_hash is None
 
 
 def check_sms_code(db: Database, buyer_name: str, binding_id: str, code: str,
@@ -275,7 +274,9 @@ def confirm_binding(db: Database, buyer_name: str, binding_id: str, code: str, n
         identity.check_pay_password(password)  # form before state
     binding = check_sms_code(db, buyer_name, binding_id, code, now)
     password_hash: str | None = None
-    if paypassword_needed(db, binding.buyer_id):
+    with db.transaction(read_only=True) as session:
+        needed = paypassword_needed(session, binding.buyer_id)
+    if needed:
         if password is None:
             raise UsageError("missing payment password", slug="missing_value",
                              hint=f"the first card sets it: set {paypassword.ENV_PASSWORD} "
@@ -298,9 +299,9 @@ def confirm_binding(db: Database, buyer_name: str, binding_id: str, code: str, n
                             "`wxshop cards list`") from None
 
 
-def paypassword_needed(db: Database, buyer_id: int) -> bool:
-    with db.transaction(read_only=True) as session:
-        return session.get_one(Buyer, buyer_id).pay_password_hash is None
+def paypassword_needed(session: Session, buyer_id: int) -> bool:
+    """Whether the buyer has no payment password yet (its first card sets it). Reads only."""
+    return session.get_one(Buyer, buyer_id).pay_password_hash is None
 
 
 def _finish(session: Session, binding_id: str, password_hash: str | None,

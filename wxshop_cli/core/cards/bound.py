@@ -23,8 +23,6 @@ from wxshop_cli.errors import Conflict, InvalidInput, NotFound
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from wxshop_cli.db.engine import Database
-
 BOUND = "bound"
 UNBOUND = "unbound"
 
@@ -101,78 +99,75 @@ CARDS = Ordering("cards", (Key(Card.status, "str"), Key(Card.is_default, "bool",
                            Key(Card.bound_at, "time"), Key(Card.id, "str")))
 
 
-def list_cards(db: Database, buyer_name: str, *, include_unbound: bool = False,
+def list_cards(session: Session, buyer_name: str, *, include_unbound: bool = False,
                tz: ZoneInfo | None = None, limit: int = DEFAULT_LIMIT,
                after: str | None = None) -> Page:
     """A page of the buyer's bound cards (default first, then in binding order);
-    `include_unbound` adds the unbound ones kept for order history."""
+    `include_unbound` adds the unbound ones kept for order history. Reads only."""
     from wxshop_cli.core.buyers import find_buyer
 
-    with db.transaction(read_only=True) as session:
-        buyer = find_buyer(session, buyer_name)
-        if buyer is None:
-            return empty_page(CARDS, limit=limit, after=after)
-        statement = select(Card).where(Card.buyer_id == buyer.id)
-        if not include_unbound:
-            statement = statement.where(Card.status == BOUND)
-        page = read_page(session, statement, CARDS, limit=limit, after=after)
-        return page.map(lambda card: card_public(card, tz or dt.UTC))
+    buyer = find_buyer(session, buyer_name)
+    if buyer is None:
+        return empty_page(CARDS, limit=limit, after=after)
+    statement = select(Card).where(Card.buyer_id == buyer.id)
+    if not include_unbound:
+        statement = statement.where(Card.status == BOUND)
+    page = read_page(session, statement, CARDS, limit=limit, after=after)
+    return page.map(lambda card: card_public(card, tz or dt.UTC))
 
 
-def show_card(db: Database, buyer_name: str, card_id: str, *,
+def show_card(session: Session, buyer_name: str, card_id: str, *,
               tz: ZoneInfo | None = None) -> dict[str, Any]:
-    with db.transaction(read_only=True) as session:
-        return card_public(_require_card(session, buyer_name, card_id), tz or dt.UTC)
+    """One of the buyer's cards (bound or not). Reads only."""
+    return card_public(_require_card(session, buyer_name, card_id), tz or dt.UTC)
 
 
-def unbind_card(db: Database, buyer_name: str, card_id: str, now: dt.datetime, *,
+def unbind_card(session: Session, buyer_name: str, card_id: str, now: dt.datetime, *,
                 tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Unbind a card: the row stays for order history, it can no longer pay. If it was the
     default, the earliest other bound card becomes the default (or none is left).
     Returns the card plus `unbound: true` and `new_default` (a card id or null)."""
-    with db.transaction() as session:
-        card = _require_card(session, buyer_name, card_id, lock=True)
-        if card.status != BOUND:
-            raise Conflict(f"card {card_id} is already unbound", slug="card_unbound",
-                           hint="nothing to do; `wxshop cards list --all` shows unbound cards")
-        was_default = card.is_default
-        card.status = UNBOUND
-        card.unbound_at = now
-        card.is_default = False
-        session.add(card)
-        new_default: str | None = None
-        if was_default:
-            successor = session.exec(select(Card).where(
-                Card.buyer_id == card.buyer_id, Card.status == BOUND, Card.id != card.id)
-                .order_by(col(Card.bound_at), col(Card.id))).first()
-            if successor is not None:
-                successor.is_default = True
-                session.add(successor)
-                new_default = successor.id
-        session.flush()
-        return {**card_public(card, tz or dt.UTC), "unbound": True, "new_default": new_default}
+    card = _require_card(session, buyer_name, card_id, lock=True)
+    if card.status != BOUND:
+        raise Conflict(f"card {card_id} is already unbound", slug="card_unbound",
+                       hint="nothing to do; `wxshop cards list --all` shows unbound cards")
+    was_default = card.is_default
+    card.status = UNBOUND
+    card.unbound_at = now
+    card.is_default = False
+    session.add(card)
+    new_default: str | None = None
+    if was_default:
+        successor = session.exec(select(Card).where(
+            Card.buyer_id == card.buyer_id, Card.status == BOUND, Card.id != card.id)
+            .order_by(col(Card.bound_at), col(Card.id))).first()
+        if successor is not None:
+            successor.is_default = True
+            session.add(successor)
+            new_default = successor.id
+    session.flush()
+    return {**card_public(card, tz or dt.UTC), "unbound": True, "new_default": new_default}
 
 
-def set_default_card(db: Database, buyer_name: str, card_id: str, *,
+def set_default_card(session: Session, buyer_name: str, card_id: str, *,
                      tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Make a bound card the default. Returns the card plus `changed` (false if it already
     was the default)."""
     from sqlalchemy import update
 
-    with db.transaction() as session:
-        card = _require_card(session, buyer_name, card_id, lock=True)
-        if card.status != BOUND:
-            raise Conflict(f"card {card_id} is unbound and cannot pay", slug="card_unbound",
-                           hint="bind it again with `wxshop bind-card`")
-        changed = not card.is_default
-        if changed:
-            session.execute(update(Card).where(col(Card.buyer_id) == card.buyer_id,
-                                               col(Card.id) != card.id)
-                            .values(is_default=False))
-            card.is_default = True
-            session.add(card)
-            session.flush()
-        return {**card_public(card, tz or dt.UTC), "changed": changed}
+    card = _require_card(session, buyer_name, card_id, lock=True)
+    if card.status != BOUND:
+        raise Conflict(f"card {card_id} is unbound and cannot pay", slug="card_unbound",
+                       hint="bind it again with `wxshop bind-card`")
+    changed = not card.is_default
+    if changed:
+        session.execute(update(Card).where(col(Card.buyer_id) == card.buyer_id,
+                                           col(Card.id) != card.id)
+                        .values(is_default=False))
+        card.is_default = True
+        session.add(card)
+        session.flush()
+    return {**card_public(card, tz or dt.UTC), "changed": changed}
 
 
 # ---------------------------------------------------------------- for checkout

@@ -96,5 +96,7 @@ def add_address(ctx: FixtureContext, args: dict[str, Any]) -> dict[str, Any]:
     buyer = check_buyer_name(a["buyer"])
     data = addresses.check_address_input(a["region"], a["city"], a["street"], a["contact"],
                                          a["phone"])
-    return addresses.add_address(ctx.db, buyer, data, ctx.now,
-                                 make_default=bool(a.get("default", False)), tz=current().tz)
+    with ctx.db.transaction() as session:
+        return addresses.add_address(session, buyer, data, ctx.now,
+                                     make_default=bool(a.get("default", False)),
+                                     tz=current().tz)
