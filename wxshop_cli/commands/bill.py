@@ -2,12 +2,18 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
 from wxshop_cli.cli import group
 from wxshop_cli.output import Column
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from wxshop_cli.core.bill_export import ExportResult
+    from wxshop_cli.db.engine import Database
 
 app = group("bill", """Trade bills of the sandbox payment platform.
 
@@ -81,23 +87,22 @@ def export(date: Date, bill_type: Type = BillType.ALL, output: Output = "-",
 
     from wxshop_cli.db.engine import database
 
-    db = database()
     day = date.date()
     kind = bill_type.value
-    writer = _writer(alipay, kind, compress)
+    writer = _writer(database(), day, kind, alipay=alipay, compress=compress)
     if target is None:
         sys.stdout.flush()
-        writer(db, day, sys.stdout.buffer)
+        writer(sys.stdout.buffer)
         return
     if special:
         try:
             with open(target, "wb") as out:
-                result = writer(db, day, out)
+                result = writer(out)
         except OSError as exc:
             raise os_error(exc, f"cannot write bill {target}", read_only_slug="bill_unwritable",
                            slug="bill_unwritable") from None
     else:
-        result = _write_beside(db, day, writer, target)
+        result = _write_beside(writer, target)
     shown = result.public()
     data = {"path": str(target), **shown, "gzip": compress}
     if settings.json:
@@ -116,13 +121,19 @@ def _check_alipay(alipay: bool, compress: bool, bill_type: BillType) -> None:
                          hint="drop --gzip and --type with --format alipay")
 
 
-def _writer(alipay: bool, kind: str, compress: bool):
-    """write(db, day, binary) → ExportResult, in the chosen format."""
+def _writer(db: Database, day: dt.date, kind: str, *, alipay: bool, compress: bool
+            ) -> Callable[[BinaryIO], ExportResult]:
+    """write(binary) → ExportResult: the bill in the chosen format, its rows streamed out of
+    one read transaction as they are written."""
     from wxshop_cli.core import bill_export
 
-    if alipay:
-        return bill_export.write_alipay_bill
-    return lambda db, day, out: bill_export.write_bill(db, day, kind, out, compress=compress)
+    def write(binary: BinaryIO) -> ExportResult:
+        with db.transaction(read_only=True) as session:
+            if alipay:
+                return bill_export.write_alipay_bill(session, day, binary)
+            return bill_export.write_bill(session, day, kind, binary, compress=compress)
+
+    return write
 
 
 def _target(output: str, binary: bool, *, json_output: bool, what: str = "gzip"):
@@ -157,7 +168,7 @@ def _target(output: str, binary: bool, *, json_output: bool, what: str = "gzip")
                        slug="bill_unwritable") from None
 
 
-def _write_beside(db, day, writer, target):
+def _write_beside(writer, target):
     """Write beside the target and rename, so a reader never sees half a bill (a full disk
     leaves nothing behind: `disk_full`, exit 9)."""
     import os
@@ -178,7 +189,7 @@ def _write_beside(db, day, writer, target):
     temp = Path(temp_name)
     try:
         with os.fdopen(handle, "wb") as out:
-            result = writer(db, day, out)
+            result = writer(out)
         os.chmod(temp, 0o644 & ~_umask())
         os.replace(temp, target)
     except OSError as exc:

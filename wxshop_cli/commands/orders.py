@@ -192,7 +192,8 @@ def close_expired() -> None:
     db = database()
     now = current().clock.now()
     outcome = orders.close_expired(db, get_gateway(db), now)
-    purged = orders.purge_expired_keys(db, now)
+    with db.transaction() as session:
+        purged = orders.purge_expired_keys(session, now)
     if current().json:
         emit({**outcome, "keys_purged": purged}, [])
         return

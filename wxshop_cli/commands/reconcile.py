@@ -1,17 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from wxshop_cli.cli import group
 from wxshop_cli.paging_options import After, Limit, PageInfo
-from wxshop_cli.views.reconcile import RESOLVED_COLUMNS, RUN_COLUMNS
-
-if TYPE_CHECKING:
-    from wxshop_cli.core.reconcile.gate import Gate
-    from wxshop_cli.db.engine import Database
+from wxshop_cli.views.reconcile import RESOLVED_COLUMNS, RUN_COLUMNS, print_run
 
 app = group("reconciliations", """Stored reconciliation runs: list, show, resolve items.
 
@@ -63,7 +59,7 @@ def reconcile(
 
     from wxshop_cli.config import current
     from wxshop_cli.core.billformat import open_bill
-    from wxshop_cli.core.reconcile.gate import gate
+    from wxshop_cli.core.reconcile.gate import gate, run_verdict
     from wxshop_cli.output import err_console, warn
 
     settings = current()
@@ -87,7 +83,11 @@ def reconcile(
         finally:
             if bars is not None:
                 bars.stop()
-    code = show_run(db, outcome.run_id, replayed=outcome.replayed, gate=chosen)
+    with db.transaction(read_only=True) as session:
+        summary, code = run_verdict(session, outcome.run_id, settings.tz,
+                                    replayed=outcome.replayed, gate=chosen)
+        # Streamed out of the read transaction as printed: a bill can have a million.
+        print_run(summary, service.iter_discrepancies(session, outcome.run_id, settings.tz))
     if code:
         raise typer.Exit(code)
 
@@ -125,11 +125,19 @@ def show(run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id (ru
       $ wxshop reconciliations show run_5d0c7e2a9b14f368
       $ wxshop --json reconciliations show run_5d0c7e2a9b14f368
     """
+    from wxshop_cli.config import current
+    from wxshop_cli.core import reconcile as service
     from wxshop_cli.core.paging import check_limit
     from wxshop_cli.db.engine import database
+    from wxshop_cli.views.paging import page_out
 
     check_limit(limit)
-    show_run(database(), run_id, replayed=None, page=(limit, after, page_info))
+    tz = current().tz
+    with database().transaction(read_only=True) as session:
+        summary = service.run_summary(session, run_id, tz)
+        found = service.discrepancy_page(session, run_id, tz, limit=limit, after=after)
+    page_out(found, page_info, lambda items: print_run(summary, iter(items)),
+             data={**summary, "discrepancies": found.rows})
 
 
 @app.command("resolve")
@@ -154,43 +162,7 @@ def resolve(
 
     settings = current()
     service.check_note(note)
-    item, changed = service.resolve(database(), run_id, item_id, note, settings.clock.now())
+    with database().transaction() as session:
+        item, changed = service.resolve(session, run_id, item_id, note, settings.clock.now())
     emit({"run_id": run_id, **service.discrepancy_public(item, settings.tz),
           "changed": changed}, RESOLVED_COLUMNS, title="Resolved")
-
-
-# ------------------------------------------------------------------ rendering a run
-
-
-def show_run(db: Database, run_id: str, *, replayed: bool | None,
-             gate: Gate | None = None,
-             page: tuple[int, str | None, bool] | None = None) -> int:
-    """Print a run (JSON, terminal summary and table, or TSV) and return the exit code of
-    `reconcile`: 8 when an open discrepancy fails the run (any, or those `gate` says).
-    Without `page` (`reconcile`) the discrepancies stream out of the read transaction as they
-    are printed (a bill can have a million); with `page` = (limit, after, page_info)
-    (`reconciliations show`) one page of them is printed, as every list pages."""
-    from wxshop_cli.config import current
-    from wxshop_cli.core import reconcile as service
-    from wxshop_cli.views.paging import page_out
-    from wxshop_cli.views.reconcile import print_run
-
-    tz = current().tz
-    with db.transaction(read_only=True) as session:
-        summary = service.run_summary(session, run_id, tz)
-        if replayed is not None:
-            summary["replayed"] = replayed
-        code = 8 if summary["open"] else 0
-        if gate is not None:
-            from wxshop_cli.core.reconcile.gate import open_by_kind
-
-            summary["gate"] = gate.judge(open_by_kind(session, run_id))
-            code = summary["gate"]["exit_code"]
-        if page is None:
-            print_run(summary, service.iter_discrepancies(session, run_id, tz))
-            return code
-        limit, after, page_info = page
-        found = service.discrepancy_page(session, run_id, tz, limit=limit, after=after)
-    page_out(found, page_info, lambda items: print_run(summary, iter(items)),
-             data={**summary, "discrepancies": found.rows})
-    return code

@@ -269,7 +269,9 @@ class Crowd:
     def summary(self) -> dict[str, Any]:
         from wxshop_cli.core.rehearsal import percentile, units_sold
 
-        return {"paid": self.paid, "sold": units_sold(self.db, self.stage),
+        with self.db.transaction(read_only=True) as session:
+            sold = units_sold(session, self.stage)
+        return {"paid": self.paid, "sold": sold,
                 "refused": dict(self.refused),
                 "orders_per_second": self.paid / self.elapsed if self.elapsed else 0.0,
                 # every answered line (refusals too): the engine's pace, where orders/s is

@@ -42,7 +42,7 @@ from wxshop_cli.core.billformat.alipay import AlipayWriter
 from wxshop_cli.db.models import GatewayPayment, GatewayRefund, MerchantSettings
 
 if TYPE_CHECKING:
-    from wxshop_cli.db.engine import Database
+    from sqlmodel import Session
 
 #: Rows fetched per round trip while streaming a day out of the database.
 FETCH_ROWS = 2000
@@ -177,9 +177,10 @@ def _refund_rows(conn, settings: MerchantSettings, start: dt.datetime, end: dt.d
             refund_succeeded_at=succeeded_at)
 
 
-def write_bill(db: Database, day: dt.date, bill_type: str, binary: BinaryIO, *,
+def write_bill(session: Session, day: dt.date, bill_type: str, binary: BinaryIO, *,
                compress: bool = False) -> ExportResult:
-    """Write the bill of `day` (Beijing) to a binary stream, gzip-compressed if asked."""
+    """Write the bill of `day` (Beijing) to a binary stream, gzip-compressed if asked, streaming
+    the rows out of the caller's (read-only) transaction."""
     start, end = beijing_day_bounds(day)
     target: BinaryIO = binary
     zipper = None
@@ -188,22 +189,21 @@ def write_bill(db: Database, day: dt.date, bill_type: str, binary: BinaryIO, *,
         target = zipper  # type: ignore[assignment]
     sink = HashingSink(target)
     payments = refunds = 0
-    with db.transaction(read_only=True) as session:
-        settings = session.get_one(MerchantSettings, 1)
-        conn = session.connection()
-        writer = BillWriter(sink, bill_type)  # type: ignore[arg-type]
-        streams = []
-        if bill_type != "REFUND":
-            streams.append(_payment_rows(conn, settings, start, end))
-        if bill_type != "SUCCESS":
-            streams.append(_refund_rows(conn, settings, start, end, bill_type))
-        for _, kind, row in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
-            writer.write(row)
-            if kind == 0:
-                payments += 1
-            else:
-                refunds += 1
-        summary = writer.finish()
+    settings = session.get_one(MerchantSettings, 1)
+    conn = session.connection()
+    writer = BillWriter(sink, bill_type)  # type: ignore[arg-type]
+    streams = []
+    if bill_type != "REFUND":
+        streams.append(_payment_rows(conn, settings, start, end))
+    if bill_type != "SUCCESS":
+        streams.append(_refund_rows(conn, settings, start, end, bill_type))
+    for _, kind, row in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
+        writer.write(row)
+        if kind == 0:
+            payments += 1
+        else:
+            refunds += 1
+    summary = writer.finish()
     digest = sink.sha256  # flushes
     if zipper is not None:
         zipper.close()
@@ -285,29 +285,29 @@ def _alipay_rows(conn, start: dt.datetime, end: dt.datetime
     return heapq.merge(paid(), refunded(), key=lambda item: (item[0], item[1]))
 
 
-def write_alipay_bill(db: Any, day: dt.date, binary: BinaryIO) -> ExportResult:
-    """Write the ledger of `day` (Beijing) as Alipay's 业务明细: a zip of one GBK CSV."""
+def write_alipay_bill(session: Session, day: dt.date, binary: BinaryIO) -> ExportResult:
+    """Write the ledger of `day` (Beijing) as Alipay's 业务明细: a zip of one GBK CSV, streaming
+    the rows out of the caller's (read-only) transaction."""
     start, end = beijing_day_bounds(day)
     midnight = dt.datetime.combine(day, dt.time())
     exported = midnight + dt.timedelta(days=1, hours=6)
     sink: Any = _HashingBinary(binary)  # file-like enough for a zip written as a stream
     payments = refunds = 0
-    with db.transaction(read_only=True) as session:
-        settings = session.get_one(MerchantSettings, 1)
-        account = alipay_account(settings.mch_id)
-        name = f"{account}_{day:%Y%m%d}_业务明细.csv"
-        info = zipfile.ZipInfo(name, date_time=exported.timetuple()[:6])
-        info.compress_type = zipfile.ZIP_DEFLATED
-        with zipfile.ZipFile(sink, "w") as archive, \
-                archive.open(info, "w", force_zip64=True) as entry:
-            writer = AlipayWriter(entry, account, midnight)  # type: ignore[arg-type]
-            for _, kind, row, created in _alipay_rows(session.connection(), start, end):
-                writer.write(row, created)
-                if kind == 0:
-                    payments += 1
-                else:
-                    refunds += 1
-            summary = writer.finish(exported)
+    settings = session.get_one(MerchantSettings, 1)
+    account = alipay_account(settings.mch_id)
+    name = f"{account}_{day:%Y%m%d}_业务明细.csv"
+    info = zipfile.ZipInfo(name, date_time=exported.timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(sink, "w") as archive, \
+            archive.open(info, "w", force_zip64=True) as entry:
+        writer = AlipayWriter(entry, account, midnight)  # type: ignore[arg-type]
+        for _, kind, row, created in _alipay_rows(session.connection(), start, end):
+            writer.write(row, created)
+            if kind == 0:
+                payments += 1
+            else:
+                refunds += 1
+        summary = writer.finish(exported)
     sink.flush()
     return ExportResult(day, "ALL", payments, refunds, summary, sink.sha256, sink.size,
                         format="alipay")

@@ -330,16 +330,15 @@ def unsettled_orders(session: Session, now: dt.datetime) -> list[Order]:
     )).order_by(col(Order.created_at))).scalars())
 
 
-def purge_expired_keys(db: Database, now: dt.datetime) -> int:
+def purge_expired_keys(session: Session, now: dt.datetime) -> int:
     """Idempotency keys are kept 24 hours; the sweep drops the ones past that."""
     from sqlalchemy import delete
 
     from wxshop_cli.db.models import IdempotencyKey
     from wxshop_cli.db.sql import rows_changed
 
-    with db.transaction() as session:
-        return rows_changed(session, delete(IdempotencyKey).where(
-            col(IdempotencyKey.expires_at) <= now, col(IdempotencyKey.state) == "done"))
+    return rows_changed(session, delete(IdempotencyKey).where(
+        col(IdempotencyKey.expires_at) <= now, col(IdempotencyKey.state) == "done"))
 
 
 def close_expired(db: Database, gateway: PaymentGateway, now: dt.datetime) -> dict[str, list[str]]:

@@ -82,7 +82,8 @@ def refund_order(db: Database, gateway: PaymentGateway, order_no: str, amount_fe
                         allow_closed=allow_closed)
     result = gateway.refund(out_trade_no=order_no, out_refund_no=refund.refund_no,
                             amount_fen=refund.amount_fen, now=now)
-    refund = _record_answer(db, refund, result)
+    with db.transaction() as session:
+        refund = _record_answer(session, refund, result)
     if refund.status == "closed":
         raise WxError(f"the gateway refused refund {refund.refund_no}: {result.failure_code}",
                       slug="refund_refused", refund_no=refund.refund_no, order_no=order_no)
@@ -163,28 +164,27 @@ def _check_refundable(order: Order, refundable: tuple[str, ...], now: dt.datetim
                        hint="refunds are possible within 365 days of payment")
 
 
-def _record_answer(db: Database, refund: Refund, result: Any) -> Refund:
+def _record_answer(session: Session, refund: Refund, result: Any) -> Refund:
     """Transaction two: a success marks the refund and the order's state; a refusal closes
     the refund and gives the amount back, once (guarded by the refund's own state); an answer
     still processing leaves it for reconciliation to match."""
     refund_no, order_no, amount = refund.refund_no, refund.order_no, refund.amount_fen
-    with db.transaction() as session:
-        if result.status == "SUCCESS":
-            session.execute(update(Refund).where(
-                col(Refund.refund_no) == refund_no, col(Refund.status) == "processing"
-            ).values(status="success", succeeded_at=result.succeeded_at,
-                     gateway_refund_id=result.refund_id))
+    if result.status == "SUCCESS":
+        session.execute(update(Refund).where(
+            col(Refund.refund_no) == refund_no, col(Refund.status) == "processing"
+        ).values(status="success", succeeded_at=result.succeeded_at,
+                 gateway_refund_id=result.refund_id))
+        session.execute(update(Order).where(col(Order.order_no) == order_no).values(
+            status=case((col(Order.refunded_fen) >= col(Order.amount_fen), states.REFUNDED),
+                        else_=states.PARTIALLY_REFUNDED)))
+    elif result.status != "PROCESSING":
+        gave_back = rows_changed(session, update(Refund).where(
+            col(Refund.refund_no) == refund_no, col(Refund.status) == "processing"
+        ).values(status="closed"))
+        if gave_back == 1:
             session.execute(update(Order).where(col(Order.order_no) == order_no).values(
-                status=case((col(Order.refunded_fen) >= col(Order.amount_fen), states.REFUNDED),
-                            else_=states.PARTIALLY_REFUNDED)))
-        elif result.status != "PROCESSING":
-            gave_back = rows_changed(session, update(Refund).where(
-                col(Refund.refund_no) == refund_no, col(Refund.status) == "processing"
-            ).values(status="closed"))
-            if gave_back == 1:
-                session.execute(update(Order).where(col(Order.order_no) == order_no).values(
-                    refunded_fen=Order.refunded_fen - amount))
-        return session.get_one(Refund, refund_no)
+                refunded_fen=Order.refunded_fen - amount))
+    return session.get_one(Refund, refund_no)
 
 
 def refunds_of(session, order_no: str) -> list[Refund]:

@@ -9,18 +9,19 @@ from typing import TYPE_CHECKING, Any
 from wxshop_cli.errors import Conflict
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from wxshop_cli.db.engine import Database
 
 
-def is_empty(db: Database) -> bool:
+def is_empty(session: Session) -> bool:
     """True when the database holds no buyers, products, promotions, orders or fixtures."""
     from sqlalchemy import func, select
 
     from wxshop_cli.db.models import Buyer, FixtureStep, Order, Product, Promo
 
-    with db.transaction(read_only=True) as session:
-        return all(session.execute(select(func.count()).select_from(model)).scalar() == 0
-                   for model in (Buyer, Product, Promo, Order, FixtureStep))
+    return all(session.execute(select(func.count()).select_from(model)).scalar() == 0
+               for model in (Buyer, Product, Promo, Order, FixtureStep))
 
 
 def wipe(db: Database) -> None:
@@ -49,7 +50,9 @@ def open_scratch(settings: Any, filename: str, *, force: bool, slug: str) -> Any
         settings.db_option = str(path)
         engine.forget()
     db = engine.database()
-    if not is_empty(db):
+    with db.transaction(read_only=True) as session:
+        empty = is_empty(session)
+    if not empty:
         if not force:
             raise Conflict("the database given with --db is not empty", slug=slug,
                            hint="use an empty database, or --force to wipe it")

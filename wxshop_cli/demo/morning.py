@@ -43,8 +43,8 @@ def reconcile_bill(ctx: DemoContext) -> Chapter:
 
     day = ctx.now.astimezone(beijing()).date()
     path = _bill_dir() / f"demo-bill-{day.isoformat()}.csv"
-    with open(path, "wb") as out:
-        exported = write_bill(ctx.db, day, "ALL", out)
+    with open(path, "wb") as out, ctx.db.transaction(read_only=True) as session:
+        exported = write_bill(session, day, "ALL", out)
     run = _reconciled(ctx, path, day)
     ctx.facts.update(bill_path=str(path), bill_date=day, clean_run=run["run_id"])
     bill, book = run["totals"]["bill"], run["totals"]["book"]

@@ -87,7 +87,12 @@ class Claim:
 
 def outcome_public(db: Database, outcome: Outcome, buyer_name: str, tz: ZoneInfo) -> dict[str, Any]:
     """The order JSON shape of an outcome: as the hot path wrote it, or (a replay, a settled
-    takeover) read with its promotion code."""
+    takeover) read with its promotion code.
+
+    It takes the Database rather than a Session (the one transaction rule's exception): a
+    fresh order is shaped from what the hot path wrote, with no transaction at all, and only
+    a stored order opens one read transaction; a caller-opened Session would add a
+    transaction to every purchase."""
     order = outcome.order
     assert order is not None
     if isinstance(order, PlacedOrder):

@@ -14,6 +14,8 @@ from wxshop_cli.core.checkout.outcome import Claim, Outcome, PlacedOrder, error_
 from wxshop_cli.db.models import Buyer, Order
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from wxshop_cli.db.engine import Database
     from wxshop_cli.db.prepared import HotTransaction
     from wxshop_cli.gateway.base import PaymentGateway
@@ -63,7 +65,8 @@ def complete_claim(db: Database, gateway: PaymentGateway, claim: Claim, key: str
     # Taking over a crashed attempt: ask the gateway about that order before anything.
     order = order_states.settle(db, gateway, order, now)
     if order.status == order_states.PENDING_PAYMENT:
-        buyer = _buyer_name(db, order.buyer_id)
+        with db.transaction(read_only=True) as session:
+            buyer = _buyer_name(session, order.buyer_id)
         result = gateway.charge(out_trade_no=order.order_no, card_token=order.card_id,
                                 amount_fen=order.amount_fen, openid=openid_of(buyer),
                                 product=order.title, now=now)
@@ -74,9 +77,8 @@ def complete_claim(db: Database, gateway: PaymentGateway, claim: Claim, key: str
     return outcome
 
 
-def _buyer_name(db: Database, buyer_id: int) -> str:
-    with db.transaction(read_only=True) as session:
-        return session.get_one(Buyer, buyer_id).name
+def _buyer_name(session: Session, buyer_id: int) -> str:
+    return session.get_one(Buyer, buyer_id).name
 
 
 def refresh_replay(db: Database, gateway: PaymentGateway, outcome: Outcome,

@@ -15,13 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from wxshop_cli.core.reconcile.history import run_summary
 from wxshop_cli.core.reconcile.match import KINDS
 from wxshop_cli.db.models import Discrepancy
 from wxshop_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import Session
 
 
 def parse_kinds(values: Iterable[str], option: str) -> tuple[str, ...]:
@@ -77,3 +83,17 @@ def open_by_kind(session: Any, run_id: str) -> dict[str, int]:
             d.run_id == run_id, d.status == "open").group_by(d.kind)):
         counts[kind] = n
     return counts
+
+
+def run_verdict(session: Session, run_id: str, tz: ZoneInfo, *, replayed: bool,
+                gate: Gate | None) -> tuple[dict[str, Any], int]:
+    """`reconcile`'s summary of its run (`replayed`, and the gate's verdict when one was
+    given) and its exit code: 8 when an open discrepancy fails the run (any, or those `gate`
+    says)."""
+    summary = run_summary(session, run_id, tz)
+    summary["replayed"] = replayed
+    code = 8 if summary["open"] else 0
+    if gate is not None:
+        summary["gate"] = gate.judge(open_by_kind(session, run_id))
+        code = summary["gate"]["exit_code"]
+    return summary, code

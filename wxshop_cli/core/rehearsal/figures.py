@@ -9,15 +9,14 @@ from wxshop_cli.core.rehearsal.stage import Stage
 from wxshop_cli.core.rehearsal.verdict import units_of
 
 if TYPE_CHECKING:
-    from wxshop_cli.db.engine import Database
+    from sqlmodel import Session
 
 # ------------------------------------------------------------------ the dashboard's numbers
 
 
-def units_sold(db: Database, stage: Stage) -> dict[str, int]:
+def units_sold(session: Session, stage: Stage) -> dict[str, int]:
     """Units sold per SKU of the promotion: what a rehearsal with the same seed repeats."""
-    with db.transaction(read_only=True) as session:
-        units = units_of(session)
+    units = units_of(session)
     return {item.sku: units.get(item.id, 0) for item in stage.items}
 
 

@@ -164,8 +164,8 @@ def _reconciles(db: Database, stage: Stage, bill_path: Any) -> Check:
     from wxshop_cli.core.billformat import open_bill
 
     day = stage.now.astimezone(beijing()).date()
-    with open(bill_path, "wb") as out:
-        exported = write_bill(db, day, "ALL", out)
+    with open(bill_path, "wb") as out, db.transaction(read_only=True) as session:
+        exported = write_bill(session, day, "ALL", out)
     with open_bill(bill_path) as source:
         outcome = reconcile.reconcile(db, source, bill_date=day, rerun=True,
                                       now=stage.retry_now)
