@@ -139,9 +139,7 @@ def test_a_usage_mistake_is_one_line_exit_2_with_or_without_json(cli, label, arg
 
     # --json anywhere: before the command, or at the end of the line.
     for placed in (["--json", *args], [*args, "--json"]):
-        if placed[-1] == "--json" and args[-1].startswith("-") and reason == "missing_value":
-            continue  # `--db --json` would read --json as the value
-        result = cli(*placed)
+        result = cli(*placed)  # `--db --json`: the option is refused as --db's value
         assert result.exit_code == 2, (placed, result.stderr)
         assert result.stdout == ""
         assert result.stderr.count("\n") == 1, result.stderr
@@ -207,3 +205,22 @@ def test_a_group_alone_prints_its_help_and_exits_0(cli, args):
 def test_json_alone_is_a_missing_command(cli):
     error = cli.fails(2)
     assert error["reason"] == "missing_command"
+
+
+def test_an_option_never_takes_another_option_as_its_value(cli, tmp_path, monkeypatch):
+    """`bill export -o --json` wrote a bill named `--json`; now the option is refused."""
+    monkeypatch.chdir(tmp_path)
+    error = cli.fails(2, "bill", "export", "--date", "2013-11-11", "-o", "--json")
+    assert (error["reason"], error["param"]) == ("missing_value", "--output")
+    assert error["message"] == "--output needs a value, not the option --json"
+    assert list(tmp_path.iterdir()) == []  # no file, and no database either
+    result = cli("bill", "export", "--date", "2013-11-11", "-o", "--gzip")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == ("error: --output needs a value, not the option --gzip "
+                             "(give it first, e.g. --output FILE --gzip)\n")
+    # Before the value is read as a date, a number or a choice: the same mistake.
+    assert cli.fails(2, "orders", "list", "--limit", "--all")["reason"] == "missing_value"
+    assert cli.fails(2, "--db", "--buyer", "me", "regions")["param"] == "--db"
+    # A value that only starts with a dash is still the option's to judge.
+    assert "needs a value" not in cli.fails(2, "orders", "list", "--limit", "-5")["message"]
+    assert cli("--json", "bill", "export", "--date", "2013-11-11", "-o", "-").exit_code == 2

@@ -25,6 +25,7 @@ from wxshop_cli.usage import (  # noqa: F401  (app and tests import these from c
     OneLineUsageError,
     UnknownCommand,
     _ClickUsageError,
+    refuse_options_taken_as_values,
 )
 
 _JSON = inspect.Parameter(
@@ -172,6 +173,8 @@ class OneLineGroup(HelpWithExamples, TyperGroup):
         if not args and self.no_args_is_help and not ctx.resilient_parsing:
             typer.echo(ctx.get_help())
             ctx.exit(0)
+        if not ctx.resilient_parsing:  # `wxshop --db --json …`
+            refuse_options_taken_as_values(self, ctx, args)
         return super().parse_args(ctx, args)
 
     def resolve_command(self, ctx: Any, args: Any) -> Any:

@@ -53,7 +53,15 @@ def _argument_label(param: Any) -> str:
 
 
 class WxCommand(HelpWithExamples, TyperCommand):
-    """A leaf command: arguments shown as `ITEM` / `[ITEM]`, never `{item}` or `<str>`."""
+    """A leaf command: arguments shown as `ITEM` / `[ITEM]`, never `{item}` or `<str>`; an
+    option never takes another of its options as its value (`-o --json`)."""
+
+    def parse_args(self, ctx: Any, args: Any) -> Any:
+        from wxshop_cli.usage import refuse_options_taken_as_values
+
+        if not ctx.resilient_parsing:
+            refuse_options_taken_as_values(self, ctx, args)
+        return super().parse_args(ctx, args)
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []

@@ -111,6 +111,10 @@ def _describe_usage(exc: Any, help_hint: str) -> _Usage:
                 {"param": exc.option_name})
     if name == "BadOptionUsage":
         return _bad_option_usage(exc, help_hint)
+    if isinstance(exc, OptionAsValue):
+        return ("missing_value", f"{exc.option} needs a value, not the option {exc.value}",
+                f"give it first, e.g. {exc.option} {exc.metavar} {exc.value}",
+                {"param": exc.option})
     if name == "MissingParameter":
         label = _param_name(exc.param, exc.param_hint)
         kind = "argument" if getattr(exc.param, "param_type_name", "") == "argument" \
@@ -186,3 +190,32 @@ class InvalidTime(typer.BadParameter):
     def __init__(self, value: str, source: str) -> None:
         super().__init__(f"not an ISO 8601 time: {value!r}", param_hint=source)
         self.value = value
+
+
+class OptionAsValue(_ClickUsageError):
+    """`bill export -o --json`: the option took the next word, one of the command's own
+    options, as its value (click would write a bill named `--json`)."""
+
+    def __init__(self, option: str, metavar: str, value: str, ctx: Any) -> None:
+        super().__init__(f"{option} needs a value, not the option {value}", ctx)
+        self.option, self.metavar, self.value = option, metavar, value
+
+
+def refuse_options_taken_as_values(command: Any, ctx: Any, args: list[str]) -> None:
+    """Before parsing: an option that takes a value is not followed by one of the command's
+    own options (before its value is converted: `--date --json` is this mistake too, not a
+    bad date). A group's options end at its subcommand's name."""
+    params = [p for p in command.get_params(ctx) if p.param_type_name == "option"]
+    names = {name for p in params for name in (*p.opts, *p.secondary_opts)}
+    takes_value = {name: p for p in params if not (p.is_flag or p.count) for name in p.opts}
+    is_group = hasattr(command, "commands")
+    index = 0
+    while index < len(args):
+        word = args[index]
+        if word == "--" or (is_group and not word.startswith("-")):
+            return
+        param = takes_value.get(word)
+        if param is not None and index + 1 < len(args) and args[index + 1] in names:
+            option = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+            raise OptionAsValue(option, param.metavar or "VALUE", args[index + 1], ctx)
+        index += 2 if param is not None else 1
