@@ -101,7 +101,8 @@ def _buy_one(request: BuyRequest, idempotency_key: str | None, *, panel: bool) -
         from wxshop_cli.core.checkout.preview import preview
         from wxshop_cli.views.orders import buy_panel
 
-        facts = preview(database(), settings.buyer, request, now, settings.tz)
+        with database().transaction(read_only=True) as session:
+            facts = preview(session, settings.buyer, request, now, settings.tz)
         if facts is not None:
             buy_panel(facts)
     pay_password_checked(
@@ -132,7 +133,9 @@ def _paid(db: Any, order: dict, title: str) -> None:
     from wxshop_cli.core.checkout.preview import order_facts
     from wxshop_cli.views.orders import paid_panel
 
-    facts = order_facts(db, order.get("card_id"), order.get("address_id"), current().tz)
+    with db.transaction(read_only=True) as session:
+        facts = order_facts(session, order.get("card_id"), order.get("address_id"),
+                            current().tz)
     paid_panel(order, facts, title)
 
 

@@ -23,34 +23,34 @@ from wxshop_cli.db.prepared import as_tx
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
-    from wxshop_cli.db.engine import Database
+    from sqlmodel import Session
 
 
-def preview(db: Database, buyer_name: str, request: BuyRequest, now: dt.datetime,
+def preview(session: Session, buyer_name: str, request: BuyRequest, now: dt.datetime,
             tz: ZoneInfo) -> dict[str, Any] | None:
-    """The facts of the panel, or None when the buyer does not exist yet (the password
-    check then says what is missing). Raises what the claim would raise for the item, the
-    address, the region and the card; never writes."""
+    """The facts of the panel, read in the caller's (read-only) transaction, or None when
+    the buyer does not exist yet (the password check then says what is missing). Raises
+    what the claim would raise for the item, the address, the region and the card; never
+    writes."""
     from wxshop_cli.core.addresses import address_public
     from wxshop_cli.core.buyers import find_buyer
     from wxshop_cli.core.cards import card_public
 
-    with db.transaction(read_only=True) as session:
-        buyer = find_buyer(session, buyer_name)
-        if buyer is None:
-            return None
-        ref = read_reference(as_tx(session), buyer.id, request, now)
-        check_reference(ref, request)
-        if ref.item_id is not None:
-            left = session.execute(select(col(PromoItem.stock_total) - col(PromoItem.sold))
-                                   .where(col(PromoItem.id) == ref.item_id)).scalar_one()
-        else:
-            left = session.execute(select(col(Product.stock))
-                                   .where(col(Product.sku) == ref.sku)).scalar_one()
-        # A top-up ships nowhere: the number it tops up instead of an address.
-        address = (address_public(session.get_one(Address, ref.address_id), tz)
-                   if ref.address_id else None)
-        card = card_public(session.get_one(Card, ref.card_id), tz)
+    buyer = find_buyer(session, buyer_name)
+    if buyer is None:
+        return None
+    ref = read_reference(as_tx(session), buyer.id, request, now)
+    check_reference(ref, request)
+    if ref.item_id is not None:
+        left = session.execute(select(col(PromoItem.stock_total) - col(PromoItem.sold))
+                               .where(col(PromoItem.id) == ref.item_id)).scalar_one()
+    else:
+        left = session.execute(select(col(Product.stock))
+                               .where(col(Product.sku) == ref.sku)).scalar_one()
+    # A top-up ships nowhere: the number it tops up instead of an address.
+    address = (address_public(session.get_one(Address, ref.address_id), tz)
+               if ref.address_id else None)
+    card = card_public(session.get_one(Card, ref.card_id), tz)
     unit = ref.price_fen if ref.item_id is not None and ref.price_fen is not None \
         else ref.list_price_fen
     return {"sku": ref.sku, "title": ref.title, "item_id": ref.item_id,
@@ -66,15 +66,14 @@ def _masked(mobile: str | None) -> str | None:
     return mask_mobile(mobile) if mobile else None
 
 
-def order_facts(db: Database, card_id: str | None, address_id: str | None,
+def order_facts(session: Session, card_id: str | None, address_id: str | None,
                 tz: ZoneInfo) -> dict[str, Any]:
     """The card and address of a placed order as a person reads them (the result panel on
     a terminal): `{"card": {...} | None, "address": {...} | None}`."""
     from wxshop_cli.core.addresses import address_public
     from wxshop_cli.core.cards import card_public
 
-    with db.transaction(read_only=True) as session:
-        card = session.get(Card, card_id) if card_id else None
-        address = session.get(Address, address_id) if address_id else None
-        return {"card": card_public(card, tz) if card is not None else None,
-                "address": address_public(address, tz) if address is not None else None}
+    card = session.get(Card, card_id) if card_id else None
+    address = session.get(Address, address_id) if address_id else None
+    return {"card": card_public(card, tz) if card is not None else None,
+            "address": address_public(address, tz) if address is not None else None}
