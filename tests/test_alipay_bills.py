@@ -194,6 +194,8 @@ def test_amount_mismatch(cli, day, bill, tmp_path):
     item = only(reconcile(cli, edit(bill, tmp_path / "x.zip", change), code=8),
                 "amount_mismatch")
     assert (item["bill_amount_fen"], item["book_amount_fen"]) == (399800, 399900)
+    # In the Alipay bill's own column names, not the WeChat bill's.
+    assert item["detail"] == "订单金额（元） differs from the order amount"
 
 
 def test_status_mismatch_on_another_transaction(cli, day, bill, tmp_path):
@@ -231,6 +233,7 @@ def test_fee_mismatch(cli, day, bill, tmp_path):
 
     item = only(reconcile(cli, edit(bill, tmp_path / "x.zip", change), code=8), "fee_mismatch")
     assert (item["bill_amount_fen"], item["book_amount_fen"]) == (49, 48)
+    assert item["detail"] == "服务费（元） is not the amount × the merchant's rate rounded half-up"
 
 
 # ------------------------------------------------------------------ refused bills

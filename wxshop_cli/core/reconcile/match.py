@@ -42,9 +42,20 @@ def _num(expression: Any) -> Any:
     return cast(expression, String())
 
 
-def match(conn: Any, bill_type: str, day: dt.date) -> None:
+#: The bill's own column names in a finding's detail, by the bill's layout (an Alipay bill
+#: has no 微信退款单号 nor 费率; its fee is 服务费).
+_WORDS = {
+    "wechat": {"amount": "订单金额", "refund_id": "the book's refund is 微信退款单号 ",
+               "fee": "手续费 is not the amount × 费率 rounded half-up"},
+    "alipay": {"amount": "订单金额（元）",
+               "refund_id": "the book's refund has the platform's refund id ",
+               "fee": "服务费（元） is not the amount × the merchant's rate rounded half-up"},
+}
+
+
+def match(conn: Any, bill_type: str, day: dt.date, layout: str) -> None:
     """Every comparison, in SQL; findings go to the FOUND temporary table."""
-    _bill_rows(conn)
+    _bill_rows(conn, _WORDS["alipay" if layout == "alipay" else "wechat"])
     start, end = beijing_day_bounds(day)
     if bill_type != "REFUND":
         _payments_the_bill_lacks(conn, day, start, end)
@@ -52,7 +63,7 @@ def match(conn: Any, bill_type: str, day: dt.date) -> None:
         _refunds_the_bill_lacks(conn, start, end)
 
 
-def _bill_rows(conn: Any) -> None:
+def _bill_rows(conn: Any, words: dict[str, str]) -> None:
     """Each bill row as the first kind of finding that applies, if any."""
     rows = _compared_rows()
     k = rows.c.kind
@@ -65,7 +76,7 @@ def _bill_rows(conn: Any) -> None:
         else_=null())
     conn.execute(insert(FOUND).from_select(FOUND_COLUMNS, select(
         rows.c.line_no, k, rows.c.out_trade_no, rows.c.transaction_id, rows.c.refund_no,
-        bill_amount, book_amount, text("open"), _detail(rows)).where(k.is_not(None))))
+        bill_amount, book_amount, text("open"), _detail(rows, words)).where(k.is_not(None))))
 
 
 def _compared_rows() -> Any:
@@ -125,8 +136,8 @@ def _row_kind(s: Any, o: Any, r: Any, first_copy: Any, book_paid: Any, is_paymen
     )
 
 
-def _detail(rows: Any) -> Any:
-    """The finding's detail: what differs, in words."""
+def _detail(rows: Any, words: dict[str, str]) -> Any:
+    """The finding's detail: what differs, in words and the bill's own column names."""
     k = rows.c.kind
     return case(
         (k == "duplicate", text("a copy of line ") + _num(rows.c.first_line)),
@@ -139,7 +150,7 @@ def _detail(rows: Any) -> Any:
          + text(", with no successful payment")),
         (k == "status_mismatch",
          text("the book's payment is transaction ") + rows.c.book_txn),
-        (k == "amount_mismatch", text("订单金额 differs from the order amount")),
+        (k == "amount_mismatch", text(f"{words['amount']} differs from the order amount")),
         (and_(k == "refund_mismatch", rows.c.book_refund_no.is_(None)),
          text("no refund ") + rows.c.refund_no + text(" in the book")),
         (and_(k == "refund_mismatch", rows.c.book_refund_order != rows.c.out_trade_no),
@@ -148,11 +159,11 @@ def _detail(rows: Any) -> Any:
          text("refund amounts differ")),
         (and_(k == "refund_mismatch", rows.c.book_refund_id.is_not(None),
               rows.c.book_refund_id != rows.c.refund_id),
-         text("the book's refund is 微信退款单号 ") + rows.c.book_refund_id),
+         text(words["refund_id"]) + rows.c.book_refund_id),
         (k == "refund_mismatch",
          text("the bill says ") + rows.c.refund_status + text(", the book ")
          + rows.c.book_refund_status),
-        else_=text("手续费 is not the amount × 费率 rounded half-up"),
+        else_=text(words["fee"]),
     )
 
 

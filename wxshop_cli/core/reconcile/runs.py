@@ -125,7 +125,7 @@ def _match(conn: Any, facts: BillFacts, day: dt.date, postgres: bool,
         conn.exec_driver_sql(ddl)
     if postgres:
         conn.exec_driver_sql(f"ANALYZE {STAGE.name}")
-    match(conn, facts.bill_type, day)
+    match(conn, facts.bill_type, day, facts.layout)
     compared = totals(conn, facts.bill_type, day)
     flagged_rows = conn.execute(select(func.count()).select_from(FOUND).where(
         FOUND.c.line_no.is_not(None))).scalar_one()
