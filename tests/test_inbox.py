@@ -164,3 +164,21 @@ def test_a_push_to_more_buyers_than_one_batch_reaches_each_once(cli, backend):
         assert push_promo_to(session, ids, promo.id, "双11 开抢", T0) == 0
         assert session.execute(select(func.count()).select_from(InboxMessage)).scalar_one() \
             == PUSH_BATCH + 7
+
+
+def test_one_page_of_many_says_the_whole_inbox_unread_count(cli):
+    for _ in range(3):
+        start(cli, TEST_DEBIT)  # each start sends a new SMS code
+    result = cli("--json", "inbox", "--limit", "2")
+    first = json.loads(result.stdout)
+    assert len(first) == 2
+    assert result.stderr.splitlines()[-1] == \
+        "3 unread (2 on this page), left unread (--mark-read marks them read)"
+    cursor = next(line for line in result.stderr.splitlines() if "--after" in line)
+    after = cursor.split("--after ")[1].split()[0].rstrip(")")
+    rest = cli("--json", "inbox", "--limit", "2", "--after", after)
+    assert len(json.loads(rest.stdout)) == 1
+    assert rest.stderr.splitlines()[-1] == \
+        "3 unread (1 on this page), left unread (--mark-read marks them read)"
+    # Everything on one page: the count as before.
+    assert cli("inbox").stderr == "3 unread, left unread (--mark-read marks them read)\n"

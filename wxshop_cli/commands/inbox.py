@@ -55,9 +55,13 @@ def inbox(
     with db.transaction(read_only=True) as session:
         page = core.read_inbox(session, settings.buyer, include_read=all_, tz=settings.tz,
                                limit=limit, after=after)
-    unread = [m["id"] for m in page.rows if not m["read"]]
+        unread = [m["id"] for m in page.rows if not m["read"]]
+        # One page of many: the count says the whole inbox's, and how many are on the page.
+        paged = page.has_more or after is not None
+        total = core.unread_of(session, settings.buyer)["unread"] if paged else len(unread)
     shown_to_a_person = stdout_is_terminal() and not settings.json and not page_info
-    title = f"Inbox of {settings.buyer}" + (f" · {len(unread):,} unread" if unread else "")
+    on_page = f" ({len(unread):,} on this page)" if total != len(unread) else ""
+    title = f"Inbox of {settings.buyer}" + (f" · {total:,} unread{on_page}" if total else "")
     empty = "no unread messages" if not all_ else "no messages"
     page_out(page, page_info, lambda messages: emit(
         messages, COLUMNS, title=title, empty=empty,
@@ -67,8 +71,8 @@ def inbox(
             marked = core.mark_read(session, settings.buyer, unread)
         if marked and not shown_to_a_person:
             say(f"{marked:,} marked read")
-    elif unread:
-        say(f"{len(unread):,} unread, left unread (--mark-read marks them read)")
+    elif total:
+        say(f"{total:,} unread{on_page}, left unread (--mark-read marks them read)")
 
 
 SUMMARY_COLUMNS = [Column("buyer", "buyer"), Column("unread", "unread"), Column("sms", "sms"),
