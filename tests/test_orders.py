@@ -249,3 +249,42 @@ def test_a_refund_cannot_precede_its_payment(cli, store):
     order = paid_order(cli, store)
     err = error(refund(cli, order["order_no"], now="2013-11-11T09:00:00+08:00"), 5)
     assert err["code"] == "refund_before_payment"
+
+
+def test_a_refund_the_gateway_refuses_is_closed_and_gives_the_amount_back_once(cli, store):
+    """Transaction two's refusal branch: the refund is closed and what it claimed is free to
+    refund again, once — recording the same answer again gives nothing back twice."""
+    from wxshop_cli.core import refunds
+    from wxshop_cli.errors import WxError
+    from wxshop_cli.gateway.base import RefundResult
+
+    order = paid_order(cli, store, qty=2)  # 158.40
+    db = store["db"]
+
+    class Refusing:
+        """A payment platform that answers every refund FAILED (as a bank may)."""
+
+        answers: list[RefundResult] = []
+
+        def refund(self, *, out_trade_no, out_refund_no, amount_fen, now):
+            self.answers.append(RefundResult(
+                out_refund_no=out_refund_no, out_trade_no=out_trade_no, refund_id=None,
+                amount_fen=amount_fen, status="FAILED", failure_code="SYSTEMERROR"))
+            return self.answers[-1]
+
+    refusing = Refusing()
+    with pytest.raises(WxError) as refused:
+        refunds.refund_order(db, refusing, order["order_no"], 5000, "R-no-1", "dented",
+                             dt.datetime(2013, 11, 11, 3, 0, tzinfo=dt.UTC))
+    assert refused.value.slug == "refund_refused" and "SYSTEMERROR" in str(refused.value)
+    with db.transaction(read_only=True) as session:
+        assert session.get_one(Refund, "R-no-1").status == "closed"
+        assert session.get_one(Order, order["order_no"]).refunded_fen == 0
+    with db.transaction() as session:  # the same answer again: the guard gives back nothing
+        again = refunds._record_answer(session, session.get_one(Refund, "R-no-1"),
+                                       refusing.answers[-1])
+    assert again.status == "closed"
+    shown = cli.json("orders", "show", order["order_no"])
+    assert shown["refunded_fen"] == 0 and shown["status"] == "paid"
+    # The whole amount is still refundable, through the real sandbox.
+    assert ok(refund(cli, order["order_no"]))["amount_fen"] == 15840
