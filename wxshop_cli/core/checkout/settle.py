@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from wxshop_cli.gateway.base import PaymentGateway
 
 
-def charge(gateway: PaymentGateway, buyer_name: str, order: PlacedOrder, now: dt.datetime) -> Any:
+def charge(gateway: PaymentGateway, buyer_name: str, order: PlacedOrder | Order,
+           now: dt.datetime) -> Any:
+    """The bank's charge of an order: a fresh one, or a crashed claim's taken over."""
     return gateway.charge(out_trade_no=order.order_no, card_token=order.card_id,
                           amount_fen=order.amount_fen, openid=openid_of(buyer_name),
                           product=order.title, now=now)
@@ -67,9 +69,7 @@ def complete_claim(db: Database, gateway: PaymentGateway, claim: Claim, key: str
     if order.status == order_states.PENDING_PAYMENT:
         with db.transaction(read_only=True) as session:
             buyer = _buyer_name(session, order.buyer_id)
-        result = gateway.charge(out_trade_no=order.order_no, card_token=order.card_id,
-                                amount_fen=order.amount_fen, openid=openid_of(buyer),
-                                product=order.title, now=now)
+        result = charge(gateway, buyer, order, now)
         order = order_states.apply_charge(db, gateway, order.order_no, result, now)
     outcome = Outcome(order=order, idempotency_key=key, key_generated=generated,
                       error=error_for(order))
