@@ -506,6 +506,21 @@ def test_a_non_utf8_argument_is_a_usage_error_for_every_command(cli, args):
         assert "not UTF-8" in result.stderr and "caf\\xe9" in result.stderr
 
 
+@pytest.mark.parametrize("name", ["WXSHOP_DB", "WXSHOP_HOME", "WXSHOP_SECRET_KEY_FILE",
+                                  "WXSHOP_NOW", "WXSHOP_TZ", "WXSHOP_BUYER"])
+def test_a_non_utf8_variable_is_refused_like_such_an_argument(cli, tmp_path, name):
+    """`WXSHOP_DB=$'/tmp/caf\\xe9'` made a database file of that name, where `--db` refused
+    it; now every wxshop variable is UTF-8 text or a usage error, and nothing is made."""
+    value = f"{tmp_path}/{CAFE}"
+    for args in (("orders", "list"), ("--json", "orders", "list")):
+        result = cli(*args, env={name: value})
+        assert result.exit_code == 2, (name, result.stderr)
+        assert result.stdout == "" and "Traceback" not in result.stderr
+        assert result.stderr.count("\n") == 1
+    assert json.loads(result.stderr)["error"]["code"] == "invalid_environment"
+    assert not any(CAFE in str(path) for path in tmp_path.rglob("*"))  # no file of that name
+
+
 def test_a_huge_now_is_clipped_in_the_one_line_error(cli):
     result = cli("--now", "x" * 100_000, "orders", "list")
     assert result.exit_code == 2

@@ -70,7 +70,7 @@ def root(
     # Check the acting buyer and display zone up front: bad configuration fails every command
     # the same way, before anything runs.
     run_guarded(lambda: (settings.buyer, settings.tz))
-    frozen = now or env("WXSHOP_NOW")
+    frozen = now or run_guarded(env, "WXSHOP_NOW")
     if frozen:
         try:
             settings.clock = Clock(parse_instant(frozen, settings.tz))

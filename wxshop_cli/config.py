@@ -14,15 +14,25 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from wxshop_cli.clock import Clock, zone
-from wxshop_cli.errors import InvalidInput
+from wxshop_cli.errors import InvalidInput, UsageError
 
 BUYER_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
 DEFAULT_BUYER = "me"
 
 
 def env(name: str) -> str | None:
+    """A wxshop variable's value (an empty one counts as unset). Not UTF-8 (`$'caf\\xe9'`)
+    is refused like such an argument: no database, path or id takes it."""
     value = os.environ.get(name)
-    return value if value else None
+    if not value:
+        return None
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{name} is not UTF-8 text", slug="invalid_environment",
+                             hint=f"set {name} to UTF-8 text, or unset it") from None
+    return value
 
 
 def check_buyer_name(name: str) -> str:
@@ -118,7 +128,8 @@ class Settings:
 
     @property
     def debug(self) -> bool:
-        return env("WXSHOP_DEBUG") == "1"
+        # Read as is: this is asked while an error is reported, and must not raise one.
+        return os.environ.get("WXSHOP_DEBUG") == "1"
 
 
 _current = Settings()

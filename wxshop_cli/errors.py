@@ -201,6 +201,8 @@ SLUGS: dict[str, tuple[int | tuple[int, ...], str]] = {
     "invalid_charge_delay": (USAGE, "`WXSHOP_SANDBOX_CHARGE_DELAY` is not seconds from 0 to "
                                     "3600"),
     "invalid_secret_key_file": (USAGE, "`WXSHOP_SECRET_KEY_FILE` names a directory"),
+    "invalid_environment": (USAGE, "a wxshop variable (`WXSHOP_DB`, `WXSHOP_HOME`, "
+                            "`WXSHOP_SECRET_KEY_FILE`, `WXSHOP_NOW`, …) that is not UTF-8 text"),
     "invalid_home": (USAGE, "`WXSHOP_HOME` is not a directory, or cannot be used (a symlink "
                             "loop)"),
     "invalid_path": (USAGE, "a path the system refuses: a name too long (a 300-character file "
