@@ -128,9 +128,10 @@ def test_demo_facts_in_tsv_have_no_python_reprs():
 
     line = fact_line({"regions": ["310000", "440000"], "is_default": True, "kinds": [],
                       "note": None, "open": False, "count": 3,
-                      "steps": {"shown": 4, "paid": 2}})
+                      "steps": {"shown": 4, "paid": 2},
+                      "reasons": {"refused": {"declined": 1}, "gave_up": {}}})
     assert line == ("regions=310000,440000; is_default=true; kinds=; note=; open=false; "
-                    "count=3; steps=shown:4,paid:2")
+                    "count=3; steps=shown:4,paid:2; reasons=refused:(declined:1),gave_up:none")
 
 
 @pytest.mark.slow

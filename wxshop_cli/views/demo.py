@@ -62,14 +62,19 @@ def found(what: str, run: dict[str, Any]):
     return Group(head, table)
 
 
-def fact_text(value: Any) -> str:
+def fact_text(value: Any, *, nested: bool = False) -> str:
     """A chapter fact as a TSV cell says it: lists comma-joined, mappings as `key:value`
-    pairs, booleans true/false, nothing for None (never a Python repr such as
-    `['310000', '440000']`, `{'paid': 2}` or `True`)."""
+    pairs (a mapping inside one in parentheses, an empty one `none`), booleans true/false,
+    nothing for None (never a Python repr such as `['310000', '440000']`, `{'paid': 2}` or
+    `True`)."""
     if value is None:
         return ""
     if isinstance(value, dict):
-        return ",".join(f"{key}:{fact_text(inner)}" for key, inner in value.items())
+        if nested and not value:
+            return "none"
+        pairs = ",".join(f"{key}:{fact_text(inner, nested=True)}"
+                         for key, inner in value.items())
+        return f"({pairs})" if nested else pairs
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple | set):
