@@ -333,20 +333,30 @@ def test_a_full_disk_is_named_changes_nothing_and_the_same_command_completes_lat
 
     db = shop.open_db()
     with full_disk(db):
-        failed = None
-        for n in range(200):
-            args = ("product", "add", "--sku", f"S{n}", "--title", "T" * 200, "--price",
-                    "1", "--stock", "1", "--description", "d" * 500)
-            before = snapshot()
-            result = cli("--json", *args)
-            if result.exit_code != 0:
-                failed = args
-                break
-        assert failed is not None, "the page limit never bit"
-        assert result.exit_code == 9, result.stderr
-        assert json.loads(result.stderr)["error"]["code"] == "disk_full"
-        assert snapshot() == before
+        _, failed = until_disk_full(
+            cli, 200, lambda n: ("product", "add", "--sku", f"S{n}", "--title", "T" * 200,
+                                 "--price", "1", "--stock", "1", "--description", "d" * 500),
+            watch=snapshot)
     assert cli("--json", *failed).exit_code == 0  # space is back: the same command works
+
+
+def until_disk_full(cli, attempts: int, args_of, *, env=None, watch=None):
+    """Run `wxshop --json *args_of(n)` for n = 0, 1, … until one fails: that one must be
+    named disk_full (exit 9) and, given `watch`, leave what it returns unchanged.
+    Returns (n, args) of the failed run."""
+    for n in range(attempts):
+        args = args_of(n)
+        before = watch() if watch is not None else None
+        result = cli("--json", *args, env=env)
+        if result.exit_code != 0:
+            break
+    else:
+        pytest.fail("the page limit never bit")
+    assert result.exit_code == 9, result.stderr
+    assert json.loads(result.stderr)["error"]["code"] == "disk_full"
+    if watch is not None:
+        assert watch() == before
+    return n, args
 
 
 def test_postgresql_disk_full_and_read_only_states_are_named():
@@ -612,16 +622,9 @@ def test_a_buy_on_a_full_disk_completes_once_with_the_same_key_when_space_is_bac
     db = day["db"]
     item = day["items"]["YX-2001"]
     with full_disk(db, spare_pages=2):
-        failed = None
-        for n in range(90):
-            result = cli("--json", "--now", shop.DURING, "buy", item, "--idempotency-key",
-                         f"key-{n}", env=billing.PAY)
-            if result.exit_code != 0:
-                failed = n
-                break
-        assert failed is not None, "the page limit never bit"
-        assert result.exit_code == 9, result.stderr
-        assert json.loads(result.stderr)["error"]["code"] == "disk_full"
+        failed, _ = until_disk_full(
+            cli, 90, lambda n: ("--now", shop.DURING, "buy", item, "--idempotency-key",
+                                f"key-{n}"), env=billing.PAY)
     # The claim was saved before the disk filled, so within its lease the same key says
     # request_in_progress (9); after the lease, the same command completes it.
     later = "2013-11-11T10:10:00+08:00"
