@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from wxshop_cli import errors
-from wxshop_cli.config import current
+from wxshop_cli.config import current, is_utf8_text
 from wxshop_cli.helpformat import HelpWithExamples, WxCommand
 from wxshop_cli.usage import (  # noqa: F401  (app and tests import these from cli)
     USAGE_REASONS,
@@ -105,17 +105,13 @@ def _refuse_undecodable(values: list[Any]) -> None:
     decided here once."""
     for value in values:
         for text in (value if isinstance(value, list | tuple) else (value,)):
-            if isinstance(text, str | PurePath) and not str(text).isascii():
-                try:
-                    str(text).encode("utf-8")
-                except UnicodeEncodeError:
-                    from wxshop_cli.output import shown
+            if isinstance(text, str | PurePath) and not is_utf8_text(str(text)):
+                from wxshop_cli.output import shown
 
-                    raw = repr(str(text).encode("utf-8", "surrogateescape"))[2:-1]
-                    raise errors.UsageError(f"an argument is not UTF-8 text: {shown(raw)}",
-                                            slug="invalid_argument",
-                                            hint="arguments, ids and paths are UTF-8 "
-                                                 "text") from None
+                raw = repr(str(text).encode("utf-8", "surrogateescape"))[2:-1]
+                raise errors.UsageError(f"an argument is not UTF-8 text: {shown(raw)}",
+                                        slug="invalid_argument",
+                                        hint="arguments, ids and paths are UTF-8 text")
 
 
 def translate_exception(exc: Exception) -> errors.WxError:

@@ -26,13 +26,22 @@ def env(name: str) -> str | None:
     value = os.environ.get(name)
     if not value:
         return None
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise UsageError(f"{name} is not UTF-8 text", slug="invalid_environment",
-                             hint=f"set {name} to UTF-8 text, or unset it") from None
+    if not is_utf8_text(value):
+        raise UsageError(f"{name} is not UTF-8 text", slug="invalid_environment",
+                         hint=f"set {name} to UTF-8 text, or unset it")
     return value
+
+
+def is_utf8_text(text: str) -> bool:
+    """False for what Python makes of bytes that are not UTF-8 (in argv or the environment:
+    text with lone surrogates, which no database, path or id takes)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_buyer_name(name: str) -> str:
